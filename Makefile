@@ -1,0 +1,56 @@
+# Lyra: `make run` and `make test` are all a fresh machine needs (Python 3.11).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
+.PHONY: run test lint format typecheck pytest bench lock clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Lyra needs Python 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+# Installs exactly the lock file, then Lyra itself without resolving anything again.
+$(RUNTIME): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(DEV): requirements-dev.lock pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@ $(RUNTIME)
+
+run: $(RUNTIME)
+	$(VENV)/bin/lyra run
+
+test: lint typecheck pytest
+
+lint: $(DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEV)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(DEV)
+	$(VENV)/bin/mypy
+
+pytest: $(DEV)
+	$(VENV)/bin/pytest
+
+bench: $(DEV)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Regenerate the lock files after changing dependencies in pyproject.toml (needs uv).
+lock:
+	uv pip compile pyproject.toml --python-version 3.11 --no-header -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .lyra .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""The market-analysis flow: every 5 minutes in production, once per `lyra run`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from lyra.analysis.market_cycle import FLOW_NAME, describe_error
+from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.config import load_settings
+from tasks import market as t
+
+Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]
+
+
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+def market_analysis(
+    phase: Phase | None = None,
+    exchanges: list[str] | None = None,
+    symbols: list[str] | None = None,
+) -> CycleSummary:
+    """Analyse every configured market once and decide by weighted consensus.
+
+    Fetches candles for each exchange and symbol (stored), computes indicators, collects
+    the panel's votes (offline analysts by default), decides at the phase's consensus
+    threshold, records decisions, votes and an audit record, and publishes the decisions
+    as a table artifact. A market without data gets a recorded hold with the reason.
+    Parameters left empty take the settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``,
+    ``LYRA_SYMBOLS``).
+    """
+    overrides = {"phase": phase, "exchanges": exchanges, "symbols": symbols}
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    markets = t.check_markets.submit(settings).result()
+    cycle = t.open_cycle(settings)
+    try:
+        fetches = [
+            (exchange, symbol, t.fetch_market_data.submit(settings, cycle, exchange, symbol))
+            for exchange, symbol in markets
+        ]
+        pending = []
+        unavailable: list[DecisionSummary] = []
+        for exchange, symbol, fetch in fetches:
+            data = fetch.result(raise_on_failure=False)
+            if isinstance(data, BaseException):
+                why = describe_error(data)
+                unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
+                continue
+            snapshot = t.build_snapshot.submit(data)
+            votes = t.gather_votes.submit(settings, snapshot)
+            pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
+        decided = [future.result() for future in pending]
+        summary = t.close_cycle(settings, cycle, _in_market_order(markets, decided + unavailable))
+    except BaseException as exc:
+        t.abort_cycle(settings, cycle, describe_error(exc))
+        raise
+    t.publish_decisions(summary)
+    return summary
+
+
+def _in_market_order(
+    markets: list[tuple[str, str]], decisions: list[DecisionSummary]
+) -> list[DecisionSummary]:
+    rank = {market: i for i, market in enumerate(markets)}
+    return sorted(decisions, key=lambda d: rank.get((d.exchange, d.symbol), len(rank)))

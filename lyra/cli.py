@@ -1,0 +1,226 @@
+"""The ``lyra`` command (typer + rich).
+
+``lyra run`` is the main job on the embedded default (DESIGN.md, Contracts): it checks
+settings, database and markets first, so a user's mistake ends with one line naming the
+problem and exit code 2 before any flow starts, then runs the flows once in Prefect's
+ephemeral mode and prints what they decided.
+
+This module is an entry point like ``flows/``: it may import the ``flows`` package (and
+so Prefect) inside a command, never at import time; the rest of ``lyra/`` never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lyra import __version__
+from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.config import Settings, load_settings
+from lyra.errors import LyraError, UserError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lyra",
+    help="Crypto trading decisions by weighted consensus, orchestrated by Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False, soft_wrap=False, width=200)
+err = Console(stderr=True, highlight=False)
+
+#: Prefect settings the embedded default needs (STACK.md); a user's own values win.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+PhaseOption = Annotated[
+    int | None, typer.Option("--phase", min=1, max=5, help="Rollout phase (default LYRA_PHASE).")
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _prepare_prefect(verbose: bool) -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _vote_columns(decisions: tuple[DecisionSummary, ...]) -> list[str]:
+    names: list[str] = []
+    for decision in decisions:
+        for vote in decision.votes:
+            if vote.analyst not in names:
+                names.append(vote.analyst)
+    return names
+
+
+def _column_title(analyst: str) -> str:
+    kind, _, name = analyst.partition(":")
+    return f"{name}\n({kind})" if name else analyst
+
+
+def decisions_table(summary: CycleSummary) -> Table:
+    """The cycle's decisions: one row per market, one column per vote."""
+    analysts = _vote_columns(summary.decisions)
+    table = Table(
+        title=(
+            f"Market analysis at {summary.as_of:%Y-%m-%d %H:%M} UTC - phase {summary.phase}, "
+            f"threshold {summary.threshold}"
+        ),
+        caption="offline = rule-based offline analyst, not an LLM",
+    )
+    for title in ("symbol", "exchange", "price"):
+        table.add_column(title, justify="right" if title == "price" else "left")
+    for analyst in analysts:
+        table.add_column(_column_title(analyst))
+    table.add_column("score", justify="right")
+    table.add_column("decision")
+    table.add_column("reason", overflow="fold", max_width=48)
+    for d in summary.decisions:
+        votes = {v.analyst: v.label() for v in d.votes}
+        table.add_row(
+            d.symbol,
+            d.exchange,
+            "n/a" if d.price is None else f"{d.price:,.2f}",
+            *(votes.get(a, "-") for a in analysts),
+            f"{d.score:.2f}",
+            d.action.upper() if d.actionable else d.action,
+            d.reason,
+        )
+    return table
+
+
+@app.command()
+def run(
+    phase: PhaseOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
+) -> None:
+    """Run the main job once on the configured markets (embedded default: replay, offline)."""
+    settings = _settings(phase=phase)
+    from lyra.analysis.market_cycle import check_markets
+    from lyra.bootstrap import analyst_panel, open_database
+
+    open_database(settings)
+    analyst_panel(settings)
+    asyncio.run(check_markets(settings))
+    _prepare_prefect(verbose)
+    from flows.market_analysis import market_analysis
+
+    summary = market_analysis(phase=phase)
+    out.print(decisions_table(summary))
+    out.print(f"cycle {summary.cycle_id} - report: {summary.report_path}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (harmless when current)."""
+    from lyra.store.db import Database
+    from lyra.store.migrate import head_revision, upgrade_to_head
+
+    settings = _settings()
+    applied = upgrade_to_head(Database.from_url(settings.effective_database_url))
+    state = "upgraded to" if applied else "already at"
+    out.print(f"database {state} revision {head_revision()}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; exit 1 naming the first broken record."""
+    from lyra.bootstrap import open_database
+    from lyra.store.audit import verify_audit_log
+
+    with open_database(_settings()).transaction() as session:
+        verdict = verify_audit_log(session)
+    if verdict.intact:
+        out.print(f"audit log intact: {verdict.records} records")
+        return
+    err.print(f"audit log broken at record {verdict.first_broken_seq}: {verdict.problem}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def decisions(
+    limit: Annotated[int, typer.Option(min=1, help="How many recent cycles.")] = 3,
+) -> None:
+    """Show the decisions of the most recent cycles."""
+    from lyra.bootstrap import open_database
+    from lyra.store.decisions import decisions_of_cycle, recent_cycles
+
+    with open_database(_settings()).transaction() as session:
+        cycles = recent_cycles(session, limit)
+        summaries = [
+            CycleSummary(
+                cycle_id=c.id,
+                as_of=c.as_of,
+                phase=c.phase,
+                threshold=c.threshold,
+                decisions=tuple(
+                    DecisionSummary.from_row(r) for r in decisions_of_cycle(session, c.id)
+                ),
+            )
+            for c in cycles
+        ]
+    if not summaries:
+        out.print("no cycles yet: run `lyra run`")
+    for summary in summaries:
+        out.print(decisions_table(summary))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"lyra {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Lyra: weighted-consensus crypto trading decisions with Prefect."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: user errors as one line and exit 2, never a traceback."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        err.print(f"lyra: error: {exc}", markup=False)
+        return 2
+    except LyraError as exc:
+        err.print(f"lyra: failed: {exc}", markup=False)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("lyra: aborted")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Lyra's one typed settings object (pydantic-settings, prefix ``LYRA_``).
+
+Defaults are the embedded default of DESIGN.md: a SQLite file under ``./.lyra/``, the
+replay exchange serving shipped candles, and the offline analyst panel. Nothing here is
+read at import time: the CLI or a flow calls :func:`load_settings` once at its entry and
+passes the object down.
+
+Source order (pydantic-settings): explicit keyword arguments, then ``LYRA_*`` environment
+variables, then a ``.env`` file in the working directory, then the defaults below. An
+environment variable that starts with ``LYRA_`` but names no setting is an error (a typo
+such as ``LYRA_PAHSE`` must not silently leave the default in force).
+
+Usage::
+
+    settings = load_settings()            # from the environment
+    settings = load_settings(phase=3)     # with overrides (tests, ad hoc runs)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lyra.errors import ConfigError
+from lyra.market.types import TIMEFRAMES
+from lyra.phases import Phase, get_phase
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "LYRA_"
+
+#: Environment variables with the prefix that are not settings but are allowed.
+_ALLOWED_EXTRA_ENV = frozenset({"LYRA_TEST_POSTGRES_URL"})
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of Lyra, typed and validated once."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- storage -------------------------------------------------------------------
+    home: Path = Field(
+        default=Path(".lyra"),
+        description="Working folder: SQLite database, reports. Relative to the working dir.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<home>/lyra.db. PostgreSQL: "
+        "postgresql+psycopg://user@host/db",
+    )
+
+    # --- rollout ---------------------------------------------------------------------
+    phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
+
+    # --- market data ---------------------------------------------------------------
+    market_source: Literal["replay"] = "replay"
+    exchanges: CommaList = Field(default_factory=lambda: ["coinbase", "bitfinex"])
+    symbols: CommaList = Field(default_factory=lambda: ["BTC/USD"])
+    timeframe: str = "1h"
+    candle_limit: int = Field(
+        default=250,
+        ge=60,
+        le=5000,
+        description="Candles fetched per market and cycle (indicators need >= 34 to warm up).",
+    )
+    replay_start: datetime = Field(
+        default=datetime(2019, 1, 1, tzinfo=UTC),
+        description="Replay clock of the first cycle; each later cycle advances one candle.",
+    )
+    replay_data_dir: Path | None = Field(
+        default=None, description="Folder of replay CSV files; default: the shipped data."
+    )
+
+    # --- analysts and consensus --------------------------------------------------------
+    llm_provider: Literal["offline", "openrouter"] = "offline"
+    offline_analysts: CommaList = Field(
+        default_factory=list, description="Offline analysts on the panel; empty = all."
+    )
+    min_votes: int = Field(default=3, ge=1)
+    min_weight_share: Decimal = Field(default=Decimal("0.6"), gt=0, le=1)
+
+    # --- LLM gateway (issue 3) -----------------------------------------------------
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    openrouter_api_keys: SecretStr | None = None
+    redis_url: str | None = None
+
+    @field_validator("exchanges", "symbols", "offline_analysts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("exchanges")
+    @classmethod
+    def _lower_exchanges(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one exchange is required")
+        return [v.lower() for v in value]
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one symbol is required")
+        out = []
+        for symbol in value:
+            base, sep, quote = symbol.upper().partition("/")
+            if not (sep and base and quote):
+                raise ValueError(f"symbol {symbol!r} is not BASE/QUOTE, e.g. BTC/USD")
+            out.append(f"{base}/{quote}")
+        return out
+
+    @field_validator("timeframe")
+    @classmethod
+    def _check_timeframe(cls, value: str) -> str:
+        if value not in TIMEFRAMES:
+            raise ValueError(f"timeframe {value!r} is not one of {', '.join(TIMEFRAMES)}")
+        return value
+
+    @field_validator("replay_start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("must include a timezone, e.g. 2019-01-01T00:00:00Z")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _check_database_url(self) -> Settings:
+        url = self.database_url
+        if url is not None and not url.startswith(("sqlite", "postgresql")):
+            raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
+        return self
+
+    # --- derived values ------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force (the SQLite default lives under ``home``)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'lyra.db').as_posix()}"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where report files are written (``<home>/reports``)."""
+        return self.home / "reports"
+
+    @property
+    def phase_spec(self) -> Phase:
+        """The rollout phase in force."""
+        return get_phase(self.phase)
+
+
+def _unknown_env_names(environ: Mapping[str, str]) -> list[str]:
+    known = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and name.upper() not in _ALLOWED_EXTRA_ENV
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line naming each bad setting as the user spelled it (LYRA_PHASE), and why."""
+    parts = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
+        name = f"{ENV_PREFIX}{loc}".upper() if loc else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once, turning every problem into one clear :class:`ConfigError`.
+
+    The environment is checked for misspelt ``LYRA_`` names first. Keyword ``overrides``
+    win over the environment.
+    """
+    unknown = _unknown_env_names(os.environ)
+    if unknown:
+        name = unknown[0]
+        known = [f"{ENV_PREFIX}{n}".upper() for n in Settings.model_fields]
+        guess = difflib.get_close_matches(name.upper(), known, n=1)
+        hint = f" (did you mean {guess[0]}?)" if guess else ""
+        raise ConfigError(f"unknown setting {name}{hint}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

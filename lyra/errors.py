@@ -1,0 +1,85 @@
+"""Lyra's one exception hierarchy, split into retryable and final.
+
+Adapters (replay files, ccxt, HTTP, the database) translate outside errors into these
+at the boundary, so callers and Prefect's retry policy decide on Lyra's types only::
+
+    LyraError
+    ├── RetryableError          transient: a retry may succeed (Prefect retries these)
+    │   └── ExchangeUnavailableError
+    └── FinalError              retrying cannot help
+        ├── UserError           the user's input or set-up is wrong: print one line, exit 2
+        │   ├── ConfigError
+        │   ├── DataFileError
+        │   ├── UnknownExchangeError
+        │   ├── UnknownSymbolError
+        │   └── ReplayExhaustedError
+        └── InvariantError      a bug or a corrupted store: fail loudly
+
+Messages must never contain secrets: they end up in logs, the Prefect UI and stdout.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataFileError",
+    "ExchangeUnavailableError",
+    "FinalError",
+    "InvariantError",
+    "LyraError",
+    "ReplayExhaustedError",
+    "RetryableError",
+    "UnknownExchangeError",
+    "UnknownSymbolError",
+    "UserError",
+    "is_retryable",
+]
+
+
+class LyraError(Exception):
+    """Base of every error Lyra raises on purpose."""
+
+
+class RetryableError(LyraError):
+    """A transient failure (network, rate limit, busy database): a retry may succeed."""
+
+
+class FinalError(LyraError):
+    """A failure that a retry cannot fix."""
+
+
+class UserError(FinalError):
+    """The user's input, files or settings are wrong; the message says what to change."""
+
+
+class ConfigError(UserError):
+    """A setting is missing, malformed or out of range."""
+
+
+class DataFileError(UserError):
+    """A market data file is missing, unreadable or malformed (names file and line)."""
+
+
+class UnknownExchangeError(UserError):
+    """An exchange id that the configured market source does not offer."""
+
+
+class UnknownSymbolError(UserError):
+    """A symbol that the exchange does not list."""
+
+
+class ReplayExhaustedError(UserError):
+    """The replay clock has moved past the end of the shipped candles."""
+
+
+class ExchangeUnavailableError(RetryableError):
+    """The exchange did not answer or answered with a transient error."""
+
+
+class InvariantError(FinalError):
+    """Something that must never happen did (a bug, or a store edited behind Lyra's back)."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for errors worth retrying; Prefect tasks use this as their retry condition."""
+    return isinstance(exc, RetryableError)

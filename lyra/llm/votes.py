@@ -1,0 +1,127 @@
+"""The structured vote every analyst answers, offline rule or LLM alike.
+
+DESIGN.md, Consensus: each model answers action buy/sell/hold, confidence 0..1, a
+rationale and an optional stop price. :class:`BallotModel` is the wire schema (an LLM is
+asked for exactly this JSON schema and its answer validated against it); :class:`Vote`
+is what the panel hands to consensus: a ballot, or an abstention with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Action",
+    "AnalystKind",
+    "Ballot",
+    "BallotModel",
+    "MarketSnapshot",
+    "Vote",
+]
+
+#: Longest rationale kept; longer answers are cut (never rejected for length alone).
+RATIONALE_MAX = 600
+
+
+class Action(StrEnum):
+    """What an analyst recommends."""
+
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+
+
+AnalystKind = Literal["offline", "llm"]
+
+
+class BallotModel(BaseModel):
+    """Wire schema of a vote (JSON schema requested from LLMs, strict)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Action
+    confidence: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+    rationale: Annotated[str, Field(min_length=1, max_length=RATIONALE_MAX)]
+    stop_price: Annotated[Decimal | None, Field(default=None, gt=0, allow_inf_nan=False)]
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """A valid vote's content."""
+
+    action: Action
+    confidence: Decimal
+    rationale: str
+    stop_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) <= self.confidence <= Decimal(1):
+            raise ValueError(f"confidence must be within 0..1, got {self.confidence}")
+        if self.stop_price is not None and not self.stop_price > 0:
+            raise ValueError(f"stop_price must be positive, got {self.stop_price}")
+
+    @classmethod
+    def from_model(cls, model: BallotModel) -> Ballot:
+        """Ballot from a validated wire answer."""
+        return cls(model.action, model.confidence, model.rationale, model.stop_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One panel member's answer for one market: a ballot, or an abstention with a reason.
+
+    Abstentions (failures, unparseable or out-of-range answers) are still votes: they
+    carry the member's weight so consensus can judge quorum against the whole panel.
+    """
+
+    analyst: str
+    kind: AnalystKind
+    weight: Decimal
+    ballot: Ballot | None
+    abstain_reason: str | None = None
+    model: str | None = None
+    latency_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: Decimal = field(default_factory=Decimal)
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError(f"weight must not be negative, got {self.weight}")
+        if (self.ballot is None) == (self.abstain_reason is None):
+            raise ValueError("a vote has either a ballot or an abstain_reason, not both")
+
+    @property
+    def valid(self) -> bool:
+        """True when the member cast a usable ballot."""
+        return self.ballot is not None
+
+    @classmethod
+    def abstain(cls, analyst: str, kind: AnalystKind, weight: Decimal, reason: str) -> Vote:
+        """An abstention with its reason."""
+        return cls(analyst=analyst, kind=kind, weight=weight, ballot=None, abstain_reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """Everything an analyst sees for one market at one instant.
+
+    ``frame`` holds the most recent candles with the indicator columns of
+    :func:`lyra.market.indicators.add_indicators`, oldest first. ``sentiment`` is the
+    aggregated news sentiment in -1..1, or None when there is none yet.
+    """
+
+    exchange: str
+    symbol: str
+    timeframe: str
+    as_of: datetime
+    price: Decimal
+    frame: pd.DataFrame
+    sentiment: float | None = None

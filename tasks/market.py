@@ -1,0 +1,154 @@
+"""Tasks of the market-analysis flow: each a thin wrapper around one step of
+:mod:`lyra.analysis.market_cycle` with its retry, cache and naming policy.
+
+Every task sets ``cache_policy=NO_CACHE``: Prefect 3 caches by inputs by default, and a
+cycle must fetch and decide afresh each time (the replay clock moves between cycles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from lyra.analysis import market_cycle as steps
+from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.bootstrap import open_database
+from lyra.config import Settings
+from lyra.llm.votes import MarketSnapshot, Vote
+from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+
+ARTIFACT_KEY = "market-analysis-decisions"
+
+
+@task(
+    name="check-markets",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+async def check_markets(settings: Settings) -> list[tuple[str, str]]:
+    """Migrate the database and check every configured market exists."""
+    open_database(settings)
+    return await steps.check_markets(settings)
+
+
+@task(
+    name="open-cycle",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+def open_cycle(settings: Settings) -> steps.CycleContext:
+    """Take the cycle's market instant and record the cycle as running."""
+    run_id = flow_run.get_id()
+    return steps.open_cycle(settings, flow_run_id=str(run_id) if run_id else None)
+
+
+@task(
+    name="fetch-market-data",
+    task_run_name="fetch-{exchange_id}-{symbol}",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_retryable,
+)
+async def fetch_market_data(
+    settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str
+) -> steps.MarketData:
+    """Candles and ticker for one market; the candles are stored."""
+    return await steps.fetch_market_data(settings, cycle, exchange_id, symbol)
+
+
+@task(name="build-snapshot", cache_policy=NO_CACHE)
+def build_snapshot(data: steps.MarketData) -> MarketSnapshot:
+    """Indicators over the candles."""
+    return steps.build_snapshot(data)
+
+
+@task(name="gather-votes", cache_policy=NO_CACHE)
+async def gather_votes(settings: Settings, snapshot: MarketSnapshot) -> list[Vote]:
+    """The panel's votes (failures become abstentions inside)."""
+    return await steps.gather_votes(settings, snapshot)
+
+
+@task(
+    name="decide-and-record",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+def decide_and_record(
+    settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot, votes: list[Vote]
+) -> DecisionSummary:
+    """Consensus at the phase's threshold; decision, votes and audit record stored."""
+    return steps.decide_and_record(settings, cycle, snapshot, votes)
+
+
+@task(
+    name="record-unavailable",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+def record_unavailable(
+    settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str, error: str
+) -> DecisionSummary:
+    """A recorded hold for a market without data, with the reason."""
+    return steps.record_unavailable(settings, cycle, exchange_id, symbol, error)
+
+
+@task(
+    name="close-cycle",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+def close_cycle(
+    settings: Settings, cycle: steps.CycleContext, decisions: Sequence[DecisionSummary]
+) -> CycleSummary:
+    """Mark the cycle completed and write its report."""
+    return steps.close_cycle(settings, cycle, decisions)
+
+
+def decision_table(summary: CycleSummary) -> list[dict[str, str]]:
+    """Rows of the decisions artifact: one per market, one column per vote."""
+    rows = []
+    for d in summary.decisions:
+        row = {
+            "exchange": d.exchange,
+            "symbol": d.symbol,
+            "price": "n/a" if d.price is None else str(d.price),
+        }
+        row.update({v.analyst: v.label() for v in d.votes})
+        row.update({"score": f"{d.score:.2f}", "decision": d.action, "reason": d.reason})
+        rows.append(row)
+    return rows
+
+
+@task(name="publish-decisions", cache_policy=NO_CACHE)
+def publish_decisions(summary: CycleSummary) -> None:
+    """The cycle's decisions as a table artifact in the Prefect UI."""
+    create_table_artifact(
+        table=decision_table(summary),
+        key=ARTIFACT_KEY,
+        description=(
+            f"Market analysis at {summary.as_of:%Y-%m-%d %H:%M} UTC, phase {summary.phase}, "
+            f"threshold {summary.threshold}; offline analysts are rule-based, not LLMs."
+        ),
+    )
+
+
+@task(name="abort-cycle", cache_policy=NO_CACHE)
+def abort_cycle(settings: Settings, cycle: steps.CycleContext, error: str) -> None:
+    """Mark the cycle failed."""
+    steps.abort_cycle(settings, cycle, error)
