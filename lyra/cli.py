@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra import __version__
-from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.config import Settings, load_settings
 from lyra.errors import LyraError, UserError
 
@@ -41,7 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False, soft_wrap=False, width=200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 #: Prefect settings the embedded default needs (STACK.md); a user's own values win.
 PREFECT_DEFAULTS = {
@@ -103,7 +103,7 @@ def decisions_table(summary: CycleSummary) -> Table:
             d.exchange,
             "n/a" if d.price is None else f"{d.price:,.2f}",
             *(votes.get(a, "-") for a in analysts),
-            f"{d.score:.2f}",
+            two_places(d.score),
             d.action.upper() if d.actionable else d.action,
             d.reason,
         )

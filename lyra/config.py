@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lyra.errors import ConfigError
@@ -142,12 +142,12 @@ class Settings(BaseSettings):
             raise ValueError("must include a timezone, e.g. 2019-01-01T00:00:00Z")
         return value.astimezone(UTC)
 
-    @model_validator(mode="after")
-    def _check_database_url(self) -> Settings:
-        url = self.database_url
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith(("sqlite", "postgresql")):
-            raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
-        return self
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return url
 
     # --- derived values ------------------------------------------------------------
     @property

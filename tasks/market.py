@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from lyra.analysis import market_cycle as steps
-from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from lyra.llm.votes import MarketSnapshot, Vote
@@ -130,7 +130,7 @@ def decision_table(summary: CycleSummary) -> list[dict[str, str]]:
             "price": "n/a" if d.price is None else str(d.price),
         }
         row.update({v.analyst: v.label() for v in d.votes})
-        row.update({"score": f"{d.score:.2f}", "decision": d.action, "reason": d.reason})
+        row.update({"score": two_places(d.score), "decision": d.action, "reason": d.reason})
         rows.append(row)
     return rows
 

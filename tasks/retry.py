@@ -16,9 +16,12 @@ RETRY_JITTER = 0.5
 
 
 def retry_on_retryable(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Prefect ``retry_condition_fn``: True only when the task failed retryably."""
-    try:
-        state.result()
-    except BaseException as exc:
-        return is_retryable(exc)
-    return False
+    """Prefect ``retry_condition_fn``: True only when the task failed retryably.
+
+    Prefect hands over a ``Failed`` state whose ``data`` is the exception the task raised
+    (``task_engine.can_retry``). The exception is read from ``data`` rather than by calling
+    ``state.result()``: inside an async task that call returns an un-awaited coroutine, so
+    an async task would never be retried.
+    """
+    error = getattr(state, "data", None)
+    return isinstance(error, BaseException) and is_retryable(error)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lyra.analysis.summaries import CycleSummary, DecisionSummary
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import analyst_panel, consensus_policy, exchange_client, open_database
 from lyra.config import Settings
 from lyra.errors import LyraError, UnknownSymbolError
@@ -249,7 +249,7 @@ def _report_markdown(summary: CycleSummary) -> str:
         votes = "; ".join(f"{v.analyst}: {v.label()}" for v in d.votes)
         price = "n/a" if d.price is None else f"{d.price}"
         lines.append(
-            f"| {d.exchange} | {d.symbol} | {price} | {d.action} | {d.score:.2f} "
+            f"| {d.exchange} | {d.symbol} | {price} | {d.action} | {two_places(d.score)} "
             f"| {d.reason} | {votes} |"
         )
     return "\n".join(lines) + "\n"

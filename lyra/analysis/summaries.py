@@ -8,13 +8,22 @@ the record itself.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel, ConfigDict
 
 from lyra.store.models import DecisionRow
 
-__all__ = ["CycleSummary", "DecisionSummary", "VoteSummary"]
+__all__ = ["CycleSummary", "DecisionSummary", "VoteSummary", "two_places"]
+
+
+def two_places(value: Decimal) -> str:
+    """A score or confidence to two places, rounded down as consensus reasons print it.
+
+    Rounding down keeps the table consistent with the reason ("sell 0.35 below threshold")
+    and never shows 0.70 for a score that fell short of a 0.70 threshold.
+    """
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
 
 
 class VoteSummary(BaseModel):
@@ -32,7 +41,7 @@ class VoteSummary(BaseModel):
         """``buy 0.62`` or ``abstain``."""
         if self.action is None:
             return "abstain"
-        return f"{self.action} {self.confidence:.2f}"
+        return f"{self.action} {two_places(self.confidence or Decimal(0))}"
 
 
 class DecisionSummary(BaseModel):

@@ -105,16 +105,18 @@ BB_DEVIATIONS: Final = 2.0
 #: the signal EMA.
 WARMUP_ROWS: Final = (EMA_SLOW - 1) + (MACD_SIGNAL - 1)
 
-# The blocked recurrence below scales each block's values by up to e**138 (about 1e60)
-# before re-basing, so prices must stay below ~1e240 in magnitude (they do), and drops a
-# carried-over value once it has decayed by e**-41 (about 1e-18), below double rounding.
-_BLOCK_GROWTH_EXPONENT: Final = 138.0
+# Exponential smoothing is solved in blocks of this many rows by one matrix product per
+# level (see _linear_scan); series up to _DIRECT_SCAN_ROWS long take a single product.
+_SCAN_BLOCK_ROWS: Final = 16
+_DIRECT_SCAN_ROWS: Final = 128
+_BLAS_PRODUCT_ROWS: Final = 512
+# A carried-over difference that has decayed by e**-41 (about 1e-18) is below rounding.
 _NEGLIGIBLE_DECAY_EXPONENT: Final = 41.0
-# Rolling sums are taken on prices minus the first price of their block of this many
+# Bollinger window sums run on prices minus the first price of their block of this many
 # rows, so the variance is not the small difference of two huge sums of squares.
 _SHIFT_BLOCK_ROWS: Final = 512
 # A variance within this many rounding units of the mean square it was computed from is
-# rounding noise: a window of identical prices, which TA-Lib reports as 0.
+# rounding noise (a window of identical prices), which TA-Lib reports as 0.
 _VARIANCE_NOISE_ULPS: Final = 64.0
 
 
@@ -150,21 +152,27 @@ def add_indicators(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _validated_prices(df: pd.DataFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``high``, ``low``, ``close`` as float64 arrays, after checking every required column."""
+    """``high``, ``low``, ``close`` as float64 arrays, after checking every required column.
+
+    Numeric means integer or float (numpy or pandas' nullable dtypes); bool, complex,
+    strings, Decimal objects and datetimes are refused.
+    """
+    columns = {}
     for name in REQUIRED_COLUMNS:
         if name not in df.columns:
             raise ValueError(f"candles need a {name!r} column (got {list(df.columns)!r})")
-        dtype = df[name].dtype
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            raise ValueError(f"candle column {name!r} must be numeric, not {dtype}")
+        column = df[name]
+        if getattr(column.dtype, "kind", "O") not in "iuf":
+            raise ValueError(f"candle column {name!r} must be numeric, not {column.dtype}")
+        columns[name] = column
     prices = []
     for name in ("high", "low", "close"):
-        column = np.ascontiguousarray(df[name].to_numpy(dtype=np.float64, na_value=np.nan))
-        finite = np.isfinite(column)
+        values = columns[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(values)
         if not finite.all():
             row = int(np.argmin(finite))
             raise ValueError(f"candle column {name!r} has a missing or infinite value at row {row}")
-        prices.append(column)
+        prices.append(np.ascontiguousarray(values))
     return prices[0], prices[1], prices[2]
 
 
@@ -189,65 +197,94 @@ def _seeded_smoothing(
 
     The seed sits at row ``start + period - 1`` and is the mean of the ``period`` values
     ending there; earlier rows are NaN, as are all rows when the input is too short.
-    ``out`` must not share memory with ``values``.
+    ``out`` is contiguous and does not share memory with ``values``.
     """
     first = start + period - 1
     out[: min(first, len(out))] = np.nan
     if len(values) <= first:
         return
     seed = float(values[start : first + 1].mean())
-    _exponential_recurrence(values[first:], alpha, seed, out=out[first:])
+    # (1 - alpha) * y + alpha * x, with the seed as the first term.
+    _linear_scan(values[first:], 1.0 - alpha, out=out[first:], scale=alpha, first=seed)
 
 
-@functools.lru_cache(maxsize=16)
-def _recurrence_weights(alpha: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Read-only ``(grow, shrink, carry)`` for one smoothing factor (pure constants)."""
-    decay = 1.0 - alpha
-    log_rate = -math.log(decay)
-    exponents = np.arange(max(1, int(_BLOCK_GROWTH_EXPONENT / log_rate)), dtype=np.float64)
-    shrink = np.power(decay, exponents)
-    grow = alpha * np.power(decay, -exponents)
-    carry = decay * shrink[: int(_NEGLIGIBLE_DECAY_EXPONENT / log_rate) + 1]
-    for weights in (grow, shrink, carry):
-        weights.flags.writeable = False
-    return grow, shrink, carry
+def _linear_scan(
+    w: FloatArray, decay: float, *, out: FloatArray, scale: float = 1.0, first: float | None = None
+) -> None:
+    """``out[t] = decay * out[t-1] + v[t]`` from ``out[-1] = 0``, without a loop over rows.
 
-
-def _exponential_recurrence(x: FloatArray, alpha: float, seed: float, *, out: FloatArray) -> None:
-    """``out[0] = seed``; ``out[t] = (1 - alpha) * out[t-1] + alpha * x[t]``, without a row loop.
-
-    Unrolled, ``out[t] = d**t * seed + alpha * sum(d**(t-i) * x[i] for 0 < i <= t)`` with
-    ``d = 1 - alpha``: a cumulative sum of ``x[i] * d**-i`` rescaled by ``d**t``. ``d**-i``
-    overflows for long series, so the rows are cut into blocks short enough for ``d**-i``
-    to stay below ~1e60; each block is summed from zero and then receives the previous
-    block's last value, decayed by ``d**(i+1)``, over the rows where that carry is still
-    above rounding. The result is within a few 1e-15 relative of the plain recursion, and
-    about twice as fast as ``pandas.Series.ewm(adjust=False)``.
+    ``v = scale * w``, except ``v[0] = first`` when given (the seed). Cut the rows into
+    blocks of 16: inside a block the recursion is a product with the triangular matrix
+    ``decay**(i-k)``, the same for every block, so one matrix product solves all blocks
+    from a zero start. Each block then needs the true last value of the block before it,
+    decayed by ``decay**(i+1)``; those last values obey the same recursion over blocks,
+    with ``decay**16``, so they are solved first by the same function on a 16 times
+    shorter series and enter the product as one extra column. Every weight is at most 1
+    (nothing overflows) and the result is within about 1e-15 relative of the plain loop.
     """
-    rows = len(x)
-    if rows == 0:
+    rows = len(w)
+    if rows <= _DIRECT_SCAN_ROWS:
+        v = w * scale
+        if first is not None and rows:
+            v[0] = first
+        np.matmul(v, _decay_powers(decay)[:rows, :rows], out=out)
         return
-    grow, shrink, carry = _recurrence_weights(alpha)
-    block = min(rows, len(grow))
-    grow, shrink, carry = grow[:block], shrink[:block], carry[:block]
+    size = _SCAN_BLOCK_ROWS
+    whole, rest = divmod(rows, size)
+    blocks = np.empty((whole + (rest > 0), size + 1), dtype=np.float64)
+    np.multiply(w[: whole * size].reshape(whole, size), scale, out=blocks[:whole, :size])
+    if rest:
+        np.multiply(w[whole * size :], scale, out=blocks[whole, :rest])
+        blocks[whole, rest:size] = 0.0
+    if first is not None:
+        blocks[0, 0] = first
+    matrix = _block_matrix(decay)
+    ends = np.empty(len(blocks), dtype=np.float64)
+    _stacked_matmul(blocks[:, :size], matrix[:size, -1], out=ends)
+    _linear_scan(ends, decay**size, out=ends)  # w is copied into blocks before out is written
+    blocks[0, size] = 0.0
+    blocks[1:, size] = ends[:-1]
+    _stacked_matmul(blocks[:whole], matrix, out=out[: whole * size].reshape(whole, size))
+    if rest:
+        np.matmul(blocks[whole], matrix[:, :rest], out=out[whole * size :])
 
-    whole = rows - rows % block
-    body = out[:whole].reshape(-1, block)
-    np.multiply(x[:whole].reshape(-1, block), grow, out=body)
-    body[0, 0] = seed
-    np.cumsum(body, axis=1, out=body)
-    body *= shrink
-    # The previous block's last row is read before any carry reaches it: the carry it
-    # would receive itself has decayed by d**block (about 1e-60) and is dropped.
-    body[1:, : len(carry)] += body[:-1, -1:] * carry
 
-    tail = out[whole:]
-    if len(tail):
-        np.multiply(x[whole:], grow[: len(tail)], out=tail)
-        np.cumsum(tail, out=tail)
-        tail *= shrink[: len(tail)]
-        reach = min(len(tail), len(carry))
-        tail[:reach] += body[-1, -1] * carry[:reach]
+def _stacked_matmul(a: FloatArray, b: FloatArray, *, out: FloatArray) -> None:
+    """``out[...] = a @ b`` done as a stack of products of at most 512 rows of ``a``.
+
+    Each product is then small enough for BLAS (OpenBLAS) to run it on the calling thread:
+    one large product would be split over threads, which is slower than the product itself
+    when other processes keep the cores busy. ``out`` must be contiguous.
+    """
+    rows = _BLAS_PRODUCT_ROWS
+    whole = len(a) - len(a) % rows
+    if whole:
+        stacked = (whole // rows, rows, *out.shape[1:])
+        np.matmul(a[:whole].reshape(whole // rows, rows, -1), b, out=out[:whole].reshape(stacked))
+    if whole < len(a):
+        np.matmul(a[whole:], b, out=out[whole:])
+
+
+@functools.lru_cache(maxsize=64)
+def _decay_powers(decay: float) -> FloatArray:
+    """Read-only upper-triangular ``T[k, i] = decay**(i-k)`` for ``i >= k`` (pure constants)."""
+    powers = np.power(decay, np.arange(_DIRECT_SCAN_ROWS, dtype=np.float64))
+    lag = np.subtract.outer(np.arange(_DIRECT_SCAN_ROWS), np.arange(_DIRECT_SCAN_ROWS)).T
+    matrix = np.where(lag >= 0, powers[np.maximum(lag, 0)], 0.0)
+    matrix.flags.writeable = False
+    return matrix
+
+
+@functools.lru_cache(maxsize=64)
+def _block_matrix(decay: float) -> FloatArray:
+    """Read-only ``(17, 16)``: the block's triangular powers over a row ``decay**(i+1)``."""
+    size = _SCAN_BLOCK_ROWS
+    powers = _decay_powers(decay)
+    matrix = np.empty((size + 1, size), dtype=np.float64)
+    matrix[:size] = powers[:size, :size]
+    matrix[size] = decay * powers[0, :size]
+    matrix.flags.writeable = False
+    return matrix
 
 
 def _rsi(close: FloatArray, period: int, *, out: FloatArray) -> None:
@@ -280,20 +317,20 @@ def _macd(
     ``ema_fast`` and ``ema_slow`` are ``EMA(close, 12)`` and ``EMA(close, 26)``. The slow
     one is MACD's slow line as it is. MACD's fast line is seeded at row 25 with the mean of
     ``close[14:26]`` instead; from there both fast lines follow the same recursion, so
-    their difference just decays by ``1 - k`` per row and the fast line is the standalone
-    EMA plus that decaying difference. The MACD line exists from row 25; TA-Lib reports
-    all three outputs from row 33, where the signal EMA(9) is seeded.
+    their difference only decays by ``1 - k`` per row: the fast line is the standalone EMA
+    plus that decaying difference. The MACD line exists from row 25; TA-Lib reports all
+    three outputs from row 33, where the signal EMA(9) is seeded.
     """
     rows = len(close)
     macd_start = EMA_SLOW - 1
     np.subtract(ema_fast, ema_slow, out=out_macd)
     if rows > macd_start:
+        decay = 1.0 - 2.0 / (EMA_FAST + 1)
+        reach = min(rows - macd_start, int(_NEGLIGIBLE_DECAY_EXPONENT / -math.log(decay)) + 1)
         fast_seed = float(close[EMA_SLOW - EMA_FAST : EMA_SLOW].mean())
-        _, _, carry = _recurrence_weights(2.0 / (EMA_FAST + 1))
-        reach = min(rows - macd_start, len(carry) + 1)
-        decay = np.ones(reach, dtype=np.float64)
-        decay[1:] = carry[: reach - 1]
-        out_macd[macd_start : macd_start + reach] += (fast_seed - ema_fast[macd_start]) * decay
+        difference = fast_seed - ema_fast[macd_start]
+        decayed = np.power(decay, np.arange(reach, dtype=np.float64))
+        out_macd[macd_start : macd_start + reach] += difference * decayed
     _ema(out_macd, MACD_SIGNAL, out=out_signal, start=macd_start)
     out_macd[: min(WARMUP_ROWS, rows)] = np.nan
     np.subtract(out_macd, out_signal, out=out_hist)
@@ -304,83 +341,79 @@ def _bollinger(
 ) -> None:
     """TA-Lib ``BBANDS(20, 2, 2, SMA)``: SMA(20) +/- 2 population standard deviations.
 
-    The window sums run on ``close`` minus a per-block reference price, so the variance
-    ``mean(d**2) - mean(d)**2`` subtracts numbers of the size of the moves, not of the
-    prices squared. A variance that is rounding noise of that mean square (a window of
-    identical prices) is reported as 0, as TA-Lib does.
+    Window sums run on ``close`` minus the first close of its 512-row block, so the
+    variance ``mean(d**2) - mean(d)**2`` subtracts numbers of the size of the moves, not
+    of the prices squared; a window that starts in one block and ends in the next is
+    re-expressed against the later block's reference. A variance that is rounding noise
+    of its mean square (a window of identical prices) is 0, as in TA-Lib.
     """
-    rows = len(close)
-    window = BB_PERIOD
+    rows, window = len(close), BB_PERIOD
     for band in (out_upper, out_middle, out_lower):
         band[: min(window - 1, rows)] = np.nan
     if rows < window:
         return
-    reference = np.repeat(close[::_SHIFT_BLOCK_ROWS], _SHIFT_BLOCK_ROWS)[:rows]
-    moves = close - reference
-    sums = _window_sums(moves, window)
-    squares = _window_sums(moves * moves, window)
-    _fix_block_crossing_windows(close, window, sums=sums, squares=squares)
+    size = _SHIFT_BLOCK_ROWS
+    count = -(-rows // size)
+    padded = np.empty(count * size, dtype=np.float64)
+    padded[:rows] = close
+    padded[rows:] = close[-1]
+    references = padded[::size].copy()
+    moves = np.empty((2, count * size), dtype=np.float64)
+    np.subtract(padded.reshape(count, size), references[:, None], out=moves[0].reshape(count, size))
+    np.square(moves[0], out=moves[1])
+    sums = _window_sums(moves, window)  # [sum of moves, sum of squared moves] per window
 
-    mean_move = np.divide(sums, window, out=sums)
-    mean_square = np.divide(squares, window, out=squares)
-    variance = mean_move * mean_move
+    if count > 1:
+        # Windows ending at row i < window - 1 of block j hold ``held = window - 1 - i``
+        # rows of block j - 1, measured from that block's reference; shift them by
+        # ``delta`` = difference of the two references.
+        held = np.arange(window - 1, 0, -1, dtype=np.float64)
+        tails = moves[:, : (count - 1) * size].reshape(2, count - 1, size)[
+            :, :, size - window + 1 :
+        ]
+        tail_sums = np.cumsum(tails[:, :, ::-1], axis=2)[:, :, ::-1]
+        delta = (references[:-1] - references[1:])[:, None]
+        crossing = sums[:, size - window + 1 :].reshape(2, count - 1, size)[:, :, : window - 1]
+        crossing[1] += 2.0 * delta * tail_sums[0] + held * delta * delta
+        crossing[0] += held * delta
+
+    mean_move, mean_square = np.divide(sums, window, out=sums)[:, : rows - window + 1]
+    variance = np.multiply(mean_move, mean_move)
     np.subtract(mean_square, variance, out=variance)
-    noise = mean_square
-    noise *= _VARIANCE_NOISE_ULPS * np.finfo(np.float64).eps
-    variance[variance <= noise] = 0.0
+    noise = np.multiply(
+        mean_square, _VARIANCE_NOISE_ULPS * np.finfo(np.float64).eps, out=mean_square
+    )
+    np.copyto(variance, 0.0, where=variance <= noise)
     width = np.sqrt(variance, out=variance)
     width *= BB_DEVIATIONS
-
     middle = out_middle[window - 1 :]
-    np.add(reference[window - 1 :], mean_move, out=middle)
+    np.add(np.repeat(references, size)[window - 1 : rows], mean_move, out=middle)
     np.add(middle, width, out=out_upper[window - 1 :])
     np.subtract(middle, width, out=out_lower[window - 1 :])
 
 
 def _window_sums(values: FloatArray, window: int) -> FloatArray:
-    """``sums[i] = values[i : i + window].sum()`` for every full window, by pairwise doubling.
+    """``sums[..., i] = values[..., i : i + window].sum(-1)`` for every full window.
 
-    Sums of 1, 2, 4, 8, 16... consecutive values are built from the previous size, and the
+    Sums of 1, 2, 4, 8, 16... consecutive values are built from the previous size, and a
     window is the sum of the sizes in its binary expansion (20 = 4 + 16): about log2(window)
     vectorized additions, with rounding that does not grow with the series length (unlike
     a running sum or a cumulative sum).
     """
-    count = len(values) - window + 1
+    count = values.shape[-1] - window + 1
     pieces: list[FloatArray] = []
     level, span, offset = values, 1, 0
     while span <= window:
         if window & span:
-            pieces.append(level[offset : offset + count])
+            pieces.append(level[..., offset : offset + count])
             offset += span
         if 2 * span <= window:
-            level = level[:-span] + level[span:]
+            level = level[..., :-span] + level[..., span:]
         span *= 2
     total = pieces[0].copy()
     for piece in pieces[1:]:
         total += piece
     return total
-
-
-def _fix_block_crossing_windows(
-    close: FloatArray, window: int, *, sums: FloatArray, squares: FloatArray
-) -> None:
-    """Redo the window sums that straddle two reference blocks, against the later one.
-
-    Windows that start in one block and end in the next mixed two reference prices; they
-    are the ``window - 1`` windows around each block start and are summed directly.
-    """
-    rows = len(close)
-    starts = np.arange(_SHIFT_BLOCK_ROWS, rows, _SHIFT_BLOCK_ROWS)
-    if len(starts) == 0:
-        return
-    offsets = np.arange(-(window - 1), window - 1)
-    positions = np.minimum(starts[:, None] + offsets, rows - 1)
-    moves = close[positions] - close[starts][:, None]
-    windows = np.lib.stride_tricks.sliding_window_view(moves, window, axis=1)
-    first_window = (starts - (window - 1))[:, None] + np.arange(window - 1)
-    valid = first_window + window - 1 < rows
-    sums[first_window[valid]] = windows.sum(axis=2)[valid]
-    squares[first_window[valid]] = (windows * windows).sum(axis=2)[valid]
 
 
 def _atr(

@@ -1,0 +1,164 @@
+"""The market-analysis flow on the Prefect engine (test harness), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.states import Failed
+from sqlalchemy import func, select
+
+from flows.market_analysis import market_analysis
+from lyra import bootstrap
+from lyra.config import load_settings
+from lyra.errors import ExchangeUnavailableError, UnknownSymbolError
+from lyra.store.audit import verify_audit_log
+from lyra.store.models import CandleRow, CycleRow, DecisionRow, VoteRow
+from tasks.market import ARTIFACT_KEY
+from tasks.retry import retry_on_retryable
+
+
+@pytest.fixture
+def lyra_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LYRA_HOME", str(tmp_path / ".lyra"))
+    monkeypatch.setenv("LYRA_DATABASE_URL", database_url)
+    yield database_url
+    bootstrap.dispose_all()
+
+
+def test_two_cycles_record_decisions_votes_candles_and_audit(lyra_env: str) -> None:
+    first = market_analysis()
+    second = market_analysis(phase=2)
+
+    assert [(d.exchange, d.symbol) for d in first.decisions] == [
+        ("coinbase", "BTC/USD"),
+        ("bitfinex", "BTC/USD"),
+    ]
+    assert first.as_of == datetime(2019, 1, 1, tzinfo=UTC)
+    assert second.as_of == first.as_of + timedelta(hours=1)
+    assert (first.threshold, second.threshold) == (Decimal("0.70"), Decimal("0.75"))
+    for decision in first.decisions:
+        assert decision.price is not None
+        assert decision.price > 0
+        assert len(decision.votes) == 4
+        assert all(v.analyst.startswith("offline:") for v in decision.votes)
+        assert decision.action in ("buy", "sell", "hold")
+        assert decision.reason
+
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        cycles = session.execute(select(CycleRow).order_by(CycleRow.as_of)).scalars().all()
+        assert [c.status for c in cycles] == ["completed", "completed"]
+        assert session.scalar(select(func.count()).select_from(DecisionRow)) == 4
+        assert session.scalar(select(func.count()).select_from(VoteRow)) == 16
+        # the second cycle re-fetches an overlapping window: only one new candle per market
+        candles = session.scalar(select(func.count()).select_from(CandleRow))
+        assert candles == 2 * (250 + 1)
+        verdict = verify_audit_log(session)
+        assert verdict.intact
+        assert verdict.records == 4
+    assert Path(second.report_path or "").exists()
+
+
+def test_decisions_are_published_as_a_table_artifact(lyra_env: str) -> None:
+    summary = market_analysis()
+
+    async def latest() -> list[dict[str, str]]:
+        async with get_client() as client:
+            artifact = await client.read_latest_artifacts()
+            found = [a for a in artifact if a.key == ARTIFACT_KEY]
+            assert found, "no decisions artifact"
+            return found[0].data  # type: ignore[return-value]
+
+    data = asyncio.run(latest())
+    rows = data if isinstance(data, list) else __import__("json").loads(data)
+    assert {r["exchange"] for r in rows} == {"coinbase", "bitfinex"}
+    assert {r["decision"] for r in rows} == {d.action for d in summary.decisions}
+    assert any(k.startswith("offline:") for k in rows[0])
+
+
+def test_market_without_data_is_held_with_its_reason_and_others_go_on(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the shipped Bitfinex hourly data ends on 2019-07-04, Coinbase's on 2019-10-17
+    monkeypatch.setenv("LYRA_REPLAY_START", "2019-08-01T00:00:00Z")
+    summary = market_analysis()
+    by_exchange = {d.exchange: d for d in summary.decisions}
+    assert by_exchange["coinbase"].price is not None
+    held = by_exchange["bitfinex"]
+    assert held.action == "hold"
+    assert held.price is None
+    assert not held.actionable
+    assert held.reason.startswith("market data unavailable:")
+    assert "bitfinex" in held.reason
+    assert "2019-07-04" in held.reason
+
+
+def test_unknown_symbol_fails_the_flow_at_start_and_opens_no_cycle(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYRA_SYMBOLS", "BTC/USD,XRP/USD")
+    with pytest.raises(UnknownSymbolError, match="XRP/USD"):
+        market_analysis()
+    with bootstrap.open_database(load_settings()).transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CycleRow)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_tasks_retry_retryable_errors_only(database_url: str) -> None:
+    attempts = {"retryable": 0, "final": 0}
+
+    @task(
+        retries=3,
+        retry_delay_seconds=0,
+        retry_condition_fn=retry_on_retryable,
+        cache_policy=NO_CACHE,
+    )
+    def flaky(kind: str) -> str:
+        attempts[kind] += 1
+        if kind == "retryable" and attempts[kind] < 3:
+            raise ExchangeUnavailableError("exchange timed out")
+        if kind == "final":
+            raise UnknownSymbolError("unknown symbol")
+        return "ok"
+
+    @flow
+    def both() -> tuple[str, object]:
+        return flaky("retryable"), flaky("final", return_state=True)
+
+    ok, final_state = both()
+    assert ok == "ok"
+    assert attempts["retryable"] == 3
+    assert isinstance(final_state, type(Failed())) or final_state.is_failed()
+    assert attempts["final"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_async_tasks_retry_retryable_errors_too(database_url: str) -> None:
+    attempts = {"n": 0}
+
+    @task(
+        retries=3,
+        retry_delay_seconds=0,
+        retry_condition_fn=retry_on_retryable,
+        cache_policy=NO_CACHE,
+    )
+    async def flaky_fetch() -> str:
+        attempts["n"] += 1
+        if attempts["n"] < 3:
+            raise ExchangeUnavailableError("exchange timed out")
+        return "candles"
+
+    @flow
+    def run() -> str:
+        return flaky_fetch.submit().result()
+
+    assert run() == "candles"
+    assert attempts["n"] == 3
