@@ -27,7 +27,6 @@ line of output is one JSON object.
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import time
@@ -42,34 +41,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.talib_reference import real_hourly_candles, talib_columns  # noqa: E402
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators  # noqa: E402
 
-PACKAGED = ROOT / "lyra" / "market" / "data" / "coinbase_btcusd_1h.csv.gz"
-SHARED = Path("/work/shared/data/market/coinbase_btcusd_1h.csv")
 LARGE_ROWS = 1_000_000
 REAL_REPEATS = 30
 LARGE_REPEATS = 7
 TARGET_RATIO = 3.0
-
-
-def load_real_candles() -> pd.DataFrame:
-    """The shipped Coinbase hourly file as candles, oldest first (volume in BTC)."""
-    path = PACKAGED if PACKAGED.exists() else SHARED
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        raw = pd.read_csv(handle, skiprows=1)
-    raw = raw.iloc[::-1].reset_index(drop=True)
-    timestamps = pd.to_datetime(raw["date"], format="%Y-%m-%d %I-%p", utc=True)
-    return pd.DataFrame(
-        {
-            "timestamp": timestamps,
-            "open": raw["open"].astype("float64"),
-            "high": raw["high"].astype("float64"),
-            "low": raw["low"].astype("float64"),
-            "close": raw["close"].astype("float64"),
-            "volume": raw["volume_btc"].astype("float64"),
-        }
-    )
 
 
 def mirrored_candles(real: pd.DataFrame, rows: int) -> pd.DataFrame:
@@ -89,24 +67,6 @@ def mirrored_candles(real: pd.DataFrame, rows: int) -> pd.DataFrame:
             "volume": values[:, 4],
         }
     )
-
-
-def talib_columns(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> dict[str, np.ndarray]:
-    """The ten indicator columns as TA-Lib computes them."""
-    macd, signal, hist = talib.MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)
-    upper, middle, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2, nbdevdn=2, matype=0)
-    return {
-        "ema_12": talib.EMA(close, timeperiod=12),
-        "ema_26": talib.EMA(close, timeperiod=26),
-        "rsi_14": talib.RSI(close, timeperiod=14),
-        "macd": macd,
-        "macd_signal": signal,
-        "macd_hist": hist,
-        "bb_upper": upper,
-        "bb_middle": middle,
-        "bb_lower": lower,
-        "atr_14": talib.ATR(high, low, close, timeperiod=14),
-    }
 
 
 def talib_frame(candles: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +139,7 @@ def measure(candles: pd.DataFrame, repeats: int) -> dict[str, object]:
 
 
 def main() -> None:
-    real = load_real_candles()
+    real = real_hourly_candles()
     cases = [
         ("real", real, REAL_REPEATS),
         ("mirrored", mirrored_candles(real, LARGE_ROWS), LARGE_REPEATS),

@@ -44,10 +44,10 @@ def test_run_prints_decisions_for_btc_usd_on_two_exchanges(workdir: Path) -> Non
     decisions = _rows(db, "SELECT exchange, symbol, price, action, reason FROM decisions")
     assert sorted(d[0] for d in decisions) == ["bitfinex", "coinbase"]
     assert {d[1] for d in decisions} == {"BTC/USD"}
-    # real prices: the replay's first instant is 2019-01-01 00:00 UTC, whose last closed
-    # candle (23:00 on 31 Dec 2018) closed at 3,692.37 on Coinbase in the shipped file
-    prices = {float(str(d[2])) for d in decisions}
-    assert all(3000 < p < 4500 for p in prices), prices
+    # real prices: the replay's first instant is 2019-01-01 00:00 UTC; the last closed
+    # candle then opened 2018-12-31 23:00 and closed at 3691.86 in the shipped files
+    # (line "2018-12-31 11-PM,BTCUSD,3676.68,3698.34,3676.67,3691.86,..." of Coinbase's)
+    assert {str(d[2]) for d in decisions} == {"3691.86"}
     report = list((workdir / ".lyra" / "reports" / "market-analysis").glob("*.md"))
     assert len(report) == 1
     assert "coinbase" in report[0].read_text(encoding="utf-8")

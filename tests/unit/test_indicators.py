@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,37 +9,13 @@ import talib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.talib_reference import real_hourly_candles, talib_reference
 from lyra.market.indicators import (
     INDICATOR_COLUMNS,
     REQUIRED_COLUMNS,
     WARMUP_ROWS,
     add_indicators,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-PACKAGED_CSV = REPO / "lyra" / "market" / "data" / "coinbase_btcusd_1h.csv.gz"
-SHARED_CSV = Path("/work/shared/data/market/coinbase_btcusd_1h.csv")
-
-
-def talib_reference(candles: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The ten columns as TA-Lib computes them, the definitions the contract names."""
-    high = candles["high"].to_numpy(dtype=np.float64)
-    low = candles["low"].to_numpy(dtype=np.float64)
-    close = candles["close"].to_numpy(dtype=np.float64)
-    macd, signal, hist = talib.MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)
-    upper, middle, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2, nbdevdn=2, matype=0)
-    return {
-        "ema_12": talib.EMA(close, timeperiod=12),
-        "ema_26": talib.EMA(close, timeperiod=26),
-        "rsi_14": talib.RSI(close, timeperiod=14),
-        "macd": macd,
-        "macd_signal": signal,
-        "macd_hist": hist,
-        "bb_upper": upper,
-        "bb_middle": middle,
-        "bb_lower": lower,
-        "atr_14": talib.ATR(high, low, close, timeperiod=14),
-    }
 
 
 def assert_matches_talib(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
@@ -78,19 +52,8 @@ def candles_from(close: np.ndarray, spread: float = 1.0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def real_candles() -> pd.DataFrame:
-    """Coinbase BTC/USD hourly candles, oldest first (the packaged copy when present)."""
-    path = PACKAGED_CSV if PACKAGED_CSV.exists() else SHARED_CSV
-    raw = pd.read_csv(path, skiprows=1).iloc[::-1].reset_index(drop=True)
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(raw["date"], format="%Y-%m-%d %I-%p", utc=True),
-            "open": raw["open"],
-            "high": raw["high"],
-            "low": raw["low"],
-            "close": raw["close"],
-            "volume": raw["volume_btc"],
-        }
-    )
+    """Coinbase BTC/USD hourly candles as shipped, oldest first."""
+    return real_hourly_candles()
 
 
 @pytest.fixture(scope="module")
