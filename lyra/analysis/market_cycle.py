@@ -23,10 +23,11 @@ import pandas as pd
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import analyst_panel, consensus_policy, exchange_client, open_database
 from lyra.config import Settings
-from lyra.errors import LyraError, UnknownSymbolError
+from lyra.errors import LyraError, ReplayExhaustedError, UnknownSymbolError
 from lyra.llm.analysts import collect_votes
 from lyra.llm.consensus import ConsensusResult, decide
 from lyra.llm.votes import Action, MarketSnapshot, Vote
+from lyra.market.exchange import ExchangeClient
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators
 from lyra.market.types import Ticker, timeframe_delta
 from lyra.store.candles import save_candles
@@ -89,16 +90,29 @@ async def check_markets(settings: Settings, as_of: datetime | None = None) -> li
         client = exchange_client(settings, exchange_id, instant)
         try:
             listed = await client.load_markets()
+            for symbol in settings.symbols:
+                if symbol not in listed:
+                    have = ", ".join(sorted(listed)) or "none"
+                    raise UnknownSymbolError(
+                        f"unknown symbol {symbol} on {exchange_id} (it lists: {have})"
+                    )
+                await _check_timeframe(client, symbol, settings.timeframe)
+                markets.append((exchange_id, symbol))
         finally:
             await client.close()
-        for symbol in settings.symbols:
-            if symbol not in listed:
-                have = ", ".join(sorted(listed)) or "none"
-                raise UnknownSymbolError(
-                    f"unknown symbol {symbol} on {exchange_id} (it lists: {have})"
-                )
-            markets.append((exchange_id, symbol))
     return markets
+
+
+async def _check_timeframe(client: ExchangeClient, symbol: str, timeframe: str) -> None:
+    """Ask for one candle so a timeframe the market lacks fails at start, by name.
+
+    Only the "no such candles" answer matters here; data that has simply run out at this
+    instant is the cycle's business (a recorded hold), not a set-up error.
+    """
+    try:
+        await client.fetch_ohlcv(symbol, timeframe, limit=1)
+    except ReplayExhaustedError:
+        return
 
 
 def open_cycle(settings: Settings, flow_run_id: str | None = None) -> CycleContext:

@@ -125,6 +125,11 @@ def test_unknown_symbol_is_one_clear_line(tmp_path: Path) -> None:
     _assert_one_line_error(result, "DOGE/USD", "coinbase", "BTC/USD")
 
 
+def test_timeframe_the_market_lacks_is_one_clear_line(tmp_path: Path) -> None:
+    result = _lyra(tmp_path, "run", env={"LYRA_EXCHANGES": "bitstamp"})  # daily data only
+    _assert_one_line_error(result, "bitstamp", "BTC/USD", "'1h'", "1d")
+
+
 def test_unknown_exchange_is_one_clear_line(tmp_path: Path) -> None:
     result = _lyra(tmp_path, "run", env={"LYRA_EXCHANGES": "coinbase,mtgox"})
     _assert_one_line_error(result, "mtgox")
