@@ -21,6 +21,8 @@ Messages must never contain secrets: they end up in logs, the Prefect UI and std
 from __future__ import annotations
 
 __all__ = [
+    "BreakerOpenError",
+    "BudgetExhaustedError",
     "ConfigError",
     "DataFileError",
     "ExchangeUnavailableError",
@@ -31,6 +33,7 @@ __all__ = [
     "RetryableError",
     "UnknownExchangeError",
     "UnknownSymbolError",
+    "UpstreamError",
     "UserError",
     "is_retryable",
 ]
@@ -83,3 +86,35 @@ class InvariantError(FinalError):
 def is_retryable(exc: BaseException) -> bool:
     """True for errors worth retrying; Prefect tasks use this as their retry condition."""
     return isinstance(exc, RetryableError)
+
+
+# --- LLM gateway -------------------------------------------------------------------
+
+
+class UpstreamError(LyraError):
+    """An LLM provider's answer that is an error (status, or an error inside a 200 body).
+
+    ``kind`` is the classification of DESIGN.md (see :mod:`lyra.llm.errors`); the message
+    carries the provider's text with secrets already redacted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BudgetExhaustedError(FinalError):
+    """No budget left for this call in one of its scopes (total, tier or key)."""
+
+
+class BreakerOpenError(FinalError):
+    """The circuit breaker of a model or key is open: the call is not sent."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import lyra.store.gateway_tables  # noqa: F401 - registers the gateway tables
 from lyra.store.models import Base
 
 connection = context.config.attributes.get("connection")
