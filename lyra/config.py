@@ -96,9 +96,30 @@ class Settings(BaseSettings):
     min_votes: int = Field(default=3, ge=1)
     min_weight_share: Decimal = Field(default=Decimal("0.6"), gt=0, le=1)
 
-    # --- LLM gateway (issue 3) -----------------------------------------------------
+    # --- LLM gateway -------------------------------------------------------------
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
-    openrouter_api_keys: SecretStr | None = None
+    openrouter_api_keys: SecretStr | None = Field(
+        default=None, description="Comma list alias=key (or use the keystore)."
+    )
+    openrouter_key_tiers: str = Field(
+        default="",
+        description="Which tiers each key serves: alias=premium|advanced,... "
+        "(a key not listed serves every tier).",
+    )
+    openrouter_key_caps: str = Field(
+        default="", description="Daily cap in USD per key: alias=20,alias2=5.50"
+    )
+    keystore_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of the encrypted keystore <home>/keystore.json."
+    )
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    llm_max_in_flight: int = Field(default=16, ge=1, le=512)
+    daily_budget_usd: Decimal = Field(default=Decimal("200"), ge=0)
+    tier_shares: str = Field(
+        default="premium=0.40,advanced=0.35,specialized=0.15,fast=0.10",
+        description="Share of the daily budget per tier.",
+    )
     redis_url: str | None = None
 
     @field_validator("exchanges", "symbols", "offline_analysts", mode="before")

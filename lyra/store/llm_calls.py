@@ -1,0 +1,179 @@
+"""Every LLM call recorded, the rolling metrics routing reads, and API key status.
+
+One row per attempt (DESIGN.md: model, key alias, tier, task, tokens, cost, latency,
+status, error type, cache hit, attempt). Rolling metrics are computed from the newest
+rows per model, so they follow the provider's current behaviour across flow runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lyra.llm.routing import ModelMetrics
+from lyra.store.gateway_tables import ApiKeyRow, LlmCallRow
+
+__all__ = [
+    "CallRecord",
+    "count_calls",
+    "disable_key",
+    "disabled_keys",
+    "record_calls",
+    "recorded_cost",
+    "rolling_metrics",
+    "save_key_status",
+]
+
+#: Statuses that count as the model answering (for success rates).
+_ANSWERED = ("ok", "invalid")
+#: Statuses that say nothing about the model (never sent): not in its metrics.
+_NOT_SENT = ("cache_hit", "budget_denied", "breaker_open")
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One attempt, as the gateway saw it."""
+
+    task: str
+    tier: str
+    model: str
+    key_alias: str | None
+    attempt: int
+    status: str
+    request_hash: str
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    error_type: str | None = None
+    http_status: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    reservation_id: str | None = None
+    generation_id: str | None = None
+    cycle_id: str | None = None
+
+
+def record_calls(session: Session, records: Iterable[CallRecord]) -> int:
+    """Insert the records; returns how many."""
+    rows = [
+        LlmCallRow(
+            created_at=r.created_at,
+            task=r.task,
+            tier=r.tier,
+            model=r.model,
+            key_alias=r.key_alias,
+            attempt=r.attempt,
+            status=r.status,
+            error_type=r.error_type,
+            http_status=r.http_status,
+            tokens_in=r.tokens_in,
+            tokens_out=r.tokens_out,
+            cost_usd=r.cost_usd,
+            latency_ms=r.latency_ms,
+            cache_hit=r.cache_hit,
+            request_hash=r.request_hash,
+            reservation_id=r.reservation_id,
+            generation_id=r.generation_id,
+            cycle_id=r.cycle_id,
+        )
+        for r in records
+    ]
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def rolling_metrics(
+    session: Session,
+    models: Sequence[str],
+    *,
+    now: datetime,
+    window: timedelta = timedelta(hours=6),
+    per_model: int = 200,
+) -> dict[str, ModelMetrics]:
+    """Each model's record over its newest ``per_model`` sent calls within ``window``."""
+    out: dict[str, ModelMetrics] = {}
+    for model in models:
+        rows = session.execute(
+            select(LlmCallRow.status, LlmCallRow.latency_ms, LlmCallRow.cost_usd)
+            .where(
+                LlmCallRow.model == model,
+                LlmCallRow.created_at >= now - window,
+                LlmCallRow.status.not_in(_NOT_SENT),
+            )
+            .order_by(LlmCallRow.created_at.desc())
+            .limit(per_model)
+        ).all()
+        if not rows:
+            continue
+        answered = [r for r in rows if r.status in _ANSWERED]
+        latencies = [r.latency_ms for r in answered]
+        costs = [r.cost_usd for r in answered]
+        out[model] = ModelMetrics(
+            calls=len(rows),
+            success_rate=sum(1 for r in rows if r.status == "ok") / len(rows),
+            p50_latency_ms=statistics.median(latencies) if latencies else None,
+            mean_cost_usd=(sum(costs, Decimal(0)) / len(costs)) if costs else None,
+        )
+    return out
+
+
+def recorded_cost(session: Session, since: datetime | None = None) -> Decimal:
+    """Sum of recorded ``usage.cost`` (exact)."""
+    query = select(LlmCallRow.cost_usd)
+    if since is not None:
+        query = query.where(LlmCallRow.created_at >= since)
+    return sum(session.execute(query).scalars(), Decimal(0))
+
+
+def disable_key(session: Session, alias: str, reason: str, now: datetime) -> None:
+    """Mark a key disabled (401, or 402 without Retry-After) for every process."""
+    row = session.get(ApiKeyRow, alias, with_for_update=True)
+    if row is None:
+        row = ApiKeyRow(alias=alias, updated_at=now)
+        session.add(row)
+    row.disabled_at = now
+    row.disabled_reason = reason[:500]
+    row.updated_at = now
+    session.flush()
+
+
+def disabled_keys(session: Session) -> dict[str, str]:
+    """Aliases of disabled keys with the reason."""
+    rows = session.execute(
+        select(ApiKeyRow.alias, ApiKeyRow.disabled_reason).where(ApiKeyRow.disabled_at.is_not(None))
+    ).all()
+    return {alias: reason or "disabled" for alias, reason in rows}
+
+
+def save_key_status(
+    session: Session, alias: str, status: dict[str, Any], now: datetime, *, enable: bool = False
+) -> None:
+    """Store the provider's key status; ``enable`` clears a disablement (a person's act)."""
+    row = session.get(ApiKeyRow, alias, with_for_update=True)
+    if row is None:
+        row = ApiKeyRow(alias=alias, updated_at=now)
+        session.add(row)
+    row.last_status = status
+    row.status_checked_at = now
+    row.updated_at = now
+    if enable:
+        row.disabled_at = None
+        row.disabled_reason = None
+    session.flush()
+
+
+def count_calls(session: Session, status: str | None = None) -> int:
+    """How many calls are recorded (with ``status``, or all)."""
+    query = select(func.count()).select_from(LlmCallRow)
+    if status is not None:
+        query = query.where(LlmCallRow.status == status)
+    return int(session.execute(query).scalar_one())
