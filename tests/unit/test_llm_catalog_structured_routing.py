@@ -62,7 +62,8 @@ def test_parse_ballot_accepts_a_valid_vote_exactly() -> None:
     fenced = parse_ballot(
         '```json\n{"action":"hold","confidence":0.5,"rationale":"x","stop_price":null}\n```'
     )
-    assert fenced.action is Action.HOLD and fenced.stop_price is None
+    assert fenced.action is Action.HOLD
+    assert fenced.stop_price is None
 
 
 @pytest.mark.parametrize(
