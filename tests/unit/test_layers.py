@@ -26,6 +26,10 @@ PURE_MODULES = [
     "lyra/market/indicators.py",
     "lyra/market/types.py",
     "lyra/security/audit_chain.py",
+    "lyra/llm/breaker.py",
+    "lyra/llm/routing.py",
+    "lyra/llm/structured.py",
+    "lyra/llm/catalog.py",
     *sorted(str(p.relative_to(ROOT)) for p in (LYRA / "llm" / "analysts").glob("*.py")),
 ]
 ADAPTER_PACKAGES = {

@@ -1,0 +1,373 @@
+"""The LLM response cache: per-task TTLs, two backends, and merging of in-flight calls.
+
+DESIGN.md ("LLM gateway", Cache): answers are cached per task for as long as the data
+they were asked about stays current (:data:`TASK_TTLS`), keyed by a hash of model and
+messages (:func:`cache_key`), and identical requests in flight are merged. The cache is
+shared by every flow run, so it lives outside the process: in the database by default
+(:class:`DatabaseCache`), in Redis when ``LYRA_REDIS_URL`` is set (:class:`RedisCache`).
+
+The cache only saves money and time, it decides nothing: when its backend is unreachable
+:class:`ResponseCache` logs a warning and calls the model (the budget gates still bound
+what that costs) rather than failing the cycle.
+
+Usage::
+
+    cache = ResponseCache(DatabaseCache(db), InflightMerger())
+    key = cache_key(model, messages, response_format)
+    answer, hit = await cache.get_or_call(key, "technical", model, lambda: client.chat(...))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, Generic, Protocol, Self, TypeVar, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lyra.errors import ConfigError, InvariantError, RetryableError
+from lyra.store.db import Database
+from lyra.store.gateway_tables import LlmCacheRow
+
+__all__ = [
+    "REDIS_PREFIX",
+    "TASK_TTLS",
+    "CacheBackend",
+    "DatabaseCache",
+    "InflightMerger",
+    "MemoryCache",
+    "RedisCache",
+    "ResponseCache",
+    "cache_key",
+    "ttl_for",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Seconds an answer stays fresh, per task (DESIGN.md): how fast its inputs go stale.
+TASK_TTLS: Final[Mapping[str, float]] = MappingProxyType(
+    {"technical": 60.0, "market_analysis": 300.0, "news": 600.0, "risk": 30.0}
+)
+
+#: Namespace of Lyra's keys in a Redis that other programs may share.
+REDIS_PREFIX: Final = "lyra:llm:"
+
+#: Bumped when the key's canonical form changes, so old entries are never misread.
+_KEY_VERSION: Final = 1
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ttl_for(task: str) -> float:
+    """The TTL of ``task`` in seconds; ValueError naming the known tasks otherwise."""
+    try:
+        return TASK_TTLS[task]
+    except KeyError:
+        known = ", ".join(sorted(TASK_TTLS))
+        raise ValueError(f"no cache TTL for task {task!r} (known: {known})") from None
+
+
+def cache_key(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    response_format: Mapping[str, Any] | None = None,
+) -> str:
+    """SHA-256 (hex) of a canonical JSON of the request's model, messages and format.
+
+    Canonical: keys sorted, no insignificant whitespace, UTF-8; so the same request
+    built in another process or with dict keys in another order hits the same entry.
+    """
+    canonical = json.dumps(
+        {
+            "v": _KEY_VERSION,
+            "model": model,
+            "messages": list(messages),
+            "response_format": response_format,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class CacheBackend(Protocol):
+    """Where cached answers live: shared by every process of one deployment."""
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The fresh answer under ``key``, or None (missing or expired)."""
+        ...
+
+    async def set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
+    ) -> None:
+        """Store ``value`` under ``key`` for ``ttl_s`` seconds, replacing any entry."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete entries expired at ``now``; how many went."""
+        ...
+
+
+class MemoryCache:
+    """An in-process backend: the honest fake for tests, and a cache for a single run.
+
+    Same contract as the shared backends (expired entries are never returned, ``set``
+    replaces), but nothing outlives the process.
+    """
+
+    def __init__(self, clock: Clock = _utcnow) -> None:
+        self._clock = clock
+        self._entries: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return copy.deepcopy(entry[1])
+
+    async def set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
+    ) -> None:
+        if ttl_s <= 0:
+            raise ValueError(f"a cache TTL must be positive, got {ttl_s}")
+        expires_at = self._clock() + timedelta(seconds=ttl_s)
+        self._entries[key] = (expires_at, copy.deepcopy(value))
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = [key for key, (expires_at, _) in self._entries.items() if expires_at <= now]
+        for key in expired:
+            del self._entries[key]
+        return len(expired)
+
+
+class DatabaseCache:
+    """The ``llm_cache`` table: the embedded default, on SQLite or PostgreSQL.
+
+    SQLAlchemy here is blocking, so each operation runs in a worker thread
+    (:func:`asyncio.to_thread`) and the event loop keeps serving the other calls.
+    """
+
+    def __init__(self, database: Database, clock: Clock = _utcnow) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._get, key, self._clock())
+
+    async def set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
+    ) -> None:
+        if ttl_s <= 0:
+            raise ValueError(f"a cache TTL must be positive, got {ttl_s}")
+        await asyncio.to_thread(self._set, key, value, ttl_s, task, model, self._clock())
+
+    async def purge_expired(self, now: datetime) -> int:
+        return await asyncio.to_thread(self._purge, now)
+
+    def _get(self, key: str, now: datetime) -> dict[str, Any] | None:
+        with self._database.transaction() as session:
+            return session.execute(
+                select(LlmCacheRow.response).where(
+                    LlmCacheRow.key == key, LlmCacheRow.expires_at > now
+                )
+            ).scalar_one_or_none()
+
+    def _set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str, now: datetime
+    ) -> None:
+        fields = {
+            "task": task,
+            "model": model,
+            "response": value,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_s),
+        }
+        insert = postgresql.insert if self._database.dialect == "postgresql" else sqlite.insert
+        with self._database.transaction() as session:
+            session.execute(
+                insert(LlmCacheRow)
+                .values(key=key, **fields)
+                .on_conflict_do_update(index_elements=["key"], set_=fields)
+            )
+
+    def _purge(self, now: datetime) -> int:
+        with self._database.transaction() as session:
+            result = session.execute(
+                delete(LlmCacheRow).where(LlmCacheRow.expires_at <= now),
+                execution_options={"synchronize_session": False},
+            )
+            return cast("CursorResult[Any]", result).rowcount
+
+
+class RedisCache:
+    """Redis (``LYRA_REDIS_URL``): ``SET key value EX ttl``, JSON values, Redis expires.
+
+    Connection failures and timeouts become :class:`~lyra.errors.RetryableError` here,
+    any other Redis error :class:`~lyra.errors.InvariantError` (a key of the wrong type
+    under Lyra's prefix means someone else writes there). Close with :meth:`aclose` or use
+    ``async with``. A client binds to the event loop that first uses it.
+    """
+
+    def __init__(self, url: str, *, prefix: str = REDIS_PREFIX, timeout_s: float = 2.0) -> None:
+        try:
+            self._client: aioredis.Redis = aioredis.Redis.from_url(
+                url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid Redis URL: {exc}") from None
+        self._prefix = prefix
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._client.get(self._prefix + key)
+        except redis.exceptions.RedisError as exc:
+            raise _translate(exc) from exc
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            _log.warning("undecodable LLM cache entry %s%s ignored", self._prefix, key)
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
+    ) -> None:
+        if ttl_s <= 0:
+            raise ValueError(f"a cache TTL must be positive, got {ttl_s}")
+        payload = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            await self._client.set(self._prefix + key, payload, ex=max(1, math.ceil(ttl_s)))
+        except redis.exceptions.RedisError as exc:
+            raise _translate(exc) from exc
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Nothing to do: Redis deletes expired keys itself."""
+        return 0
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _translate(exc: redis.exceptions.RedisError) -> Exception:
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return RetryableError(f"Redis unavailable: {exc}")
+    return InvariantError(f"unexpected Redis error: {type(exc).__name__}: {exc}")
+
+
+class InflightMerger(Generic[T]):
+    """Identical requests in flight in this process share one call.
+
+    The first caller of a key starts ``factory()`` as a task; callers arriving while it
+    runs await the same task, and all of them get its result or its exception. Each
+    waits through :func:`asyncio.shield`, so a cancelled waiter (a flow's timeout) leaves
+    the shared call running for the others. The entry goes when the call ends, so a later
+    request calls again (the response cache, not this, remembers answers).
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Task[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: str, factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(factory())
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._finish(key, done))
+        return await asyncio.shield(task)
+
+    def _finish(self, key: str, done: asyncio.Task[T]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: no "never retrieved" noise if every waiter left
+
+
+class ResponseCache:
+    """Cache first, then one merged call whose answer is stored for the task's TTL.
+
+    ``hit`` is True when this caller caused no upstream call: the answer came from the
+    backend, or from an identical call another caller had in flight. Only the caller
+    that made the call records its cost, so merged callers never count it twice.
+    """
+
+    def __init__(
+        self,
+        backend: CacheBackend,
+        merger: InflightMerger[tuple[dict[str, Any], bool]] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._merger = merger if merger is not None else InflightMerger()
+
+    async def get_or_call(
+        self,
+        key: str,
+        task: str,
+        model: str,
+        call: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
+    ) -> tuple[dict[str, Any], bool]:
+        ttl_s = ttl_for(task)
+        led = False
+
+        async def lookup_or_call() -> tuple[dict[str, Any], bool]:
+            nonlocal led
+            led = True
+            cached = await self._get(key)
+            if cached is not None:
+                return cached, True
+            value = await call()
+            await self._set(key, value, ttl_s, task, model)
+            return value, False
+
+        value, hit = await self._merger.run(key, lookup_or_call)
+        if led:
+            return value, hit
+        return copy.deepcopy(value), True  # each follower may change its own copy
+
+    async def _get(self, key: str) -> dict[str, Any] | None:
+        try:
+            return await self._backend.get(key)
+        except RetryableError as exc:
+            _log.warning("LLM cache unavailable, calling the model: %s", exc)
+            return None
+
+    async def _set(
+        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
+    ) -> None:
+        try:
+            await self._backend.set(key, value, ttl_s, task, model)
+        except RetryableError as exc:
+            _log.warning("LLM cache unavailable, answer not cached: %s", exc)
