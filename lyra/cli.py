@@ -33,6 +33,7 @@ app = typer.Typer(
     help="Crypto trading decisions by weighted consensus, orchestrated by Prefect.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -27,6 +27,8 @@ PURE_MODULES = [
     "lyra/market/types.py",
     "lyra/security/audit_chain.py",
     "lyra/llm/breaker.py",
+    "lyra/security/redaction.py",
+    "lyra/security/untrusted.py",
     "lyra/llm/routing.py",
     "lyra/llm/structured.py",
     "lyra/llm/catalog.py",
