@@ -48,7 +48,7 @@ def market_analysis(
                 unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
                 continue
             snapshot = t.build_snapshot.submit(data)
-            votes = t.gather_votes.submit(settings, snapshot)
+            votes = t.gather_votes.submit(settings, cycle, snapshot)
             pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
         decided = [future.result() for future in pending]
         summary = t.close_cycle(settings, cycle, _in_market_order(markets, decided + unavailable))

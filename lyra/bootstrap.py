@@ -12,7 +12,6 @@ import functools
 from datetime import datetime
 
 from lyra.config import Settings
-from lyra.errors import ConfigError
 from lyra.llm.analysts import Analyst, build_offline_panel
 from lyra.llm.consensus import ConsensusPolicy
 from lyra.market.exchange import ExchangeClient
@@ -22,6 +21,7 @@ from lyra.store.migrate import upgrade_to_head
 
 __all__ = [
     "analyst_panel",
+    "check_panel",
     "consensus_policy",
     "dispose_all",
     "exchange_client",
@@ -67,14 +67,30 @@ def exchange_client(settings: Settings, exchange_id: str, as_of: datetime) -> Ex
     return ReplayExchange(exchange_id, ReplayClock(as_of), data_dir=settings.replay_data_dir)
 
 
-def analyst_panel(settings: Settings) -> list[Analyst]:
-    """The voting panel of ``settings``: the offline analysts (the LLM panel: issue 3)."""
-    if settings.llm_provider != "offline":
-        raise ConfigError(
-            f"LYRA_LLM_PROVIDER={settings.llm_provider}: the OpenRouter gateway is not part "
-            "of this version yet; use LYRA_LLM_PROVIDER=offline"
-        )
-    return build_offline_panel(settings.offline_analysts or None)
+def check_panel(settings: Settings) -> None:
+    """Fail at start, by name, on a panel that cannot be built (bad names, no keys)."""
+    build_offline_panel(settings.offline_analysts or None)
+    if settings.llm_provider == "openrouter":
+        from lyra.llm.wiring import key_pool
+
+        key_pool(settings)
+
+
+async def analyst_panel(settings: Settings, cycle_id: str | None = None) -> list[Analyst]:
+    """The voting panel: the offline analysts, and with ``LYRA_LLM_PROVIDER=openrouter``
+    the catalog's LLM slots through the gateway beside them (when
+    ``LYRA_OFFLINE_BESIDE_LLM`` is on)."""
+    offline = build_offline_panel(settings.offline_analysts or None)
+    if settings.llm_provider == "offline":
+        return offline
+    from lyra.llm.catalog import load_catalog
+    from lyra.llm.panel import build_llm_panel
+    from lyra.llm.wiring import build_gateway
+
+    catalog = load_catalog()
+    gateway = build_gateway(settings, open_database(settings), catalog)
+    llm = build_llm_panel(catalog, gateway, cycle_id)
+    return [*llm, *offline] if settings.offline_beside_llm else llm
 
 
 def consensus_policy(settings: Settings) -> ConsensusPolicy:

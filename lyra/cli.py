@@ -23,6 +23,7 @@ from rich.table import Table
 
 from lyra import __version__
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
+from lyra.cli_llm import budget_command, keys_app, models_app
 from lyra.config import Settings, load_settings
 from lyra.errors import LyraError, UserError
 
@@ -40,6 +41,9 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+app.command("budget")(budget_command)
 
 out = Console(highlight=False, soft_wrap=False, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -119,10 +123,10 @@ def run(
     """Run the main job once on the configured markets (embedded default: replay, offline)."""
     settings = _settings(phase=phase)
     from lyra.analysis.market_cycle import check_markets
-    from lyra.bootstrap import analyst_panel, open_database
+    from lyra.bootstrap import check_panel, open_database
 
     open_database(settings)
-    analyst_panel(settings)
+    check_panel(settings)
     asyncio.run(check_markets(settings))
     _prepare_prefect(verbose)
     from flows.market_analysis import market_analysis

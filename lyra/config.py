@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     offline_analysts: CommaList = Field(
         default_factory=list, description="Offline analysts on the panel; empty = all."
     )
+    offline_beside_llm: bool = Field(
+        default=True, description="With the LLM panel, the offline analysts vote too."
+    )
     min_votes: int = Field(default=3, ge=1)
     min_weight_share: Decimal = Field(default=Decimal("0.6"), gt=0, le=1)
 

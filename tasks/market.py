@@ -73,9 +73,11 @@ def build_snapshot(data: steps.MarketData) -> MarketSnapshot:
 
 
 @task(name="gather-votes", cache_policy=NO_CACHE)
-async def gather_votes(settings: Settings, snapshot: MarketSnapshot) -> list[Vote]:
+async def gather_votes(
+    settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot
+) -> list[Vote]:
     """The panel's votes (failures become abstentions inside)."""
-    return await steps.gather_votes(settings, snapshot)
+    return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
 
 
 @task(

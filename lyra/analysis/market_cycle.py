@@ -171,9 +171,11 @@ def build_snapshot(data: MarketData, sentiment: float | None = None) -> MarketSn
     )
 
 
-async def gather_votes(settings: Settings, snapshot: MarketSnapshot) -> list[Vote]:
+async def gather_votes(
+    settings: Settings, snapshot: MarketSnapshot, cycle_id: str | None = None
+) -> list[Vote]:
     """Every panel member's vote (failures become abstentions)."""
-    return await collect_votes(analyst_panel(settings), snapshot)
+    return await collect_votes(await analyst_panel(settings, cycle_id), snapshot)
 
 
 def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:

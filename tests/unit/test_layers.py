@@ -27,6 +27,7 @@ PURE_MODULES = [
     "lyra/market/types.py",
     "lyra/security/audit_chain.py",
     "lyra/llm/breaker.py",
+    "lyra/llm/budget.py",
     "lyra/security/redaction.py",
     "lyra/security/untrusted.py",
     "lyra/llm/routing.py",

@@ -1,0 +1,117 @@
+"""Settings to a working gateway: keys, budget policy, cache, client, prices.
+
+Part of the composition root (:mod:`lyra.bootstrap` calls it). The gateway needs the
+running event loop (its HTTP pool is bound to one), so :func:`build_gateway` is called
+from inside the coroutine that will use it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from lyra.config import Settings
+from lyra.errors import ConfigError
+from lyra.llm.budget import BudgetPolicy
+from lyra.llm.cache import DatabaseCache, InflightMerger, RedisCache, ResponseCache
+from lyra.llm.catalog import Catalog, load_catalog
+from lyra.llm.client import shared_client
+from lyra.llm.gateway import Gateway, GatewayOptions
+from lyra.llm.keys import (
+    KeySpec,
+    build_key_pool,
+    keystore_specs,
+    parse_cap_map,
+    parse_key_list,
+    parse_tier_map,
+)
+from lyra.security.keystore import Keystore, default_keystore_path
+from lyra.store.budget import expire_stale
+from lyra.store.db import Database
+from lyra.store.model_prices import load_prices
+
+__all__ = ["budget_policy", "build_gateway", "key_pool", "parse_tier_shares"]
+
+
+def key_pool(settings: Settings) -> list[KeySpec]:
+    """Keys from ``LYRA_OPENROUTER_API_KEYS`` and the keystore, with tiers and caps."""
+    env_keys = parse_key_list(settings.openrouter_api_keys) if settings.openrouter_api_keys else {}
+    stored: list[KeySpec] = []
+    keystore = Keystore(default_keystore_path(settings.home))
+    if keystore.exists():
+        if settings.keystore_passphrase is None:
+            if not env_keys:
+                raise ConfigError(
+                    f"keystore {keystore.path} is locked: set LYRA_KEYSTORE_PASSPHRASE"
+                )
+        else:
+            secrets = keystore.unlock(settings.keystore_passphrase)
+            stored = keystore_specs(keystore.entries(), secrets)
+    pool = build_key_pool(
+        env_keys,
+        parse_tier_map(settings.openrouter_key_tiers),
+        parse_cap_map(settings.openrouter_key_caps),
+        stored,
+    )
+    if not pool:
+        raise ConfigError(
+            "LYRA_LLM_PROVIDER=openrouter needs keys: set LYRA_OPENROUTER_API_KEYS=alias=key "
+            "or add one with `lyra keys set ALIAS`"
+        )
+    return pool
+
+
+def parse_tier_shares(value: str) -> dict[str, Decimal]:
+    """``premium=0.40,advanced=0.35,...`` as shares."""
+    shares: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        tier, sep, share = part.partition("=")
+        try:
+            shares[tier.strip()] = Decimal(share.strip()) if sep else Decimal("nan")
+        except InvalidOperation:
+            raise ConfigError(f"LYRA_TIER_SHARES: {part!r} is not tier=share") from None
+        if not shares[tier.strip()].is_finite():
+            raise ConfigError(f"LYRA_TIER_SHARES: {part!r} is not tier=share")
+    return shares
+
+
+def budget_policy(settings: Settings, keys: list[KeySpec]) -> BudgetPolicy:
+    """The day's caps from settings and the keys' own caps."""
+    return BudgetPolicy(
+        daily_total_usd=settings.daily_budget_usd,
+        tier_shares=parse_tier_shares(settings.tier_shares),
+        key_caps_usd={k.alias: k.daily_cap_usd for k in keys if k.daily_cap_usd is not None},
+    )
+
+
+def response_cache(settings: Settings, database: Database) -> ResponseCache:
+    """Redis when ``LYRA_REDIS_URL`` is set, else the database; merging in flight."""
+    backend = RedisCache(settings.redis_url) if settings.redis_url else DatabaseCache(database)
+    return ResponseCache(backend, InflightMerger())
+
+
+def build_gateway(
+    settings: Settings, database: Database, catalog: Catalog | None = None
+) -> Gateway:
+    """A gateway for the running event loop."""
+    catalog = catalog or load_catalog()
+    keys = key_pool(settings)
+    with database.transaction() as session:
+        prices = load_prices(session, catalog)
+        expire_stale(session, datetime.now(UTC))  # crashed holds count as spent
+    client = shared_client(
+        settings.openrouter_base_url,
+        settings.http_transport,
+        timeout_s=settings.llm_timeout_s,
+        max_connections=max(settings.llm_max_in_flight, 10),
+    )
+    return Gateway(
+        database=database,
+        client=client,
+        catalog=catalog,
+        keys=keys,
+        budget=budget_policy(settings, keys),
+        cache=response_cache(settings, database),
+        prices=prices,
+        options=GatewayOptions(max_in_flight=settings.llm_max_in_flight),
+    )
