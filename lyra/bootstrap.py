@@ -9,6 +9,8 @@ outlive a run, and a flow's tasks should share it.
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from lyra.config import Settings
@@ -76,21 +78,36 @@ def check_panel(settings: Settings) -> None:
         key_pool(settings)
 
 
-async def analyst_panel(settings: Settings, cycle_id: str | None = None) -> list[Analyst]:
-    """The voting panel: the offline analysts, and with ``LYRA_LLM_PROVIDER=openrouter``
-    the catalog's LLM slots through the gateway beside them (when
-    ``LYRA_OFFLINE_BESIDE_LLM`` is on)."""
+@asynccontextmanager
+async def analyst_panel(
+    settings: Settings, cycle_id: str | None = None
+) -> AsyncIterator[list[Analyst]]:
+    """The voting panel, for the duration of the block: the offline analysts, and with
+    ``LYRA_LLM_PROVIDER=openrouter`` the catalog's LLM slots through the gateway beside
+    them (when ``LYRA_OFFLINE_BESIDE_LLM`` is on).
+
+    The HTTP pool is opened for the block and closed after it: a Prefect task may run in
+    an event loop of its own, and a pool must not outlive the loop it was made in.
+    """
     offline = build_offline_panel(settings.offline_analysts or None)
     if settings.llm_provider == "offline":
-        return offline
+        yield offline
+        return
     from lyra.llm.catalog import load_catalog
+    from lyra.llm.client import OpenRouterClient
     from lyra.llm.panel import build_llm_panel
     from lyra.llm.wiring import build_gateway
 
     catalog = load_catalog()
-    gateway = build_gateway(settings, open_database(settings), catalog)
-    llm = build_llm_panel(catalog, gateway, cycle_id)
-    return [*llm, *offline] if settings.offline_beside_llm else llm
+    async with OpenRouterClient(
+        settings.openrouter_base_url,
+        transport=settings.http_transport,
+        timeout_s=settings.llm_timeout_s,
+        max_connections=max(settings.llm_max_in_flight, 10),
+    ) as client:
+        gateway = build_gateway(settings, open_database(settings), catalog, client=client)
+        llm = build_llm_panel(catalog, gateway, cycle_id)
+        yield [*llm, *offline] if settings.offline_beside_llm else llm
 
 
 def consensus_policy(settings: Settings) -> ConsensusPolicy:

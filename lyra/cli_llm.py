@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra.config import Settings, load_settings
-from lyra.errors import ConfigError
+from lyra.errors import ConfigError, LyraError
 
 __all__ = ["budget_command", "keys_app", "models_app"]
 
@@ -168,3 +168,53 @@ def budget_command() -> None:
                 r.name or "-", str(r.calls), f"{r.spent_usd:.6f}", f"{r.reserved_usd:.6f}"
             )
         out.print(detail)
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """Ask the provider about each key (usage, limit) and store the answer."""
+    from lyra.bootstrap import open_database
+    from lyra.llm.client import OpenRouterClient
+    from lyra.llm.wiring import key_pool
+    from lyra.store.llm_calls import disabled_keys, save_key_status
+
+    settings = load_settings()
+    keys = key_pool(settings)
+
+    async def fetch() -> list[tuple[str, dict[str, object] | str]]:
+        answers: list[tuple[str, dict[str, object] | str]] = []
+        async with OpenRouterClient(settings.openrouter_base_url) as client:
+            for key in keys:
+                try:
+                    status = await client.key_status(key.secret)
+                    answers.append((key.alias, status.model_dump(mode="json")))
+                except LyraError as exc:
+                    answers.append((key.alias, f"error: {exc}"))
+        return answers
+
+    answers = asyncio.run(fetch())
+    table = Table(title="Key status (from the provider)")
+    for column in ("alias", "label", "usage USD", "limit USD", "remaining USD", "lyra"):
+        table.add_column(column)
+    now = datetime.now(UTC)
+    with open_database(settings).transaction() as session:
+        for alias, answer in answers:
+            if isinstance(answer, dict):
+                save_key_status(session, alias, answer, now)
+        disabled = disabled_keys(session)
+    for alias, answer in answers:
+        state = f"disabled: {disabled[alias]}" if alias in disabled else "enabled"
+        if isinstance(answer, str):
+            table.add_row(alias, "-", "-", "-", "-", f"{state}; {answer}")
+            continue
+        table.add_row(
+            alias,
+            str(answer.get("label", "")),
+            str(answer.get("usage", "")),
+            str(answer.get("limit") if answer.get("limit") is not None else "none"),
+            str(
+                answer.get("limit_remaining") if answer.get("limit_remaining") is not None else "-"
+            ),
+            state,
+        )
+    out.print(table)

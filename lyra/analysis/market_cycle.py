@@ -175,7 +175,8 @@ async def gather_votes(
     settings: Settings, snapshot: MarketSnapshot, cycle_id: str | None = None
 ) -> list[Vote]:
     """Every panel member's vote (failures become abstentions)."""
-    return await collect_votes(await analyst_panel(settings, cycle_id), snapshot)
+    async with analyst_panel(settings, cycle_id) as panel:
+        return await collect_votes(panel, snapshot)
 
 
 def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:

@@ -15,7 +15,7 @@ from lyra.errors import ConfigError
 from lyra.llm.budget import BudgetPolicy
 from lyra.llm.cache import DatabaseCache, InflightMerger, RedisCache, ResponseCache
 from lyra.llm.catalog import Catalog, load_catalog
-from lyra.llm.client import shared_client
+from lyra.llm.client import OpenRouterClient, shared_client
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import (
     KeySpec,
@@ -26,11 +26,21 @@ from lyra.llm.keys import (
     parse_tier_map,
 )
 from lyra.security.keystore import Keystore, default_keystore_path
+from lyra.security.redaction import RedactingFilter, install_redaction
 from lyra.store.budget import expire_stale
 from lyra.store.db import Database
 from lyra.store.model_prices import load_prices
 
-__all__ = ["budget_policy", "build_gateway", "key_pool", "parse_tier_shares"]
+__all__ = [
+    "REDACTED_LOGGERS",
+    "budget_policy",
+    "build_gateway",
+    "key_pool",
+    "parse_tier_shares",
+]
+
+#: Loggers whose records are redacted once keys are loaded.
+REDACTED_LOGGERS = ("lyra", "httpx", "httpcore", "aiohttp", "prefect")
 
 
 def key_pool(settings: Settings) -> list[KeySpec]:
@@ -90,21 +100,40 @@ def response_cache(settings: Settings, database: Database) -> ResponseCache:
     return ResponseCache(backend, InflightMerger())
 
 
+_installed: list[RedactingFilter] = []
+
+
+def _redact_logs(keys: list[KeySpec]) -> None:
+    """Key values must never reach a log line, whoever logs (httpx, Prefect, Lyra).
+
+    Re-installed on every build (the previous filter detached first) so handlers added
+    since, such as Prefect's API log handler in a flow run, are covered too.
+    """
+    while _installed:
+        _installed.pop().detach()
+    _installed.append(install_redaction(REDACTED_LOGGERS, [k.secret for k in keys]))
+
+
 def build_gateway(
-    settings: Settings, database: Database, catalog: Catalog | None = None
+    settings: Settings,
+    database: Database,
+    catalog: Catalog | None = None,
+    *,
+    client: OpenRouterClient | None = None,
 ) -> Gateway:
-    """A gateway for the running event loop."""
+    """A gateway on ``client``, or on the running event loop's shared pooled client."""
     catalog = catalog or load_catalog()
     keys = key_pool(settings)
     with database.transaction() as session:
         prices = load_prices(session, catalog)
         expire_stale(session, datetime.now(UTC))  # crashed holds count as spent
-    client = shared_client(
+    client = client or shared_client(
         settings.openrouter_base_url,
         settings.http_transport,
         timeout_s=settings.llm_timeout_s,
         max_connections=max(settings.llm_max_in_flight, 10),
     )
+    _redact_logs(keys)
     return Gateway(
         database=database,
         client=client,
