@@ -220,3 +220,20 @@ def test_replay_clock_gives_each_cycle_a_distinct_instant_across_processes(db: D
         (datetime(2019, 1, 1, tzinfo=UTC) + timedelta(hours=h)).isoformat() for h in range(15)
     }
     assert sorted(instants) == sorted(expected)
+
+
+def test_migrations_create_exactly_the_models(database_url: str) -> None:
+    """A model changed without a migration (or the reverse) fails here, on both dialects."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    import lyra.store.gateway_tables
+    import lyra.store.market_tables  # noqa: F401 - registers the tables
+    from lyra.store.models import Base
+
+    database = Database.from_url(database_url)
+    upgrade_to_head(database)
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    database.dispose()

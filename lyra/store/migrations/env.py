@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import lyra.store.gateway_tables  # noqa: F401 - registers the gateway tables
+import lyra.store.gateway_tables
+import lyra.store.market_tables  # noqa: F401 - registers the market and news tables
 from lyra.store.models import Base
 
 connection = context.config.attributes.get("connection")
