@@ -33,7 +33,8 @@ different loops. So a client checks the loop on every call, and :func:`shared_cl
 keeps one pooled client per process *and per running loop*, keyed by ``(loop, base_url,
 transport, settings)`` with the loop held weakly. A pool refers to its loop, so a weak
 key alone would never let go: entries of closed loops are also dropped on every call.
-Call :func:`aclose_shared_clients` before a loop ends to close its pools cleanly.
+Pools close themselves when a loop run by ``asyncio.run`` ends (an async generator that
+``shutdown_asyncgens`` finalizes); :func:`aclose_shared_clients` closes them earlier.
 
 Secrets: the API key is passed per call as a :class:`~pydantic.SecretStr`, placed only in
 the ``Authorization`` header of that request, and replaced by ``[redacted]`` in every
@@ -55,10 +56,11 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
@@ -404,7 +406,41 @@ def _redact(text: str, key: str | None) -> str:
 # --- one pooled client per process and per event loop -----------------------------------
 
 _SharedKey = tuple[str, Transport, float, int, str]
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_SharedKey, OpenRouterClient]]
+
+
+@dataclass(slots=True)
+class _LoopClients:
+    """A loop's shared clients, and the async generator that closes them at loop end.
+
+    ``asyncio.run`` (Prefect runs its task loops with it) calls ``shutdown_asyncgens``
+    before closing a loop, which ``aclose``-s every async generator the loop has seen
+    started: the guard's ``finally`` then closes the pools while the loop still runs.
+    """
+
+    clients: dict[_SharedKey, OpenRouterClient]
+    guard: AsyncGenerator[None, None]
+
+
+async def _close_at_loop_end(
+    clients: dict[_SharedKey, OpenRouterClient],
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        for client in list(clients.values()):
+            await client.aclose()
+
+
+def _start_guard(clients: dict[_SharedKey, OpenRouterClient]) -> AsyncGenerator[None, None]:
+    guard = _close_at_loop_end(clients)
+    # Run it to its first yield (no await before it): the loop's first-iteration hook
+    # registers it for shutdown_asyncgens.
+    with contextlib.suppress(StopIteration):
+        guard.asend(None).send(None)
+    return guard
+
+
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients]
 _shared = weakref.WeakKeyDictionary()
 
 
@@ -418,15 +454,19 @@ def shared_client(
 ) -> OpenRouterClient:
     """The running loop's pooled client for these settings (created on first use).
 
-    Must be called from a coroutine. Clients of loops that have closed are dropped here,
-    so a process that runs many short loops does not keep their pools (or loops) alive.
+    Must be called from a coroutine. The pools close by themselves when a loop run by
+    ``asyncio.run`` ends; entries of closed loops are dropped here, so a process that
+    runs many short loops does not keep their pools (or loops) alive.
     """
     loop = asyncio.get_running_loop()
     for stale in [other for other in list(_shared.keys()) if other.is_closed()]:
         _shared.pop(stale, None)
-    clients = _shared.setdefault(loop, {})
+    entry = _shared.get(loop)
+    if entry is None:
+        clients: dict[_SharedKey, OpenRouterClient] = {}
+        entry = _shared[loop] = _LoopClients(clients, _start_guard(clients))
     key: _SharedKey = (base_url.rstrip("/"), transport, timeout_s, max_connections, app_name)
-    client = clients.get(key)
+    client = entry.clients.get(key)
     if client is None or client.closed:
         client = OpenRouterClient(
             key[0],
@@ -435,12 +475,12 @@ def shared_client(
             max_connections=max_connections,
             app_name=app_name,
         )
-        clients[key] = client
+        entry.clients[key] = client
     return client
 
 
 async def aclose_shared_clients() -> None:
-    """Close the running loop's shared clients (call before the loop ends)."""
-    clients = _shared.pop(asyncio.get_running_loop(), {})
-    for client in clients.values():
-        await client.aclose()
+    """Close the running loop's shared clients now (they close at loop end otherwise)."""
+    entry = _shared.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry.guard.aclose()

@@ -101,6 +101,18 @@ def db(database_url: str) -> Database:
 async def fake() -> AsyncIterator[FakeOpenRouter]:
     async with FakeOpenRouter() as server:
         yield server
+        for client in _clients:
+            await client.aclose()
+        _clients.clear()
+
+
+_clients: list[OpenRouterClient] = []
+
+
+def _client(fake: FakeOpenRouter) -> OpenRouterClient:
+    client = OpenRouterClient(fake.base_url, timeout_s=5)
+    _clients.append(client)
+    return client
 
 
 def make_gateway(
@@ -113,7 +125,7 @@ def make_gateway(
 ) -> Gateway:
     return Gateway(
         database=db,
-        client=OpenRouterClient(fake.base_url, timeout_s=5),
+        client=_client(fake),
         catalog=catalog(),
         keys=keys or [KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
         budget=budget or BudgetPolicy(),
@@ -289,6 +301,9 @@ async def test_fault_run_200_cycles_with_30_percent_failures(
         for snapshot in _snapshots(200):
             votes = await asyncio.gather(*(member.vote(snapshot) for member in panel))
             results.append(decide(votes, policy))
+        for client in _clients:
+            await client.aclose()
+        _clients.clear()
     assert len(results) == 200
     failures = sum(1 for s in fake.ledger if s.status != 200 or s.outcome != "ok")
     assert failures >= 0.2 * len(fake.ledger)  # the faults really happened

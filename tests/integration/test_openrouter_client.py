@@ -427,7 +427,7 @@ async def test_answer_the_client_gave_up_on_is_not_counted_as_served(
 def test_fake_runs_as_its_own_process_until_stdin_closes() -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fake_openrouter", "--latency-ms", "5"],
+        [sys.executable, "-m", "tests.support.fake_openrouter", "--model", "fan/a:5-15"],
         cwd=root,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -439,11 +439,24 @@ def test_fake_runs_as_its_own_process_until_stdin_closes() -> None:
 
         async def one() -> ChatResult:
             async with OpenRouterClient(info["base_url"]) as client:
-                request = vote_request(model="fake/fast")
+                request = vote_request(model="fan/a")
                 return await client.chat(request, SecretStr(info["api_key"]))
 
-        assert asyncio.run(one()).cost is not None
+        result = asyncio.run(one())
+        assert result.cost is not None
+        assert result.latency_ms >= 5
     finally:
         assert process.stdin is not None
         process.stdin.close()
         assert process.wait(timeout=10) == 0
+
+
+def test_shared_clients_close_themselves_when_their_loop_ends(fake: FakeOpenRouter) -> None:
+    async def use() -> OpenRouterClient:
+        client = shared_client(fake.base_url)
+        await client.chat(vote_request(), KEY)
+        assert not client.closed
+        return client
+
+    client = asyncio.run(use())
+    assert client.closed

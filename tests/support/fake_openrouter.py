@@ -26,8 +26,9 @@ Usage from sync tests (the server runs its own event loop in a thread)::
 
 and from async tests: ``async with FakeOpenRouter() as fake: ...``. The server stops when
 the block exits (in-flight answers get at most one second). For benchmarks it also runs as
-a process: ``python -m tests.support.fake_openrouter --latency-ms 20`` prints one JSON line
-``{"base_url", "api_key"}`` and serves until its stdin closes.
+a process: ``python -m tests.support.fake_openrouter --latency-ms 20`` (or ``--model
+fan/a:50 --model fan/b:50-200 ...`` for a fan-out) prints one JSON line ``{"base_url",
+"api_key"}`` and serves until its stdin closes.
 """
 
 from __future__ import annotations
@@ -345,7 +346,6 @@ class FakeOpenRouter:
         self._seq = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
         self._stopped: asyncio.Event | None = None
         self._bound_port: int | None = None
 
@@ -471,7 +471,6 @@ class FakeOpenRouter:
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
         await site.start()
-        self._runner = runner
         self._stopped = asyncio.Event()
         self._bound_port = int(runner.addresses[0][1])
         ready.set()
@@ -530,19 +529,9 @@ class FakeOpenRouter:
         return model.latency_s
 
     @staticmethod
-    def _error(
-        status: int,
-        message: str,
-        *,
-        code: int | str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> web.Response:
-        body = {
-            "error": {"code": status if code is None else code, "message": message, "metadata": {}}
-        }
-        return web.Response(
-            status=status, body=_dumps(body), content_type="application/json", headers=headers
-        )
+    def _error(status: int, message: str) -> web.Response:
+        body = {"error": {"code": status, "message": message, "metadata": {}}}
+        return web.Response(status=status, body=_dumps(body), content_type="application/json")
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -691,12 +680,32 @@ class FakeOpenRouter:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve from a process until stdin closes (for benchmarks: its CPU is not theirs)."""
+    """Serve from a process until stdin closes (for benchmarks: its CPU is not theirs).
+
+    ``--model ID:MS`` (repeatable) serves that model with that fixed latency, or with a
+    range as ``ID:LOW-HIGH``; without it, the default models answer after ``--latency-ms``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--model", action="append", default=[], metavar="ID:MS")
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    fake = FakeOpenRouter(latency_s=args.latency_ms / 1000, port=args.port, record_requests=False)
+    models: list[FakeModel] = []
+    for spec in args.model:
+        model_id, _, millis = spec.rpartition(":")
+        low, _, high = millis.partition("-")
+        latency = (float(low) / 1000, float(high) / 1000) if high else float(low) / 1000
+        models.append(FakeModel(model_id, latency_s=latency))
+    fake = FakeOpenRouter(
+        models=models or DEFAULT_MODELS,
+        latency_s=None if models else args.latency_ms / 1000,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        port=args.port,
+        record_requests=False,
+    )
     with fake:
         print(json.dumps({"base_url": fake.base_url, "api_key": fake.api_key}), flush=True)
         sys.stdin.read()
