@@ -24,6 +24,7 @@ for _name in [n for n in os.environ if n.startswith("LYRA_") and n != "LYRA_TEST
     del os.environ[_name]
 
 from lyra.config import Settings, load_settings  # noqa: E402
+from lyra.store.db import Database  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LYRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -78,6 +79,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'lyra.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database (SQLite, then PostgreSQL), disposed afterwards."""
+    from lyra.store.migrate import upgrade_to_head
+
+    database = Database.from_url(database_url)
+    upgrade_to_head(database)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

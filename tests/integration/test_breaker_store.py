@@ -4,29 +4,18 @@ wrote it, and racing processes never get two half-open probes."""
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from lyra.llm.breaker import BreakerPolicy, BreakerStatus, breaker_name
 from lyra.store.breakers import acquire, record_failure, record_success, reset, states
 from lyra.store.db import Database
 from lyra.store.gateway_tables import CircuitBreakerRow
-from lyra.store.migrate import upgrade_to_head
 
 POLICY = BreakerPolicy(failure_threshold=3, cooldown_s=30, max_cooldown_s=120, probe_lease_s=60)
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MODEL = breaker_name("model", "openai/gpt-5")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database.from_url(database_url)
-    upgrade_to_head(database)
-    yield database
-    database.dispose()
 
 
 def _url(db: Database) -> str:

@@ -8,7 +8,6 @@ import multiprocessing
 import queue
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,20 +30,11 @@ from lyra.store.budget import (
 )
 from lyra.store.db import Database
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
-from lyra.store.migrate import upgrade_to_head
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAY = date(2025, 6, 1)
 TTL = timedelta(minutes=5)
 SMALL = BudgetPolicy(daily_total_usd=Decimal("1"))  # premium 0.40, advanced 0.35, fast 0.10
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database.from_url(database_url)
-    upgrade_to_head(database)
-    yield database
-    database.dispose()
 
 
 def _reserve(

@@ -28,7 +28,6 @@ from lyra.market.indicators import add_indicators
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import disabled_keys, recorded_cost
-from lyra.store.migrate import upgrade_to_head
 from tests.support.fake_openrouter import (
     DEFAULT_KEY,
     DEFAULT_MODELS,
@@ -87,14 +86,6 @@ MESSAGES = [
     {"role": "system", "content": "You vote. Answer with one JSON object."},
     {"role": "user", "content": "BTC/USD at 9000, RSI 55. Vote now."},
 ]
-
-
-@pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database.from_url(database_url)
-    upgrade_to_head(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

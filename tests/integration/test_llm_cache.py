@@ -26,7 +26,6 @@ from lyra.llm.cache import (
     ttl_for,
 )
 from lyra.store.db import Database
-from lyra.store.migrate import upgrade_to_head
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -88,14 +87,6 @@ def test_cache_key_is_canonical_and_separates_what_changes_the_answer() -> None:
 
 
 # --- database backend -----------------------------------------------------------------
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database.from_url(database_url)
-    upgrade_to_head(database)
-    yield database
-    database.dispose()
 
 
 async def test_database_cache_misses_then_hits_with_the_stored_answer(db: Database) -> None:

@@ -22,14 +22,6 @@ from lyra.store.models import AuditRecord, CandleRow
 EXPECTED_TABLES = {"audit_log", "candles", "cycles", "decisions", "votes", "replay_clocks"}
 
 
-@pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database.from_url(database_url)
-    upgrade_to_head(database)
-    yield database
-    database.dispose()
-
-
 def _candles(start: str, periods: int, price: float = 8245.31) -> pd.DataFrame:
     return pd.DataFrame(
         {
