@@ -10,6 +10,7 @@ from pydantic import Field
 from lyra.analysis.market_cycle import FLOW_NAME, describe_error
 from lyra.analysis.summaries import CycleSummary, DecisionSummary
 from lyra.config import load_settings
+from lyra.errors import QuarantinedBatchError
 from tasks import market as t
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]
@@ -41,12 +42,16 @@ def market_analysis(
         ]
         pending = []
         unavailable: list[DecisionSummary] = []
+        checks = []
         for exchange, symbol, fetch in fetches:
             data = fetch.result(raise_on_failure=False)
             if isinstance(data, BaseException):
+                if isinstance(data, QuarantinedBatchError):
+                    checks.append(data.result)
                 why = describe_error(data)
                 unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
                 continue
+            checks.append(data.checks)
             snapshot = t.build_snapshot.submit(data)
             votes = t.gather_votes.submit(settings, cycle, snapshot)
             pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
@@ -56,6 +61,7 @@ def market_analysis(
         t.abort_cycle(settings, cycle, describe_error(exc))
         raise
     t.publish_decisions(summary)
+    t.publish_data_checks(checks)
     return summary
 
 

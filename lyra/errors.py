@@ -29,6 +29,7 @@ __all__ = [
     "FinalError",
     "InvariantError",
     "LyraError",
+    "QuarantinedBatchError",
     "ReplayExhaustedError",
     "RetryableError",
     "UnknownExchangeError",
@@ -77,6 +78,18 @@ class ReplayExhaustedError(UserError):
 
 class ExchangeUnavailableError(RetryableError):
     """The exchange did not answer or answered with a transient error."""
+
+
+class QuarantinedBatchError(FinalError):
+    """A candle batch failed its data checks: it is quarantined and its market held.
+
+    ``result`` is the :class:`lyra.market.checks.CheckResult` (typed loosely here to keep
+    this module free of imports).
+    """
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class InvariantError(FinalError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prefect import task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -19,9 +19,12 @@ from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from lyra.llm.votes import MarketSnapshot, Vote
+from lyra.market.checks import CheckResult
+from lyra.store.quarantine import markdown_summary
 from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
 
 ARTIFACT_KEY = "market-analysis-decisions"
+CHECKS_ARTIFACT_KEY = "market-data-checks"
 
 
 @task(
@@ -147,6 +150,16 @@ def publish_decisions(summary: CycleSummary) -> None:
             f"Market analysis at {summary.as_of:%Y-%m-%d %H:%M} UTC, phase {summary.phase}, "
             f"threshold {summary.threshold}; offline analysts are rule-based, not LLMs."
         ),
+    )
+
+
+@task(name="publish-data-checks", cache_policy=NO_CACHE)
+def publish_data_checks(results: Sequence[CheckResult]) -> None:
+    """The cycle's candle checks (and quarantines) as a Markdown artifact."""
+    create_markdown_artifact(
+        markdown=markdown_summary(results),
+        key=CHECKS_ARTIFACT_KEY,
+        description="Data checks on every candle batch; failed batches are quarantined.",
     )
 
 

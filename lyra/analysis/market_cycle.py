@@ -23,16 +23,23 @@ import pandas as pd
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import analyst_panel, consensus_policy, exchange_client, open_database
 from lyra.config import Settings
-from lyra.errors import LyraError, ReplayExhaustedError, UnknownSymbolError
+from lyra.errors import (
+    LyraError,
+    QuarantinedBatchError,
+    ReplayExhaustedError,
+    UnknownSymbolError,
+)
 from lyra.llm.analysts import collect_votes
 from lyra.llm.consensus import ConsensusResult, decide
 from lyra.llm.votes import Action, MarketSnapshot, Vote
+from lyra.market.checks import CheckResult, check_candles
 from lyra.market.exchange import ExchangeClient
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators
 from lyra.market.types import Ticker, timeframe_delta
 from lyra.store.candles import save_candles
 from lyra.store.cycles import finish_cycle, next_replay_instant, start_cycle
 from lyra.store.decisions import DecisionInput, decisions_of_cycle, record_decision
+from lyra.store.quarantine import quarantine
 
 __all__ = [
     "FLOW_NAME",
@@ -76,6 +83,7 @@ class MarketData:
     as_of: datetime
     candles: pd.DataFrame
     ticker: Ticker
+    checks: CheckResult
 
 
 async def check_markets(settings: Settings, as_of: datetime | None = None) -> list[tuple[str, str]]:
@@ -138,13 +146,34 @@ def open_cycle(settings: Settings, flow_run_id: str | None = None) -> CycleConte
 async def fetch_market_data(
     settings: Settings, cycle: CycleContext, exchange_id: str, symbol: str
 ) -> MarketData:
-    """Fetch the cycle's candles and ticker for one market and store the candles."""
+    """Fetch the cycle's candles and ticker for one market, check them, store them.
+
+    A batch that fails its data checks is quarantined exactly as fetched (never stored
+    among the candles, never "fixed") and :class:`QuarantinedBatchError` holds the market
+    with the failed checks as its reason; the cycle goes on for the others.
+    """
     client = exchange_client(settings, exchange_id, cycle.as_of)
     try:
         candles = await client.fetch_ohlcv(symbol, cycle.timeframe, limit=settings.candle_limit)
         ticker = await client.fetch_ticker(symbol)
     finally:
         await client.close()
+    checks = check_candles(
+        candles, exchange=exchange_id, symbol=symbol, timeframe=cycle.timeframe, as_of=cycle.as_of
+    )
+    with open_database(settings).transaction() as session:
+        if not checks.passed:
+            quarantine(
+                session,
+                cycle_id=cycle.cycle_id,
+                exchange=exchange_id,
+                symbol=symbol,
+                timeframe=cycle.timeframe,
+                frame=candles,
+                result=checks,
+            )
+    if not checks.passed:
+        raise QuarantinedBatchError(f"candles quarantined: {checks.reason}", checks)
     with open_database(settings).transaction() as session:
         save_candles(
             session,
@@ -154,7 +183,7 @@ async def fetch_market_data(
             frame=candles,
             cycle_id=cycle.cycle_id,
         )
-    return MarketData(exchange_id, symbol, cycle.timeframe, cycle.as_of, candles, ticker)
+    return MarketData(exchange_id, symbol, cycle.timeframe, cycle.as_of, candles, ticker, checks)
 
 
 def build_snapshot(data: MarketData, sentiment: float | None = None) -> MarketSnapshot:
@@ -221,7 +250,7 @@ def decide_and_record(
 def record_unavailable(
     settings: Settings, cycle: CycleContext, exchange_id: str, symbol: str, error: str
 ) -> DecisionSummary:
-    """Record a ``hold`` for a market whose data could not be had, with the reason."""
+    """Record a ``hold`` for a market whose data could not be had or failed its checks."""
     policy = consensus_policy(settings)
     zero = policy.threshold * 0
     result = ConsensusResult(
@@ -234,7 +263,7 @@ def record_unavailable(
         valid_weight=zero,
         configured_weight=zero,
         actionable=False,
-        reason=f"market data unavailable: {error}",
+        reason=f"held: {error}",
         stop_price=None,
     )
     subject = DecisionInput(

@@ -19,6 +19,7 @@ from lyra import bootstrap
 from lyra.config import load_settings
 from lyra.errors import ExchangeUnavailableError, UnknownSymbolError
 from lyra.store.audit import verify_audit_log
+from lyra.store.market_tables import QuarantinedBatchRow
 from lyra.store.models import CandleRow, CycleRow, DecisionRow, VoteRow
 from tasks.market import ARTIFACT_KEY
 from tasks.retry import retry_on_retryable
@@ -96,7 +97,7 @@ def test_market_without_data_is_held_with_its_reason_and_others_go_on(
     assert held.action == "hold"
     assert held.price is None
     assert not held.actionable
-    assert held.reason.startswith("market data unavailable:")
+    assert held.reason.startswith("held:")
     assert "bitfinex" in held.reason
     assert "2019-07-04" in held.reason
 
@@ -162,3 +163,21 @@ def test_async_tasks_retry_retryable_errors_too(database_url: str) -> None:
 
     assert run() == "candles"
     assert attempts["n"] == 3
+
+
+def test_a_batch_failing_its_data_checks_is_quarantined_and_held(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # both shipped hourly files repeat five candles of 2017-11-11 on 2017-11-12 04:00..08:00
+    monkeypatch.setenv("LYRA_REPLAY_START", "2017-11-12T12:00:00Z")
+    summary = market_analysis()
+    for decision in summary.decisions:
+        assert decision.action == "hold"
+        assert decision.price is None
+        assert decision.reason.startswith("held: candles quarantined:")
+        assert "no_repeated_candles" in decision.reason
+    with bootstrap.open_database(load_settings()).transaction() as session:
+        batches = session.execute(select(QuarantinedBatchRow)).scalars().all()
+        assert sorted(b.exchange for b in batches) == ["bitfinex", "coinbase"]
+        assert all(len(b.candles["rows"]) == 250 for b in batches)
+        assert session.scalar(select(func.count()).select_from(CandleRow)) == 0
