@@ -52,7 +52,7 @@ def market_analysis(
                 unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
                 continue
             checks.append(data.checks)
-            snapshot = t.build_snapshot.submit(data)
+            snapshot = t.build_snapshot.submit(settings, data)
             votes = t.gather_votes.submit(settings, cycle, snapshot)
             pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
         decided = [future.result() for future in pending]

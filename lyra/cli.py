@@ -12,6 +12,7 @@ so Prefect) inside a command, never at import time; the rest of ``lyra/`` never 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from typing import Annotated
@@ -68,6 +69,7 @@ def _prepare_prefect(verbose: bool) -> None:
         os.environ.setdefault(name, value)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 def _vote_columns(decisions: tuple[DecisionSummary, ...]) -> list[str]:
@@ -120,7 +122,8 @@ def run(
     phase: PhaseOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
-    """Run the main job once on the configured markets (embedded default: replay, offline)."""
+    """Run the main job once: news sentiment, then market analysis (embedded default:
+    replay exchange, sample feed, offline analysts)."""
     settings = _settings(phase=phase)
     from lyra.analysis.market_cycle import check_markets
     from lyra.bootstrap import check_panel, open_database
@@ -130,8 +133,14 @@ def run(
     asyncio.run(check_markets(settings))
     _prepare_prefect(verbose)
     from flows.market_analysis import market_analysis
+    from flows.news_sentiment import news_sentiment
 
+    news = news_sentiment()
     summary = market_analysis(phase=phase)
+    sentiment = ", ".join(f"{s.asset} {s.value:+.2f} (items: {s.items})" for s in news.sentiment)
+    out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new items")
+    for failed in news.failed_feeds:
+        err.print(f"lyra: warning: feed failed: {failed}", markup=False)
     out.print(decisions_table(summary))
     out.print(f"cycle {summary.cycle_id} - report: {summary.report_path}")
 

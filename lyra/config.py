@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         default=None, description="Folder of replay CSV files; default: the shipped data."
     )
 
+    # --- news sentiment ------------------------------------------------------------
+    news_feed_group: str = Field(
+        default="sample", description="Feed group of lyra/news/data/feeds.yaml: sample | real."
+    )
+    news_feed_file: Path | None = Field(default=None, description="A feeds.yaml of your own.")
+    news_assets: CommaList = Field(default_factory=lambda: ["BTC", "ETH", "LTC"])
+    news_half_life_hours: Decimal = Field(default=Decimal(6), gt=0, le=24 * 30)
+
     # --- analysts and consensus --------------------------------------------------------
     llm_provider: Literal["offline", "openrouter"] = "offline"
     offline_analysts: CommaList = Field(
@@ -125,7 +133,7 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
 
-    @field_validator("exchanges", "symbols", "offline_analysts", mode="before")
+    @field_validator("exchanges", "symbols", "offline_analysts", "news_assets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

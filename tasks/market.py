@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from lyra.analysis import market_cycle as steps
+from lyra.analysis.news_cycle import market_sentiment
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.bootstrap import open_database
 from lyra.config import Settings
@@ -70,9 +71,10 @@ async def fetch_market_data(
 
 
 @task(name="build-snapshot", cache_policy=NO_CACHE)
-def build_snapshot(data: steps.MarketData) -> MarketSnapshot:
-    """Indicators over the candles."""
-    return steps.build_snapshot(data)
+def build_snapshot(settings: Settings, data: steps.MarketData) -> MarketSnapshot:
+    """Indicators over the candles, with the asset's latest news sentiment."""
+    sentiment = market_sentiment(settings, data.symbol, data.as_of)
+    return steps.build_snapshot(data, sentiment)
 
 
 @task(name="gather-votes", cache_policy=NO_CACHE)

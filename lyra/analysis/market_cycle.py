@@ -213,7 +213,10 @@ def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:
     if snapshot.frame.empty:
         return {}
     last = snapshot.frame.iloc[-1]
-    values: dict[str, float | str | None] = {"candle_open_time": str(last["timestamp"])}
+    values: dict[str, float | str | None] = {
+        "candle_open_time": str(last["timestamp"]),
+        "sentiment": snapshot.sentiment,
+    }
     for column in ("close", *INDICATOR_COLUMNS):
         value = float(last[column])
         values[column] = None if math.isnan(value) else value

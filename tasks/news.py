@@ -1,0 +1,85 @@
+"""Tasks of the news-sentiment flow, each a thin wrapper around one step of
+:mod:`lyra.analysis.news_cycle` (no cache: every cycle reads the feeds afresh)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from lyra.analysis import news_cycle as steps
+from lyra.bootstrap import open_database
+from lyra.config import Settings
+from lyra.news import AssetSentiment
+from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+
+ARTIFACT_KEY = "news-sentiment"
+
+
+@task(name="news-instant", cache_policy=NO_CACHE)
+def news_instant(settings: Settings) -> datetime:
+    """Migrate the database and take the instant this cycle serves."""
+    open_database(settings)
+    return steps.news_instant(settings)
+
+
+@task(
+    name="collect-news",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_retryable,
+)
+async def collect_news(settings: Settings) -> steps.NewsCollection:
+    """Read the feeds and store the new items."""
+    return await steps.collect_news(settings)
+
+
+@task(
+    name="score-news",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+async def score_news(settings: Settings, as_of: datetime) -> int:
+    """Score the unscored items."""
+    return await steps.score_news(settings, as_of)
+
+
+@task(
+    name="aggregate-sentiment",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_on_retryable,
+)
+def aggregate_sentiment(settings: Settings, as_of: datetime) -> list[AssetSentiment]:
+    """Each asset's decayed sentiment at the instant, stored."""
+    return steps.aggregate_assets(settings, as_of)
+
+
+@task(name="publish-sentiment", cache_policy=NO_CACHE)
+def publish_sentiment(
+    as_of: datetime, collection: steps.NewsCollection, sentiments: list[AssetSentiment]
+) -> None:
+    """Sentiment per asset, and the feeds that failed, as a table artifact."""
+    rows = [
+        {"asset": s.asset, "sentiment": f"{s.value:+.3f}", "items": str(s.items), "feed": ""}
+        for s in sentiments
+    ]
+    rows += [
+        {"asset": "-", "sentiment": "-", "items": "-", "feed": f"{name}: {why}"}
+        for name, why in collection.failed
+    ]
+    create_table_artifact(
+        table=rows,
+        key=ARTIFACT_KEY,
+        description=(
+            f"News sentiment at {as_of:%Y-%m-%d %H:%M} UTC (-1 bearish .. +1 bullish): "
+            f"{collection.new_items} new items from {collection.feeds} feeds."
+        ),
+    )
