@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lyra.config import Settings
 from lyra.llm.analysts import Analyst, build_offline_panel
@@ -65,8 +65,19 @@ def dispose_all() -> None:
 
 
 def exchange_client(settings: Settings, exchange_id: str, as_of: datetime) -> ExchangeClient:
-    """A market-data client for ``exchange_id`` seeing the market at ``as_of``."""
-    return ReplayExchange(exchange_id, ReplayClock(as_of), data_dir=settings.replay_data_dir)
+    """A market-data client for ``exchange_id``: the replay exchange seeing the market at
+    ``as_of``, or the real exchange through ccxt (markets cached in the database)."""
+    if settings.market_source == "replay":
+        return ReplayExchange(exchange_id, ReplayClock(as_of), data_dir=settings.replay_data_dir)
+    from lyra.market.ccxt_exchange import CcxtExchange
+    from lyra.store.markets_cache import DatabaseMarketsCache
+
+    ttl = timedelta(hours=float(settings.markets_ttl_hours))
+    return CcxtExchange(
+        exchange_id,
+        sandbox=settings.ccxt_sandbox,
+        markets_cache=DatabaseMarketsCache(open_database(settings), ttl=ttl),
+    )
 
 
 def check_panel(settings: Settings) -> None:

@@ -70,7 +70,11 @@ class Settings(BaseSettings):
     phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
 
     # --- market data ---------------------------------------------------------------
-    market_source: Literal["replay"] = "replay"
+    market_source: Literal["replay", "ccxt"] = Field(
+        default="replay", description="replay (shipped candles) or ccxt (real exchanges)."
+    )
+    ccxt_sandbox: bool = Field(default=False, description="Use exchanges' test endpoints.")
+    markets_ttl_hours: Decimal = Field(default=Decimal(6), gt=0, le=24 * 7)
     exchanges: CommaList = Field(default_factory=lambda: ["coinbase", "bitfinex"])
     symbols: CommaList = Field(default_factory=lambda: ["BTC/USD"])
     timeframe: str = "1h"

@@ -6,13 +6,17 @@ at the boundary, so callers and Prefect's retry policy decide on Lyra's types on
     LyraError
     ├── RetryableError          transient: a retry may succeed (Prefect retries these)
     │   └── ExchangeUnavailableError
+    ├── UpstreamError           an LLM provider's error, classified (lyra.llm.errors)
     └── FinalError              retrying cannot help
         ├── UserError           the user's input or set-up is wrong: print one line, exit 2
         │   ├── ConfigError
+        │   │   └── ExchangeCredentialsError
         │   ├── DataFileError
         │   ├── UnknownExchangeError
         │   ├── UnknownSymbolError
         │   └── ReplayExhaustedError
+        ├── ExchangeRejectedError, BudgetExhaustedError, BreakerOpenError,
+        │   QuarantinedBatchError
         └── InvariantError      a bug or a corrupted store: fail loudly
 
 Messages must never contain secrets: they end up in logs, the Prefect UI and stdout.
@@ -25,6 +29,8 @@ __all__ = [
     "BudgetExhaustedError",
     "ConfigError",
     "DataFileError",
+    "ExchangeCredentialsError",
+    "ExchangeRejectedError",
     "ExchangeUnavailableError",
     "FinalError",
     "InvariantError",
@@ -78,6 +84,16 @@ class ReplayExhaustedError(UserError):
 
 class ExchangeUnavailableError(RetryableError):
     """The exchange did not answer or answered with a transient error."""
+
+
+class ExchangeRejectedError(FinalError):
+    """The exchange answered with an error that a retry cannot fix (bad request, refused
+    operation, unparseable answer)."""
+
+
+class ExchangeCredentialsError(ConfigError):
+    """The exchange refused the API key: wrong, expired, lacking a permission, or not
+    allowed from this IP address."""
 
 
 class QuarantinedBatchError(FinalError):

@@ -124,14 +124,17 @@ async def _check_timeframe(client: ExchangeClient, symbol: str, timeframe: str) 
 
 
 def open_cycle(settings: Settings, flow_run_id: str | None = None) -> CycleContext:
-    """Start a cycle at the next replay instant and record it as running."""
+    """Start a cycle (replay: at the clock's next instant; live: now) as running."""
     database = open_database(settings)
     step = timeframe_delta(settings.timeframe)
     phase = settings.phase_spec
     with database.transaction() as session:
-        as_of = next_replay_instant(
-            session, f"{FLOW_NAME}:{settings.timeframe}", settings.replay_start, step
-        )
+        if settings.market_source == "replay":
+            as_of = next_replay_instant(
+                session, f"{FLOW_NAME}:{settings.timeframe}", settings.replay_start, step
+            )
+        else:
+            as_of = datetime.now(UTC)
         cycle_id = start_cycle(
             session,
             flow=FLOW_NAME,

@@ -12,7 +12,7 @@ ready for the cycle about to run and never uses a headline from after it; live, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from lyra.bootstrap import open_database
 from lyra.config import Settings
@@ -61,6 +61,8 @@ class NewsCollection:
 
 def news_instant(settings: Settings) -> datetime:
     """The instant this news cycle serves (see the module docstring)."""
+    if settings.market_source != "replay":
+        return datetime.now(UTC)
     with open_database(settings).transaction() as session:
         position = replay_position(session, f"{MARKET_CLOCK}:{settings.timeframe}")
     if position is None:

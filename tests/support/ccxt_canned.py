@@ -1,0 +1,300 @@
+"""Canned exchanges: ccxt's real exchange classes, answered by a fake server in-process.
+
+The honest offline test of the ccxt adapter (STACK.md, "ccxt 4.5"): subclass the ccxt
+async exchange and override only its HTTP ``fetch``. Everything else is ccxt's own code:
+request signing and URLs, the rate limiter, ``handle_errors`` and the status-code table
+that turn an exchange's error body into ccxt's exception classes, and the parsers that
+turn raw JSON into unified markets, candles and tickers. The overriding ``fetch`` does
+what ccxt's does once the HTTP answer is in (``on_rest_response``, ``parse_json``,
+``handle_errors``, ``handle_http_status_code``), and raises ccxt's ``RequestTimeout`` or
+``ExchangeNotAvailable`` where aiohttp would have failed.
+
+The servers answer the public endpoints ccxt calls for markets, candles and tickers,
+with raw JSON shaped as each exchange documents it (``canned/<exchange>/``):
+
+- binance: ``/api/v3/exchangeInfo``, ``/api/v3/klines``, ``/api/v3/ticker/24hr``
+  (developers.binance.com, Spot API "General endpoints" and "Market data endpoints");
+- kraken: ``/0/public/Assets``, ``/0/public/AssetPairs``, ``/0/public/OHLC``,
+  ``/0/public/Ticker`` (docs.kraken.com, "Spot REST API: Market Data");
+- btcmarkets: ``/v3/markets``, ``/v3/markets/{id}/candles``, ``/v3/markets/{id}/ticker``
+  (docs.btcmarkets.net/v3, "Market Data APIs").
+
+Candle requests are answered like the real API answers them: sliced by the request's
+start time and count, up to the server's ``now``, including the candle still forming at
+``now`` (the adapter must drop it). The candles are the real hourly BTC/USD series
+shipped with Lyra (``lyra/market/data/coinbase_btcusd_1h.csv.gz``) for 2019-01-01 to
+2019-01-21 in each exchange's raw format: as is for Binance BTCUSDT, rounded to Kraken's
+one decimal for XBTUSD, and at 1.40 AUD per USD for BTC Markets BTC-AUD.
+
+Usage::
+
+    server = canned_server("kraken", now=datetime(2019, 1, 21, 12, 30, tzinfo=UTC))
+    server.script("/0/public/OHLC", server.error("service_unavailable"))  # then normal
+    exchange = CcxtExchange("kraken", ccxt_factory=server.factory)
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+CANNED_DIR = Path(__file__).parent / "canned"
+
+#: The server's default "now": the 12:00 candle of 2019-01-21 is forming.
+CANNED_NOW = datetime(2019, 1, 21, 12, 30, tzinfo=UTC)
+
+
+def canned_json(exchange: str, name: str) -> Any:
+    """A canned payload, parsed (``canned_json("kraken", "AssetPairs")``)."""
+    return json.loads((CANNED_DIR / exchange / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, JSON (or text) body, headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body)
+
+
+@dataclass(frozen=True)
+class NetworkDown:
+    """A request that never got an answer: ``timeout`` or ``unreachable`` (refused, DNS)."""
+
+    kind: str = "timeout"
+
+    def error(self, exchange: str, method: str, url: str) -> ccxt.BaseError:
+        # The exceptions ccxt's own fetch raises for asyncio.TimeoutError and for
+        # aiohttp.ClientConnectionError, with the same message.
+        details = " ".join([exchange, method, url])
+        if self.kind == "timeout":
+            return ccxt.RequestTimeout(details)
+        return ccxt.ExchangeNotAvailable(details)
+
+
+Answer = Reply | NetworkDown
+
+
+class CannedServer:
+    """An exchange's public API served from ``canned/<exchange>/`` at a fixed ``now``.
+
+    ``requests`` records every request as ``(method, path)``; ``configs`` every ccxt
+    constructor config given to :meth:`factory`. :meth:`script` queues answers for a
+    path that are used, in order, before the normal ones.
+    """
+
+    exchange: str = ""
+
+    def __init__(self, now: datetime = CANNED_NOW) -> None:
+        self.now = now
+        self.requests: list[tuple[str, str]] = []
+        self.configs: list[dict[str, Any]] = []
+        self._scripted: dict[str, deque[Answer]] = {}
+
+    # -- scripting -----------------------------------------------------------------
+
+    def script(self, path_fragment: str, *answers: Answer) -> None:
+        """Answer the next requests whose path contains ``path_fragment`` with ``answers``."""
+        self._scripted.setdefault(path_fragment, deque()).extend(answers)
+
+    def error(self, name: str) -> Reply:
+        """A canned error answer from ``canned/<exchange>/errors.json``."""
+        spec = canned_json(self.exchange, "errors")[name]
+        return Reply(spec["status"], spec["body"], dict(spec["headers"]))
+
+    def count(self, path_fragment: str) -> int:
+        """How many requests went to a path containing ``path_fragment``."""
+        return sum(1 for _, path in self.requests if path_fragment in path)
+
+    # -- the ccxt side -------------------------------------------------------------
+
+    def factory(self, ccxt_id: str, config: dict[str, Any]) -> Any:
+        """A :data:`~lyra.market.ccxt_exchange.CcxtFactory`: ccxt's class, canned fetch.
+
+        The rate limiter stays on (``enableRateLimit`` as the adapter set it) but with a
+        1 ms interval, so that a test does not wait Kraken's real second per request.
+        """
+        assert ccxt_id == self.exchange, f"{self.exchange} server asked for {ccxt_id}"
+        self.configs.append(config)
+        cls = _canned_class(getattr(ccxt_async, ccxt_id), self)
+        return cls({**config, "rateLimit": 1})
+
+    def answer(self, method: str, url: str) -> Answer:
+        parts = urlsplit(url)
+        self.requests.append((method, parts.path))
+        for fragment, queue in self._scripted.items():
+            if fragment in parts.path and queue:
+                return queue.popleft()
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return self.route(parts.path, query)
+
+    def route(self, path: str, query: dict[str, str]) -> Answer:
+        raise NotImplementedError
+
+    def not_found(self, path: str) -> Reply:
+        raise AssertionError(f"{self.exchange} canned server has no route for {path}")
+
+    @property
+    def now_ms(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+
+def _canned_class(base: type, server: CannedServer) -> type:
+    async def fetch(
+        self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        request_headers = self.prepare_request_headers(headers)
+        answer = server.answer(method, url)
+        if isinstance(answer, NetworkDown):
+            raise answer.error(self.id, method, url)
+        text = answer.text()
+        reason = http.HTTPStatus(answer.status).phrase
+        text = self.on_rest_response(
+            answer.status, reason, url, method, answer.headers, text, request_headers, body
+        )
+        parsed = self.parse_json(text)
+        self.last_http_response = text
+        self.last_json_response = parsed
+        self.last_response_headers = answer.headers
+        self.handle_errors(
+            answer.status, reason, url, method, answer.headers, text, parsed, request_headers, body
+        )
+        self.handle_http_status_code(answer.status, reason, url, method, text)
+        return parsed if parsed is not None else text
+
+    # timeout_on_exit: ccxt's close() sleeps this long for websockets; there are none.
+    return type(f"Canned{base.__name__}", (base,), {"fetch": fetch, "timeout_on_exit": 0})
+
+
+def _window(rows: list[Any], opens: list[int], start: int | None, count: int) -> list[Any]:
+    """``count`` rows from ``start`` (inclusive), or the last ``count`` without it."""
+    if start is None:
+        return rows[-count:] if count else []
+    picked = [row for row, opened in zip(rows, opens, strict=True) if opened >= start]
+    return picked[:count]
+
+
+class BinanceServer(CannedServer):
+    exchange = "binance"
+
+    def route(self, path: str, query: dict[str, str]) -> Answer:
+        if path == "/api/v3/exchangeInfo":
+            return Reply(body=canned_json("binance", "exchangeInfo"))
+        if path == "/api/v3/klines":
+            return self._klines(query)
+        if path == "/api/v3/ticker/24hr":
+            if query.get("symbol") != "BTCUSDT":
+                return self.error("invalid_symbol")
+            return Reply(body=canned_json("binance", "ticker_24hr_BTCUSDT"))
+        if path == "/sapi/v1/capital/config/getall":
+            return Reply(body=[])
+        return self.not_found(path)
+
+    def _klines(self, query: dict[str, str]) -> Reply:
+        symbols = {s["symbol"] for s in canned_json("binance", "exchangeInfo")["symbols"]}
+        if query["symbol"] not in symbols:
+            return self.error("invalid_symbol")
+        name = f"klines_{query['symbol']}_{query['interval']}"
+        if not (CANNED_DIR / "binance" / f"{name}.json").exists():
+            return Reply(body=[])
+        rows = [row for row in canned_json("binance", name) if row[0] <= self.now_ms]
+        start = int(query["startTime"]) if "startTime" in query else None
+        count = min(int(query.get("limit", 500)), 1000)
+        return Reply(body=_window(rows, [row[0] for row in rows], start, count))
+
+
+class KrakenServer(CannedServer):
+    exchange = "kraken"
+
+    def route(self, path: str, query: dict[str, str]) -> Answer:
+        if path == "/0/public/Assets":
+            return Reply(body=canned_json("kraken", "Assets"))
+        if path == "/0/public/AssetPairs":
+            return Reply(body=canned_json("kraken", "AssetPairs"))
+        if path == "/0/public/OHLC":
+            return self._ohlc(query)
+        if path == "/0/public/Ticker":
+            if query.get("pair") != "XXBTZUSD":
+                return self.error("unknown_pair")
+            return Reply(body=canned_json("kraken", "Ticker_XXBTZUSD"))
+        return self.not_found(path)
+
+    def _ohlc(self, query: dict[str, str]) -> Reply:
+        # Kraken ignores any count: the last 720 candles, narrowed by `since` (exclusive).
+        pair, interval = query["pair"], query.get("interval", "1")
+        if pair not in canned_json("kraken", "AssetPairs")["result"]:
+            return self.error("unknown_pair")
+        name = f"ohlc_{pair}_{interval}"
+        rows: list[Any] = []
+        if (CANNED_DIR / "kraken" / f"{name}.json").exists():
+            now_s = self.now_ms // 1000
+            rows = [row for row in canned_json("kraken", name) if row[0] <= now_s][-720:]
+        if "since" in query:
+            rows = [row for row in rows if row[0] > int(query["since"])]
+        last = rows[-1][0] if rows else 0
+        return Reply(body={"error": [], "result": {pair: rows, "last": last}})
+
+
+class BtcMarketsServer(CannedServer):
+    exchange = "btcmarkets"
+
+    def route(self, path: str, query: dict[str, str]) -> Answer:
+        if path == "/v3/markets":
+            return Reply(body=canned_json("btcmarkets", "markets"))
+        parts = path.split("/")  # ['', 'v3', 'markets', '<id>', 'candles' | 'ticker']
+        if len(parts) == 5 and parts[:3] == ["", "v3", "markets"]:
+            known = {m["marketId"] for m in canned_json("btcmarkets", "markets")}
+            if parts[3] not in known:
+                return self.error("market_not_found")
+            if parts[4] == "candles":
+                return self._candles(parts[3], query)
+            if parts[4] == "ticker" and parts[3] == "BTC-AUD":
+                return Reply(body=canned_json("btcmarkets", "ticker_BTC-AUD"))
+            if parts[4] == "ticker":
+                return self.error("market_not_found")
+        return self.not_found(path)
+
+    def _candles(self, market_id: str, query: dict[str, str]) -> Reply:
+        name = f"candles_{market_id}_{query.get('timeWindow', '1m')}"
+        if not (CANNED_DIR / "btcmarkets" / f"{name}.json").exists():
+            return Reply(body=[])
+        rows = canned_json("btcmarkets", name)
+        opens = [_iso_ms(row[0]) for row in rows]
+        visible = [
+            (row, opened) for row, opened in zip(rows, opens, strict=True) if opened <= self.now_ms
+        ]
+        count = int(query.get("limit", 10))
+        if count > 200:
+            return Reply(400, {"code": "InvalidPaginationParameter", "message": "limit"})
+        start = _iso_ms(query["from"]) if "from" in query else None
+        return Reply(body=_window([r for r, _ in visible], [o for _, o in visible], start, count))
+
+
+def _iso_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+SERVERS: dict[str, Callable[..., CannedServer]] = {
+    "binance": BinanceServer,
+    "kraken": KrakenServer,
+    "btcmarkets": BtcMarketsServer,
+}
+
+
+def canned_server(exchange: str, now: datetime = CANNED_NOW) -> CannedServer:
+    """The canned server of ``exchange`` (binance, kraken or btcmarkets) at ``now``."""
+    return SERVERS[exchange](now)
