@@ -35,6 +35,8 @@ from lyra.llm.votes import Action, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult, check_candles
 from lyra.market.exchange import ExchangeClient
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators
+from lyra.market.patterns import latest_patterns
+from lyra.market.regime import DEFAULT_RULE, detect_regime
 from lyra.market.types import Ticker, timeframe_delta
 from lyra.store.candles import save_candles
 from lyra.store.cycles import finish_cycle, next_replay_instant, start_cycle
@@ -190,16 +192,21 @@ async def fetch_market_data(
 
 
 def build_snapshot(data: MarketData, sentiment: float | None = None) -> MarketSnapshot:
-    """Indicators over the fetched candles, trimmed to what analysts look at."""
-    frame = add_indicators(data.candles).tail(SNAPSHOT_ROWS).reset_index(drop=True)
+    """Indicators, regime and candle patterns over the fetched candles; the frame is
+    trimmed to what analysts look at (the regime needs the whole window)."""
+    full = add_indicators(data.candles)
+    regime = detect_regime(full) if len(full) >= DEFAULT_RULE.min_rows else None
     return MarketSnapshot(
         exchange=data.exchange,
         symbol=data.symbol,
         timeframe=data.timeframe,
         as_of=data.as_of,
         price=data.ticker.last,
-        frame=frame,
+        frame=full.tail(SNAPSHOT_ROWS).reset_index(drop=True),
         sentiment=sentiment,
+        regime=regime.kind.value if regime else None,
+        regime_reason=regime.reason if regime else None,
+        patterns=tuple(latest_patterns(full)),
     )
 
 
@@ -219,6 +226,8 @@ def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:
     values: dict[str, float | str | None] = {
         "candle_open_time": str(last["timestamp"]),
         "sentiment": snapshot.sentiment,
+        "regime": snapshot.regime,
+        "patterns": ",".join(snapshot.patterns) or None,
     }
     for column in ("close", *INDICATOR_COLUMNS):
         value = float(last[column])

@@ -115,7 +115,9 @@ class MarketSnapshot:
 
     ``frame`` holds the most recent candles with the indicator columns of
     :func:`lyra.market.indicators.add_indicators`, oldest first. ``sentiment`` is the
-    aggregated news sentiment in -1..1, or None when there is none yet.
+    aggregated news sentiment in -1..1, or None when there is none yet. ``regime`` is the
+    market regime (:mod:`lyra.market.regime`) with its reason, None when the history is too
+    short to classify; ``patterns`` are the candlestick patterns on the last candle.
     """
 
     exchange: str
@@ -125,3 +127,6 @@ class MarketSnapshot:
     price: Decimal
     frame: pd.DataFrame
     sentiment: float | None = None
+    regime: str | None = None
+    regime_reason: str | None = None
+    patterns: tuple[str, ...] = ()
