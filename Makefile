@@ -44,7 +44,16 @@ typecheck: $(DEV)
 pytest: $(DEV)
 	$(VENV)/bin/pytest
 
-bench: $(DEV)
+# The dev lock plus the optional `bench` extra (LiteLLM, for benchmarks/gateway.py).
+# Regenerate: uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11
+#   --no-header -o requirements-bench.lock
+BENCH := $(VENV)/.installed-bench
+$(BENCH): requirements-bench.lock pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+bench: $(DEV) $(BENCH)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # Regenerate the lock files after changing dependencies in pyproject.toml (needs uv).
