@@ -158,7 +158,7 @@ async def test_a_pinned_model_is_asked_first_and_its_answer_cached(db: Database)
 
 # --- several processes, one small budget ---------------------------------------------
 
-WORKERS = 4
+WORKERS = 8
 CONCURRENT_VOTES = 6
 REFUSALS_TO_STOP = 3
 WORKER_DEADLINE_S = 60
