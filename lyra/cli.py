@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lyra import __version__
+from lyra import __version__, cli_compliance, cli_execution, cli_orchestration, cli_risk
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.cli_llm import budget_command, keys_app, models_app
 from lyra.config import Settings, load_settings
@@ -45,6 +45,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.command("budget")(budget_command)
+for _module in (cli_risk, cli_execution, cli_compliance, cli_orchestration):
+    _module.register(app)
 
 out = Console(highlight=False, soft_wrap=False, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -68,6 +68,22 @@ class Settings(BaseSettings):
 
     # --- rollout ---------------------------------------------------------------------
     phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
+    paper_capital_usd: Decimal = Field(
+        default=Decimal(100_000), ge=0, description="Starting cash of the paper account (phase 3)."
+    )
+    live_capital_cap_usd: Decimal = Field(
+        default=Decimal(1_000),
+        ge=0,
+        description="Capital cap of controlled live testing (phase 4).",
+    )
+
+    # --- risk (issue 5: add risk settings here) -------------------------------------
+
+    # --- execution (issue 5: add execution settings here) ---------------------------
+
+    # --- compliance (issue 6: add compliance settings here) -------------------------
+
+    # --- orchestration (issue 7: add orchestration settings here) -------------------
 
     # --- market data ---------------------------------------------------------------
     market_source: Literal["replay", "ccxt"] = Field(

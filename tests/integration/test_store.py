@@ -219,8 +219,11 @@ def test_migrations_create_exactly_the_models(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    import lyra.store.compliance_tables
+    import lyra.store.execution_tables
     import lyra.store.gateway_tables
-    import lyra.store.market_tables  # noqa: F401 - registers the tables
+    import lyra.store.market_tables
+    import lyra.store.risk_tables  # noqa: F401 - registers the tables
     from lyra.store.models import Base
 
     database = Database.from_url(database_url)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from alembic import context
 
+import lyra.store.compliance_tables
+import lyra.store.execution_tables
 import lyra.store.gateway_tables
-import lyra.store.market_tables  # noqa: F401 - registers the market and news tables
+import lyra.store.market_tables
+import lyra.store.risk_tables  # noqa: F401 - registers every table module's tables
 from lyra.store.models import Base
 
 connection = context.config.attributes.get("connection")
