@@ -1,9 +1,11 @@
 """The steps of one news-sentiment cycle, each a plain function the flow's tasks wrap.
 
 Collect the configured feeds (one bad feed never stops the others), store new items
-(deduplicated by link and content hash), score the unscored ones (offline: VADER with
-Lyra's reviewed crypto overlay), and aggregate each asset's sentiment with time decay at
-the cycle's instant, stored for the market analysis to read.
+(deduplicated by link and content hash), score the unscored ones (with
+``LYRA_LLM_PROVIDER=openrouter`` by the gateway's fast tier,
+:class:`lyra.news.llm_scorer.LlmScorer`; offline, and for whatever the LLM does not score,
+by VADER with Lyra's reviewed crypto overlay), and aggregate each asset's sentiment with
+time decay at the cycle's instant, stored for the market analysis to read.
 
 The instant: in replay, the market-analysis clock's *next* instant, so the sentiment is
 ready for the cycle about to run and never uses a headline from after it; live, now.
@@ -28,6 +30,7 @@ from lyra.news import (
     read_feeds,
     unique_items,
 )
+from lyra.news.llm_scorer import LLM_SCORER_PREFIX, LlmScorer
 from lyra.store.cycles import replay_position
 from lyra.store.news import (
     latest_asset_sentiment,
@@ -48,6 +51,8 @@ __all__ = [
 ]
 
 MARKET_CLOCK = "market-analysis"
+#: Scorers whose score makes an item scored, and their order of preference.
+SCORERS = (LLM_SCORER_PREFIX, VADER_SCORER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +92,22 @@ async def collect_news(settings: Settings) -> NewsCollection:
 
 
 async def score_news(settings: Settings, as_of: datetime) -> int:
-    """Score the items not scored yet (offline VADER + crypto overlay); how many."""
+    """Score the items not scored yet (module docstring); how many scores were stored."""
     since = lookback_start(as_of, _half_life(settings))
-    with open_database(settings).transaction() as session:
-        pending = load_unscored_items(session, [VADER_SCORER], since=since)
-    scores = await VaderScorer().score([p.item for p in pending])
-    with open_database(settings).transaction() as session:
+    database = open_database(settings)
+    with database.transaction() as session:
+        pending = load_unscored_items(session, SCORERS, since=since)
+    items = [p.item for p in pending]
+    if not items:
+        return 0
+    if settings.llm_provider == "openrouter":
+        from lyra.llm.wiring import gateway_session
+
+        async with gateway_session(settings, database) as gateway:
+            scores = await LlmScorer(gateway).score(items)
+    else:
+        scores = await VaderScorer().score(items)
+    with database.transaction() as session:
         return save_news_scores(session, scores)
 
 
@@ -105,7 +120,7 @@ def aggregate_assets(settings: Settings, as_of: datetime) -> list[AssetSentiment
     with open_database(settings).transaction() as session:
         for asset in settings.news_assets:
             observations = load_asset_observations(
-                session, asset, ["llm:", VADER_SCORER], since=since, until=as_of
+                session, asset, SCORERS, since=since, until=as_of
             )
             sentiment = aggregate_sentiment(asset, observations, as_of=as_of, half_life=half_life)
             if sentiment is not None:

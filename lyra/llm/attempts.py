@@ -4,7 +4,8 @@ The inner loop of :class:`lyra.llm.gateway.Gateway` (whose docstring states the 
 guarantees). Each attempt is admitted (:class:`lyra.llm.admission.Admission`: breakers,
 then the budget), sent, and concluded. Retryable errors are retried here with full-jitter
 exponential backoff honouring Retry-After (:func:`lyra.llm.backoff.delay`) up to
-``attempts_per_model`` failures; an answer that is not a valid vote is re-asked once. What
+``attempts_per_model`` failures; an answer its spec refuses (:mod:`lyra.llm.answers`: a
+vote, headline scores) is re-asked once. What
 ends the model (a final error, too many failures, a refusal) is raised as one of the
 exceptions below, for the gateway to fall back, downgrade, change keys or abstain.
 """
@@ -22,18 +23,13 @@ from typing import Any
 
 from lyra.errors import BreakerOpenError
 from lyra.llm.admission import Admission, KeyBreakerOpenError, Ticket
+from lyra.llm.answers import Answer, AnswerSpec, InvalidAnswerError
 from lyra.llm.backoff import delay as backoff_delay
 from lyra.llm.catalog import ModelPrice
 from lyra.llm.client import ChatResult, OpenRouterClient, ProviderError
 from lyra.llm.keys import KeySpec
 from lyra.llm.ledger import Ledger
-from lyra.llm.structured import (
-    InvalidVoteError,
-    parse_ballot,
-    provider_preferences,
-    reask_message,
-)
-from lyra.llm.votes import Ballot
+from lyra.llm.structured import provider_preferences
 from lyra.llm.wire import ChatMessage, ChatRequest
 from lyra.store.budget import ScopeExhaustedError
 from lyra.store.llm_calls import CallRecord
@@ -45,7 +41,6 @@ __all__ = [
     "ModelFailedError",
     "TierExhaustedError",
     "TotalExhaustedError",
-    "VoteOutcome",
     "estimate_tokens",
     "record_of",
 ]
@@ -60,24 +55,9 @@ TOKENS_PER_MESSAGE = 8
 
 
 @dataclass(frozen=True, slots=True)
-class VoteOutcome:
-    """A ballot or an abstention, with what it took."""
-
-    ballot: Ballot | None
-    abstain_reason: str | None
-    model: str | None = None
-    tier: str | None = None
-    key_alias: str | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: Decimal = Decimal(0)
-    latency_ms: float = 0.0
-    cache_hit: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Call:
-    """What is asked of one model: the task's bounds and the request's cache key."""
+    """What is asked of one model: the task's bounds, the answer's spec and the request's
+    cache key."""
 
     task: str
     tier: str
@@ -86,6 +66,7 @@ class Call:
     max_tokens: int
     request_hash: str
     cycle_id: str | None
+    spec: AnswerSpec[Any]
 
 
 class TierExhaustedError(Exception):
@@ -156,14 +137,13 @@ class Attempts:
     admission: Admission
     ledger: Ledger
     prices: dict[str, ModelPrice]
-    response_format: dict[str, Any]
     attempts_per_model: int
     backoff_base_s: float
     backoff_cap_s: float
     rng: random.Random
     on_key_disabled: Callable[[str, str], None]
 
-    async def run(self, call: Call, key: KeySpec) -> VoteOutcome:
+    async def run(self, call: Call, key: KeySpec) -> Answer[Any]:
         """Send with ``key``: retry retryable errors, re-ask one invalid answer."""
         messages = list(call.messages)
         reasked = False
@@ -184,13 +164,13 @@ class Attempts:
                 await asyncio.sleep(self._backoff(failures, result.retry_after))
                 continue
             try:
-                ballot = parse_ballot(result.content)
-            except InvalidVoteError as invalid:
+                value = call.spec.parse(result.content)
+            except InvalidAnswerError as invalid:
                 await self._conclude_ok(call, key, ticket, result, attempt, latency, invalid)
                 if reasked:
-                    return VoteOutcome(
+                    return Answer(
                         None,
-                        f"{call.model} answered twice without a valid vote: {invalid}",
+                        f"{call.model} answered twice without a valid {call.spec.name}: {invalid}",
                         call.model,
                         call.tier,
                         key.alias,
@@ -199,13 +179,13 @@ class Attempts:
                 messages = [
                     *messages,
                     {"role": "assistant", "content": (result.content or "")[:2000]},
-                    reask_message(invalid),
+                    call.spec.reask(invalid),
                 ]
                 continue
             await self._conclude_ok(call, key, ticket, result, attempt, latency, None)
             usage = result.response.usage
-            return VoteOutcome(
-                ballot,
+            return Answer(
+                value,
                 None,
                 call.model,
                 call.tier,
@@ -269,7 +249,7 @@ class Attempts:
         result: ChatResult,
         attempt: int,
         latency_ms: float,
-        invalid: InvalidVoteError | None,
+        invalid: InvalidAnswerError | None,
     ) -> None:
         cost = result.cost or Decimal(0)
         usage = result.response.usage
@@ -278,7 +258,7 @@ class Attempts:
             key.alias,
             attempt,
             "invalid" if invalid else "ok",
-            error_type="invalid_vote" if invalid else None,
+            error_type=f"invalid_{call.spec.name}" if invalid else None,
             http_status=result.http_status,
             tokens_in=usage.prompt_tokens if usage else 0,
             tokens_out=usage.completion_tokens if usage else 0,
@@ -331,7 +311,7 @@ class Attempts:
         return ChatRequest(
             model=call.model,
             messages=tuple(ChatMessage(role=m["role"], content=m["content"]) for m in messages),
-            response_format=self.response_format,
+            response_format=call.spec.response_format,
             provider=provider_preferences(),
             max_tokens=call.max_tokens,
             temperature=0.2,

@@ -1,21 +1,24 @@
-"""The LLM gateway: one structured vote from the best affordable, healthy model.
+"""The LLM gateway: one structured answer from the best affordable, healthy model.
 
-For a vote on a task the gateway walks the task's tier and its downgrades; within a tier
-it tries the models in the order of the task's routing policy (the fallback chain), and
-for a model the keys that serve the tier (the attempt loop is :mod:`lyra.llm.attempts`).
+:meth:`Gateway.ask` asks for any structured answer (:class:`lyra.llm.answers.AnswerSpec`:
+headline scores for the news task, for instance); :meth:`Gateway.vote` is ``ask`` for a
+trading vote. For a request on a task the gateway walks the task's tier and its
+downgrades; within a tier it tries the models in the order of the task's routing policy
+(the fallback chain), and for a model the keys that serve the tier (the attempt loop is
+:mod:`lyra.llm.attempts`).
 Each attempt is admitted, sent and concluded::
 
     admit     model breaker + key breaker allow it, and its worst-case cost is held in
               the budget's total, tier and key scopes (:mod:`lyra.llm.admission`)
-    send      (HTTP) OpenRouter chat completion with a strict vote schema
+    send      (HTTP) OpenRouter chat completion with the spec's strict JSON schema
     conclude  record the call with usage.cost, feed both breakers, charge the cost,
               disable a key on 401 / 402 without Retry-After
 
 Retryable errors (408, 429, 5xx, errors inside a 200 body, network) are retried on the
 same model with full-jitter exponential backoff honouring Retry-After, then the model
 falls back to the next one. A budget scope that is exhausted abstains (total), downgrades
-(tier) or moves to another key (key). An answer that is not a valid vote is re-asked once;
-a second invalid answer is an abstention with the reason. Valid answers are cached per
+(tier) or moves to another key (key). An answer its spec refuses is re-asked once; a
+second invalid answer is an abstention with the reason. Valid answers are cached per
 task TTL, and identical requests in flight share one call (:mod:`lyra.llm.cache`).
 
 Guarantees, and what keeps each:
@@ -56,11 +59,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 from lyra.errors import ConfigError
 from lyra.llm.admission import Admission, AdmissionOptions
+from lyra.llm.answers import Answer, AnswerSpec
 from lyra.llm.attempts import (
     Attempts,
     Call,
@@ -68,7 +73,6 @@ from lyra.llm.attempts import (
     ModelFailedError,
     TierExhaustedError,
     TotalExhaustedError,
-    VoteOutcome,
     estimate_tokens,
     record_of,
 )
@@ -81,13 +85,46 @@ from lyra.llm.gateway_ledger import load_metrics
 from lyra.llm.keys import KeySpec
 from lyra.llm.ledger import ledger_for
 from lyra.llm.routing import ModelMetrics, rank_models
-from lyra.llm.structured import vote_response_format
-from lyra.llm.votes import Ballot, BallotModel
+from lyra.llm.structured import VOTE_ANSWER
+from lyra.llm.votes import Ballot
 from lyra.store.db import Database
 
 __all__ = ["Gateway", "GatewayOptions", "VoteOutcome"]
 
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True)
+class VoteOutcome:
+    """A ballot or an abstention, with what it took (:class:`Answer` of a vote)."""
+
+    ballot: Ballot | None
+    abstain_reason: str | None
+    model: str | None = None
+    tier: str | None = None
+    key_alias: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+
+    @classmethod
+    def of(cls, answer: Answer[Ballot]) -> VoteOutcome:
+        """The vote outcome of a vote answer."""
+        return cls(
+            answer.value,
+            answer.abstain_reason,
+            answer.model,
+            answer.tier,
+            answer.key_alias,
+            answer.tokens_in,
+            answer.tokens_out,
+            answer.cost_usd,
+            answer.latency_ms,
+            answer.cache_hit,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +143,9 @@ class GatewayOptions:
 
 
 class _AbstainedError(Exception):
-    """A merged call ended without a vote: nothing to cache."""
+    """A merged call ended without an answer: nothing to cache."""
 
-    def __init__(self, outcome: VoteOutcome) -> None:
+    def __init__(self, outcome: Answer[Any]) -> None:
         super().__init__(outcome.abstain_reason)
         self.outcome = outcome
 
@@ -185,13 +222,11 @@ class Gateway:
                 breaker_refresh_s=options.breaker_refresh_s,
             ),
         )
-        self._format = vote_response_format()
         self._attempts = Attempts(
             client=client,
             admission=admission,
             ledger=self._ledger,
             prices=self._prices,
-            response_format=self._format,
             attempts_per_model=options.attempts_per_model,
             backoff_base_s=options.backoff_base_s,
             backoff_cap_s=options.backoff_cap_s,
@@ -218,7 +253,28 @@ class Gateway:
         cycle_id: str | None = None,
         model: str | None = None,
     ) -> VoteOutcome:
-        """One structured vote for ``messages`` from ``tier`` (or its downgrades).
+        """One structured trading vote for ``messages`` (:meth:`ask` with a vote's spec)."""
+        answer = await self.ask(
+            task=task,
+            tier=tier,
+            messages=messages,
+            spec=VOTE_ANSWER,
+            cycle_id=cycle_id,
+            model=model,
+        )
+        return VoteOutcome.of(answer)
+
+    async def ask(
+        self,
+        *,
+        task: str,
+        tier: str,
+        messages: Sequence[dict[str, str]],
+        spec: AnswerSpec[A],
+        cycle_id: str | None = None,
+        model: str | None = None,
+    ) -> Answer[A]:
+        """One answer of ``spec``'s kind for ``messages`` from ``tier`` (or its downgrades).
 
         ``model`` (one of the tier's) is asked first, whatever the routing policy says: a
         panel member bound to one model; the tier's other models stay its fallbacks.
@@ -239,42 +295,34 @@ class Gateway:
                         model=name,
                         messages=tuple(messages),
                         max_tokens=route.max_tokens,
-                        request_hash=cache_key(name, list(messages), self._format),
+                        request_hash=cache_key(name, list(messages), spec.cache_shape),
                         cycle_id=cycle_id,
+                        spec=spec,
                     )
                     try:
-                        return await self._vote_with(call)
+                        return await self._answer_from(call, spec)
                     except TotalExhaustedError as exc:
-                        return VoteOutcome(None, f"daily LLM budget exhausted: {exc}")
+                        return Answer(None, f"daily LLM budget exhausted: {exc}")
                     except TierExhaustedError as exc:
                         notes.append(str(exc))
                         break  # downgrade
                     except ModelFailedError as exc:
                         notes.append(f"{name}: {exc}")
         reason = "; ".join(notes[-4:]) if notes else "no model configured"
-        return VoteOutcome(None, f"no model answered: {reason}")
+        return Answer(None, f"no model answered: {reason}")
 
     # -- one model ----------------------------------------------------------------------
 
-    async def _vote_with(self, call: Call) -> VoteOutcome:
-        """The model's vote: from the cache, or from a call shared by identical requests."""
-        holder: dict[str, VoteOutcome] = {}
+    async def _answer_from(self, call: Call, spec: AnswerSpec[A]) -> Answer[A]:
+        """The model's answer: from the cache, or from a call shared by identical requests."""
+        holder: dict[str, Answer[Any]] = {}
 
         async def fetch() -> dict[str, Any]:
             outcome = await self._call_keys(call)
             holder["outcome"] = outcome
-            if outcome.ballot is None:
+            if outcome.value is None:
                 raise _AbstainedError(outcome)
-            return {
-                "ballot": BallotModel(
-                    action=outcome.ballot.action,
-                    confidence=outcome.ballot.confidence,
-                    rationale=outcome.ballot.rationale,
-                    stop_price=outcome.ballot.stop_price,
-                ).model_dump(mode="json"),
-                "model": call.model,
-                "tier": call.tier,
-            }
+            return {"answer": spec.dump(outcome.value), "model": call.model, "tier": call.tier}
 
         try:
             value, hit = await self._cache.get_or_call(
@@ -284,11 +332,11 @@ class Gateway:
             return exc.outcome
         if not hit and "outcome" in holder:
             return holder["outcome"]
-        ballot = Ballot.from_model(BallotModel.model_validate(value["ballot"]))
+        answer = spec.load(value["answer"])
         await self._ledger.record([record_of(call, None, 0, "cache_hit", cache_hit=True)])
-        return VoteOutcome(ballot, None, call.model, call.tier, cache_hit=True)
+        return Answer(answer, None, call.model, call.tier, cache_hit=True)
 
-    async def _call_keys(self, call: Call) -> VoteOutcome:
+    async def _call_keys(self, call: Call) -> Answer[Any]:
         disabled = await self._disabled.get()
         keys = [k for k in self._keys if call.tier in k.tiers and k.alias not in disabled]
         if not keys:

@@ -21,9 +21,11 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from lyra.llm.answers import AnswerSpec, InvalidAnswerError
 from lyra.llm.votes import RATIONALE_MAX, Ballot, BallotModel
 
 __all__ = [
+    "VOTE_ANSWER",
     "VOTE_SCHEMA",
     "InvalidVoteError",
     "parse_ballot",
@@ -47,7 +49,7 @@ VOTE_SCHEMA: Final[dict[str, Any]] = {
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
-class InvalidVoteError(ValueError):
+class InvalidVoteError(InvalidAnswerError):
     """The model's answer is not a valid vote; the message says why (no model text)."""
 
 
@@ -89,7 +91,7 @@ def parse_ballot(content: str | None) -> Ballot:
         raise InvalidVoteError(f"invalid vote: {problems}") from None
 
 
-def reask_message(error: InvalidVoteError) -> dict[str, str]:
+def reask_message(error: InvalidAnswerError) -> dict[str, str]:
     """The follow-up user message of the single re-ask."""
     return {
         "role": "user",
@@ -100,3 +102,28 @@ def reask_message(error: InvalidVoteError) -> dict[str, str]:
             "nothing else."
         ),
     }
+
+
+def _dump_ballot(ballot: Ballot) -> dict[str, Any]:
+    model = BallotModel(
+        action=ballot.action,
+        confidence=ballot.confidence,
+        rationale=ballot.rationale,
+        stop_price=ballot.stop_price,
+    )
+    return model.model_dump(mode="json")
+
+
+def _load_ballot(value: dict[str, Any]) -> Ballot:
+    return Ballot.from_model(BallotModel.model_validate(value))
+
+
+#: A trading vote, as the gateway asks for it (:meth:`lyra.llm.gateway.Gateway.vote`).
+VOTE_ANSWER: Final[AnswerSpec[Ballot]] = AnswerSpec(
+    name="vote",
+    response_format=vote_response_format(),
+    parse=parse_ballot,
+    reask=reask_message,
+    dump=_dump_ballot,
+    load=_load_ballot,
+)

@@ -7,6 +7,8 @@ from inside the coroutine that will use it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -35,6 +37,7 @@ __all__ = [
     "REDACTED_LOGGERS",
     "budget_policy",
     "build_gateway",
+    "gateway_session",
     "key_pool",
     "parse_tier_shares",
 ]
@@ -144,3 +147,21 @@ def build_gateway(
         prices=prices,
         options=GatewayOptions(max_in_flight=settings.llm_max_in_flight),
     )
+
+
+@asynccontextmanager
+async def gateway_session(
+    settings: Settings, database: Database, catalog: Catalog | None = None
+) -> AsyncIterator[Gateway]:
+    """A gateway on an HTTP pool opened for the block and closed after it.
+
+    A Prefect task may run in an event loop of its own, and a pool must not outlive the
+    loop it was made in, so each block that calls models opens its own.
+    """
+    async with OpenRouterClient(
+        settings.openrouter_base_url,
+        transport=settings.http_transport,
+        timeout_s=settings.llm_timeout_s,
+        max_connections=max(settings.llm_max_in_flight, 10),
+    ) as client:
+        yield build_gateway(settings, database, catalog, client=client)

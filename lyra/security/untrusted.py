@@ -10,9 +10,13 @@ instructions. Lyra's defence in depth (DESIGN.md, LLM gateway):
    invisible "tag" characters U+E0000-E007F), private-use, surrogate and unassigned code
    point removed, plus variation selectors, which can smuggle hidden bytes; white space
    collapses to single spaces and the text is cut to a length limit.
-2. :func:`data_block` puts the cleaned items between delimiters that carry a fresh random
-   nonce, which the text cannot know, so it cannot close the block; ``<<<`` inside an
-   item is neutralised as well, so it cannot even imitate one.
+2. :func:`data_block` puts the cleaned items between delimiters carrying a nonce, and
+   ``<<<`` inside an item is neutralised, so an item can neither close the block nor
+   imitate a delimiter line. The nonce is a SHA-256 digest of the block's own content:
+   text cannot contain the nonce of a block that contains it (that would need a hash
+   fixed point), and the same data gives the same prompt, so identical requests share
+   the LLM cache (DESIGN.md: keyed by a hash of model and messages). A random nonce would
+   make every prompt unique and the cache useless.
 3. :data:`DATA_BLOCK_RULE`, in the system prompt, tells the model that block content is
    data, never instructions.
 
@@ -25,8 +29,8 @@ the vote (DESIGN.md, Risk). Usage::
 
 from __future__ import annotations
 
+import hashlib
 import re
-import secrets
 import unicodedata
 from collections.abc import Sequence
 from typing import Final
@@ -57,6 +61,7 @@ _VARIATION_SELECTORS: Final = (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
 _LABEL = re.compile(r"[a-z0-9][a-z0-9 _-]{0,39}")
 _DELIMITER_OPENERS = re.compile(r"<{3,}")
 _NONCE_BYTES = 8
+_NONCE_DOMAIN = "lyra data block v1"
 
 
 def _kept(char: str) -> bool:
@@ -92,7 +97,7 @@ def _neutralise(item: str) -> str:
 def data_block(
     label: str, items: Sequence[str], *, max_item_chars: int = DEFAULT_ITEM_CHARS
 ) -> str:
-    """Cleaned ``items``, one per line, between delimiters with a fresh random nonce.
+    """Cleaned ``items``, one per line, between delimiters with a content-bound nonce.
 
     ``label`` is Lyra's own short name for the content (``"news headlines"``), checked to
     be plain so that trusted code cannot pass untrusted text through it by mistake.
@@ -106,11 +111,7 @@ def data_block(
         raise TypeError("items must be a sequence of strings, not one string")
     if _LABEL.fullmatch(label) is None:
         raise ValueError("a data block label is 1-40 of a-z 0-9 space _ - (Lyra's own name)")
-    nonce = secrets.token_hex(_NONCE_BYTES)
-    lines = [f"<<<DATA {nonce} {label}>>>"]
-    for item in items:
-        cleaned = _neutralise(clean_untrusted(item, max_item_chars))
-        if cleaned:
-            lines.append(f"- {cleaned}")
-    lines.append(f"<<<END DATA {nonce}>>>")
-    return "\n".join(lines)
+    body = [f"- {c}" for c in (_neutralise(clean_untrusted(i, max_item_chars)) for i in items) if c]
+    digest = hashlib.sha256("\n".join([_NONCE_DOMAIN, label, *body]).encode("utf-8"))
+    nonce = digest.hexdigest()[: 2 * _NONCE_BYTES]
+    return "\n".join([f"<<<DATA {nonce} {label}>>>", *body, f"<<<END DATA {nonce}>>>"])

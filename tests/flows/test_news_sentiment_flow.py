@@ -14,8 +14,12 @@ from flows.market_analysis import market_analysis
 from flows.news_sentiment import news_sentiment
 from lyra import bootstrap
 from lyra.config import load_settings
-from lyra.store.market_tables import AssetSentimentRow, NewsItemRow
+from lyra.llm.catalog import load_catalog
+from lyra.store.gateway_tables import LlmCallRow
+from lyra.store.llm_calls import recorded_cost
+from lyra.store.market_tables import AssetSentimentRow, NewsItemRow, NewsScoreRow
 from lyra.store.models import DecisionRow
+from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
 
 
 @pytest.fixture
@@ -47,3 +51,33 @@ def test_news_then_market_analysis_carries_sentiment_without_look_ahead(lyra_env
         decision = session.get(DecisionRow, summary.decisions[0].decision_id)
         assert decision is not None
         assert decision.indicators["sentiment"] == pytest.approx(btc.value)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_with_openrouter_the_fast_tier_scores_the_headlines(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = load_catalog()
+    models = [
+        FakeModel(model_id, price.prompt, price.completion, price.request)
+        for model_id, price in catalog.models.items()
+    ]
+    with FakeOpenRouter(models=models) as fake:
+        monkeypatch.setenv("LYRA_LLM_PROVIDER", "openrouter")
+        monkeypatch.setenv("LYRA_OPENROUTER_BASE_URL", fake.base_url)
+        monkeypatch.setenv("LYRA_OPENROUTER_API_KEYS", f"main={DEFAULT_KEY}")
+        result = news_sentiment()
+        served = fake.served_cost()
+        requests = fake.chat_requests()
+    assert result.new_items > 30
+    fast = set(catalog.tiers["fast"].models)
+    assert requests
+    assert {r.body["model"] for r in requests} <= fast
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        scorers = set(session.scalars(select(NewsScoreRow.scorer)))
+        assert scorers
+        assert all(s.removeprefix("llm:") in fast for s in scorers)
+        tasks = set(session.scalars(select(LlmCallRow.task)))
+        assert tasks == {"news"}
+        assert recorded_cost(session) == served > 0

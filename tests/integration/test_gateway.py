@@ -70,7 +70,8 @@ def catalog() -> Catalog:
                     "tier": "advanced",
                     "policy": "accuracy-first",
                     "max_tokens": 300,
-                }
+                },
+                "news": {"tier": "fast", "policy": "cost-aware", "max_tokens": 300},
             },
             "panel": [
                 {"name": "llm:premium", "tier": "premium", "weight": "1.5"},

@@ -62,8 +62,10 @@ __all__ = [
     "Fault",
     "RecordedRequest",
     "Served",
+    "headline_scores_content",
     "invalid_json_content",
     "out_of_range_content",
+    "structured_content",
     "vote_content",
 ]
 
@@ -231,6 +233,37 @@ def vote_content(model: str, request: Mapping[str, Any]) -> str:
     )
 
 
+#: Words the fake "model" reads as bearish in a headline (it is no model: a fixed rule).
+BEARISH_WORDS = ("hack", "plunge", "crash", "ban", "lawsuit", "liquidat", "bankrupt", "fraud")
+
+
+def _schema_name(request: Mapping[str, Any]) -> str | None:
+    response_format = request.get("response_format") or {}
+    schema = response_format.get("json_schema") or {}
+    name = schema.get("name")
+    return name if isinstance(name, str) else None
+
+
+def headline_scores_content(model: str, request: Mapping[str, Any]) -> str:
+    """Scores for the numbered headlines of the data block: -0.6 for a bearish word,
+    otherwise a deterministic figure in 0..0.5 (one entry per headline)."""
+    user = str(request.get("messages", [{}])[-1].get("content", ""))
+    lines = re.findall(r"^- (\d+)\. (.*)$", user, re.MULTILINE)
+    scores = []
+    for number, title in lines:
+        bearish = any(word in title.lower() for word in BEARISH_WORDS)
+        value = -0.6 if bearish else (_digest(model, title) % 50) / 100
+        scores.append({"item": int(number), "score": value})
+    return json.dumps({"scores": scores})
+
+
+def structured_content(model: str, request: Mapping[str, Any]) -> str:
+    """The answer the request's schema asks for: headline scores, else a vote."""
+    if _schema_name(request) == "headline_scores":
+        return headline_scores_content(model, request)
+    return vote_content(model, request)
+
+
 def invalid_json_content(model: str, request: Mapping[str, Any]) -> str:
     """Prose instead of JSON."""
     return "I think the price will probably go up, so buying seems reasonable."
@@ -317,7 +350,7 @@ class FakeOpenRouter:
         *,
         models: Iterable[FakeModel] = DEFAULT_MODELS,
         keys: Mapping[str, FakeKey] | None = None,
-        content: ContentFn = vote_content,
+        content: ContentFn = structured_content,
         latency_s: float | tuple[float, float] | None = None,
         fault_rate: float = 0.0,
         fault_mix: Sequence[Fault] = MIXED_FAULTS,

@@ -190,11 +190,12 @@ def test_headlines_appear_only_inside_the_data_block() -> None:
     assert after == "Score each of the 3 headlines now."
 
 
-def test_each_prompt_gets_a_fresh_nonce() -> None:
+def test_the_same_headlines_give_the_same_prompt_and_others_another_nonce() -> None:
     items = [_item("Bitcoin rallies")]
+    assert sentiment_messages(items) == sentiment_messages(items)  # so the cache can hit
     first, _, _ = _block(sentiment_messages(items)[1]["content"])
-    second, _, _ = _block(sentiment_messages(items)[1]["content"])
-    assert first != second
+    other, _, _ = _block(sentiment_messages([_item("Bitcoin slides")])[1]["content"])
+    assert first != other
 
 
 def test_secrets_are_redacted_from_the_prompt() -> None:
