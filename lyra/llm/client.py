@@ -29,12 +29,13 @@ and do nothing for a JSON API with a bearer token.
 
 Pools and event loops: a connection pool (httpx's, or the aiohttp session under the other
 transport) belongs to the event loop it first ran in, and Prefect may run tasks in
-different loops. So a client checks the loop on every call, and :func:`shared_client`
+different loops. So a client checks the loop on every call, and
+:func:`lyra.llm.shared_clients.shared_client`
 keeps one pooled client per process *and per running loop*, keyed by ``(loop, base_url,
 transport, settings)`` with the loop held weakly. A pool refers to its loop, so a weak
 key alone would never let go: entries of closed loops are also dropped on every call.
 Pools close themselves when a loop run by ``asyncio.run`` ends (an async generator that
-``shutdown_asyncgens`` finalizes); :func:`aclose_shared_clients` closes them earlier.
+``shutdown_asyncgens`` finalizes); ``aclose_shared_clients`` closes them earlier.
 
 Secrets: the API key is passed per call as a :class:`~pydantic.SecretStr`, placed only in
 the ``Authorization`` header of that request, and replaced by ``[redacted]`` in every
@@ -56,11 +57,9 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-import weakref
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
@@ -81,8 +80,6 @@ __all__ = [
     "OpenRouterClient",
     "ProviderError",
     "Transport",
-    "aclose_shared_clients",
-    "shared_client",
 ]
 
 Transport = Literal["aiohttp", "httpx"]
@@ -401,86 +398,3 @@ def _usage_cost(body: object | None) -> Decimal | None:
 
 def _redact(text: str, key: str | None) -> str:
     return text.replace(key, REDACTED) if key else text
-
-
-# --- one pooled client per process and per event loop -----------------------------------
-
-_SharedKey = tuple[str, Transport, float, int, str]
-
-
-@dataclass(slots=True)
-class _LoopClients:
-    """A loop's shared clients, and the async generator that closes them at loop end.
-
-    ``asyncio.run`` (Prefect runs its task loops with it) calls ``shutdown_asyncgens``
-    before closing a loop, which ``aclose``-s every async generator the loop has seen
-    started: the guard's ``finally`` then closes the pools while the loop still runs.
-    """
-
-    clients: dict[_SharedKey, OpenRouterClient]
-    guard: AsyncGenerator[None, None]
-
-
-async def _close_at_loop_end(
-    clients: dict[_SharedKey, OpenRouterClient],
-) -> AsyncGenerator[None, None]:
-    try:
-        yield
-    finally:
-        for client in list(clients.values()):
-            await client.aclose()
-
-
-def _start_guard(clients: dict[_SharedKey, OpenRouterClient]) -> AsyncGenerator[None, None]:
-    guard = _close_at_loop_end(clients)
-    # Run it to its first yield (no await before it): the loop's first-iteration hook
-    # registers it for shutdown_asyncgens.
-    with contextlib.suppress(StopIteration):
-        guard.asend(None).send(None)
-    return guard
-
-
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients]
-_shared = weakref.WeakKeyDictionary()
-
-
-def shared_client(
-    base_url: str = DEFAULT_BASE_URL,
-    transport: Transport = DEFAULT_TRANSPORT,
-    *,
-    timeout_s: float = 60.0,
-    max_connections: int = 100,
-    app_name: str = "Lyra",
-) -> OpenRouterClient:
-    """The running loop's pooled client for these settings (created on first use).
-
-    Must be called from a coroutine. The pools close by themselves when a loop run by
-    ``asyncio.run`` ends; entries of closed loops are dropped here, so a process that
-    runs many short loops does not keep their pools (or loops) alive.
-    """
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in list(_shared.keys()) if other.is_closed()]:
-        _shared.pop(stale, None)
-    entry = _shared.get(loop)
-    if entry is None:
-        clients: dict[_SharedKey, OpenRouterClient] = {}
-        entry = _shared[loop] = _LoopClients(clients, _start_guard(clients))
-    key: _SharedKey = (base_url.rstrip("/"), transport, timeout_s, max_connections, app_name)
-    client = entry.clients.get(key)
-    if client is None or client.closed:
-        client = OpenRouterClient(
-            key[0],
-            transport=transport,
-            timeout_s=timeout_s,
-            max_connections=max_connections,
-            app_name=app_name,
-        )
-        entry.clients[key] = client
-    return client
-
-
-async def aclose_shared_clients() -> None:
-    """Close the running loop's shared clients now (they close at loop end otherwise)."""
-    entry = _shared.pop(asyncio.get_running_loop(), None)
-    if entry is not None:
-        await entry.guard.aclose()

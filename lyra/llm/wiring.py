@@ -17,7 +17,7 @@ from lyra.errors import ConfigError
 from lyra.llm.budget import BudgetPolicy
 from lyra.llm.cache import DatabaseCache, InflightMerger, RedisCache, ResponseCache
 from lyra.llm.catalog import Catalog, load_catalog
-from lyra.llm.client import OpenRouterClient, shared_client
+from lyra.llm.client import OpenRouterClient
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import (
     KeySpec,
@@ -27,6 +27,7 @@ from lyra.llm.keys import (
     parse_key_list,
     parse_tier_map,
 )
+from lyra.llm.shared_clients import shared_client
 from lyra.security.keystore import Keystore, default_keystore_path
 from lyra.security.redaction import RedactingFilter, install_redaction
 from lyra.store.budget import expire_stale

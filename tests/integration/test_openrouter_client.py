@@ -21,9 +21,8 @@ from lyra.llm.client import (
     OpenRouterClient,
     ProviderError,
     Transport,
-    aclose_shared_clients,
-    shared_client,
 )
+from lyra.llm.shared_clients import aclose_shared_clients, shared_client
 from lyra.llm.structured import parse_ballot, provider_preferences, vote_response_format
 from lyra.llm.wire import ChatMessage, ChatRequest
 from tests.support.fake_openrouter import (
