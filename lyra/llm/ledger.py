@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import copy
 import logging
-import operator
 import queue
 import threading
 import weakref
@@ -46,18 +45,29 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from lyra.errors import RetryableError
-from lyra.llm.breaker import BreakerPolicy, BreakerStatus
+from lyra.llm.breaker import BreakerPolicy
+from lyra.llm.ledger_sql import (
+    CACHE,
+    CACHE_COLUMNS,
+    CACHE_LOOKUP,
+    CALL_COLUMNS,
+    CALLS,
+    DISABLED_KEYS,
+    BreakerView,
+    PreparedInsert,
+    call_row,
+    read_breakers,
+    upsert_cache,
+)
 from lyra.store import breakers as breaker_store
 from lyra.store.db import Database
-from lyra.store.gateway_tables import ApiKeyRow, CircuitBreakerRow, LlmCacheRow, LlmCallRow
 from lyra.store.llm_calls import CallRecord
 
 __all__ = ["BreakerView", "Ledger", "ledger_for", "read_breakers"]
@@ -65,115 +75,6 @@ __all__ = ["BreakerView", "Ledger", "ledger_for", "read_breakers"]
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_calls = cast(Table, LlmCallRow.__table__)
-_cache = cast(Table, LlmCacheRow.__table__)
-_breakers = cast(Table, CircuitBreakerRow.__table__)
-_keys = cast(Table, ApiKeyRow.__table__)
-
-_CALL_COLUMNS: Final = tuple(c.key for c in _calls.columns if c.key != "id")
-_CACHE_COLUMNS: Final = ("key", "task", "model", "response", "created_at", "expires_at")
-_CACHE_LOOKUP: Final = select(_cache.c.key, _cache.c.response, _cache.c.expires_at).where(
-    _cache.c.key.in_(bindparam("keys", expanding=True))
-)
-_DISABLED_KEYS: Final = select(_keys.c.alias, _keys.c.disabled_reason).where(
-    _keys.c.disabled_at.is_not(None)
-)
-_BREAKER_ROWS: Final = select(
-    _breakers.c.name, _breakers.c.state, _breakers.c.consecutive_failures
-).where(_breakers.c.name.in_(bindparam("names", expanding=True)))
-
-
-def _upsert_cache(dialect: Dialect) -> Any:
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    statement = insert(_cache)
-    updated = _CACHE_COLUMNS[1:]
-    return statement.on_conflict_do_update(
-        index_elements=["key"], set_={c: statement.excluded[c] for c in updated}
-    )
-
-
-class _Prepared:
-    """An INSERT compiled once for a dialect, run as one DBAPI ``executemany``.
-
-    Each value still goes through its column type's own bind processor (exact decimals,
-    UTC timestamps, JSON), exactly as a Core insert would send it; what is skipped is
-    SQLAlchemy compiling and building an execution context per batch, which cost more
-    than the insert itself (~70 µs a row on SQLite).
-    """
-
-    def __init__(self, statement: Any, table: Table, keys: Sequence[str], dialect: Dialect):
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        self.names = list(compiled.positiontup or ()) if self.positional else list(keys)
-        self._values = operator.itemgetter(*self.names)
-        processors = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
-        ]
-        self._processors = [(i, p) for i, p in enumerate(processors) if p is not None]
-
-    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        """The row's values in statement order, each as its column type sends it."""
-        values = list(self._values(row))
-        for i, process in self._processors:
-            values[i] = process(values[i])
-        return tuple(values)
-
-    def execute(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        params: list[Any] = [self.params(row) for row in rows]
-        if not self.positional:
-            params = [dict(zip(self.names, values, strict=True)) for values in params]
-        connection.exec_driver_sql(self.sql, params)
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerView:
-    """What the gateway needs of a stored breaker to skip asking the database."""
-
-    status: str
-    consecutive_failures: int
-
-    @property
-    def clean(self) -> bool:
-        """Closed with no failure counted: a success or a request changes nothing."""
-        return self.status == BreakerStatus.CLOSED.value and self.consecutive_failures == 0
-
-
-#: A breaker without a row: never used, so closed and clean.
-FRESH_BREAKER: Final = BreakerView(BreakerStatus.CLOSED.value, 0)
-
-
-def read_breakers(connection: Connection, names: Sequence[str]) -> dict[str, BreakerView]:
-    """The stored state of breakers ``names`` (missing rows read as fresh)."""
-    views = dict.fromkeys(names, FRESH_BREAKER)
-    rows = connection.execute(_BREAKER_ROWS, {"names": list(names)})
-    for name, state, failures in rows:
-        views[name] = BreakerView(state, failures)
-    return views
-
-
-def _call_row(record: CallRecord) -> dict[str, Any]:
-    return {
-        "created_at": record.created_at,
-        "task": record.task,
-        "tier": record.tier,
-        "model": record.model,
-        "key_alias": record.key_alias,
-        "attempt": record.attempt,
-        "status": record.status,
-        "error_type": record.error_type,
-        "http_status": record.http_status,
-        "tokens_in": record.tokens_in,
-        "tokens_out": record.tokens_out,
-        "cost_usd": record.cost_usd,
-        "latency_ms": record.latency_ms,
-        "cache_hit": record.cache_hit,
-        "request_hash": record.request_hash,
-        "reservation_id": record.reservation_id,
-        "generation_id": record.generation_id,
-        "cycle_id": record.cycle_id,
-    }
 
 
 @dataclass(slots=True, eq=False)
@@ -198,8 +99,8 @@ class Ledger:
         self.database = database
         self._idle_exit_s = idle_exit_s
         dialect = database.engine.dialect
-        self._insert_calls = _Prepared(_calls.insert(), _calls, _CALL_COLUMNS, dialect)
-        self._upsert_cache = _Prepared(_upsert_cache(dialect), _cache, _CACHE_COLUMNS, dialect)
+        self._insert_calls = PreparedInsert(CALLS.insert(), CALLS, CALL_COLUMNS, dialect)
+        self._upsert_cache = PreparedInsert(upsert_cache(dialect), CACHE, CACHE_COLUMNS, dialect)
         self._lock = threading.Lock()  # taken only to start or stop the thread
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._running = False
@@ -223,7 +124,7 @@ class Ledger:
 
     async def record(self, records: Sequence[CallRecord]) -> None:
         """Insert call records (group-committed)."""
-        await self._submit(_Job(None, None, calls=[_call_row(r) for r in records]))
+        await self._submit(_Job(None, None, calls=[call_row(r) for r in records]))
 
     async def conclude(
         self,
@@ -238,7 +139,7 @@ class Ledger:
         job = _Job(
             None,
             None,
-            calls=[_call_row(r) for r in records],
+            calls=[call_row(r) for r in records],
             breakers=tuple(succeeded),
             success=(policy, now),
         )
@@ -274,7 +175,7 @@ class Ledger:
 
     def insert_records(self, session: Session, records: Sequence[CallRecord]) -> None:
         """Insert call records inside a job's own transaction (the batch's statement)."""
-        self._insert_calls.execute(session.connection(), [_call_row(r) for r in records])
+        self._insert_calls.execute(session.connection(), [call_row(r) for r in records])
 
     # -- queue ----------------------------------------------------------------------------
 
@@ -418,7 +319,7 @@ class Ledger:
         readers = [j for j in jobs if j.disabled_keys]
         if readers:
             disabled = {
-                alias: reason or "disabled" for alias, reason in connection.execute(_DISABLED_KEYS)
+                alias: reason or "disabled" for alias, reason in connection.execute(DISABLED_KEYS)
             }
             for job in readers:
                 results[id(job)] = dict(disabled)
@@ -427,7 +328,7 @@ class Ledger:
             keys = sorted({key for _, (key, _) in lookups})
             found: dict[str, tuple[dict[str, Any], datetime]] = {
                 key: (response, expires_at)
-                for key, response, expires_at in connection.execute(_CACHE_LOOKUP, {"keys": keys})
+                for key, response, expires_at in connection.execute(CACHE_LOOKUP, {"keys": keys})
             }
             handed: set[str] = set()
             for job, (key, now) in lookups:
