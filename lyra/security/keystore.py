@@ -45,13 +45,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from lyra.errors import ConfigError
+from lyra.security.sealing import ITERATIONS
+from lyra.security.sealing import open_sealed as _open_sealed
+from lyra.security.sealing import seal as _seal
 
 __all__ = [
     "ALIAS_PATTERN",
@@ -64,8 +63,6 @@ __all__ = [
     "is_valid_alias",
 ]
 
-#: PBKDF2-HMAC-SHA256 iterations: OWASP Password Storage Cheat Sheet (2023) minimum.
-ITERATIONS = 600_000
 #: Refused above this: an edited file must not make ``unlock`` spin for hours.
 MAX_ITERATIONS = 50_000_000
 #: NIST SP 800-63B section 3.1.1.2: memorized secrets of at least 8 characters.
@@ -82,7 +79,6 @@ _KDF = "pbkdf2-hmac-sha256"
 _CIPHER = "aes-256-gcm"
 _SALT_BYTES = 16
 _NONCE_BYTES = 12
-_KEY_BYTES = 32
 _TAG_BYTES = 16
 
 #: Writes the serialised document to the open temporary file (a parameter so tests can
@@ -170,35 +166,6 @@ def _associated_data(alias: str, entry: _Entry) -> bytes:
         "cipher": entry.cipher,
     }
     return json.dumps(bound, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def _derive_key(passphrase: SecretStr, salt: bytes, iterations: int) -> bytes:
-    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=salt, iterations=iterations)
-    return kdf.derive(passphrase.get_secret_value().encode("utf-8"))
-
-
-def _seal(
-    passphrase: SecretStr, secret: SecretStr, salt: bytes, iterations: int, nonce: bytes, aad: bytes
-) -> bytes:
-    """Ciphertext and tag of ``secret`` (surrounding white space removed, as pasted keys
-    often carry a newline). Key and plaintext bytes live only in this frame."""
-    key = _derive_key(passphrase, salt, iterations)
-    return AESGCM(key).encrypt(nonce, secret.get_secret_value().strip().encode("utf-8"), aad)
-
-
-def _open_sealed(
-    passphrase: SecretStr, salt: bytes, iterations: int, nonce: bytes, sealed: bytes, aad: bytes
-) -> SecretStr | None:
-    """The plaintext, or None when authentication fails.
-
-    Derived key and plaintext bytes live only in this frame, which has returned before
-    any error is raised: a traceback printed with local variables shows neither.
-    """
-    try:
-        plain = AESGCM(_derive_key(passphrase, salt, iterations)).decrypt(nonce, sealed, aad)
-    except InvalidTag:
-        return None
-    return SecretStr(plain.decode("utf-8"))
 
 
 class Keystore:
