@@ -227,14 +227,23 @@ def main(argv: list[str] | None = None) -> int:
     except LyraError as exc:
         err.print(f"lyra: failed: {exc}", markup=False)
         return 1
-    except click.exceptions.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, click.exceptions.Abort):
+        err.print("lyra: aborted")
+        return 130
+    except typer.TyperException as exc:
+        # typer >= 0.24 parses with its own bundled click: a usage error (unknown or
+        # missing option) is one of these, not a ``click.ClickException``.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"lyra: error: {exc.format_message()}", markup=False)
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("lyra: aborted")
-        return 130
     return result if isinstance(result, int) else 0
 
 

@@ -78,12 +78,128 @@ class Settings(BaseSettings):
     )
 
     # --- risk (issue 5: add risk settings here) -------------------------------------
+    # The design's three rules (2%, 20%, 15%) and the 10,000 USD premium-vote threshold
+    # may be tightened here, never loosened; lyra.risk.limits.RiskLimits documents each.
+    risk_per_trade: Decimal = Field(
+        default=Decimal("0.02"), gt=0, le=Decimal("0.02"), description="Risk per trade / equity."
+    )
+    risk_max_asset_share: Decimal = Field(
+        default=Decimal("0.20"), gt=0, le=Decimal("0.20"), description="Max equity in one asset."
+    )
+    risk_max_drawdown: Decimal = Field(
+        default=Decimal("0.15"), gt=0, le=Decimal("0.15"), description="Kill switch drawdown."
+    )
+    risk_premium_vote_above_usd: Decimal = Field(
+        default=Decimal(10_000), gt=0, le=10_000, description="Premium vote above this notional."
+    )
+    risk_price_collar: Decimal = Field(
+        default=Decimal("0.02"), gt=0, le=1, description="Max price distance from the last price."
+    )
+    risk_max_data_age_s: Decimal = Field(
+        default=Decimal(300), gt=0, description="Market data older than this is stale."
+    )
+    risk_max_orders_per_interval: int = Field(default=10, ge=1, description="Order rate cap.")
+    risk_order_interval_s: int = Field(default=3600, ge=1, description="Order rate interval.")
+    risk_max_volatility: Decimal = Field(
+        default=Decimal("0.10"), gt=0, description="Volatility breaker: max ATR / price."
+    )
+    risk_atr_stop_multiple: Decimal = Field(
+        default=Decimal(2), gt=0, le=20, description="Stop distance in ATRs when none is given."
+    )
 
     # --- execution (issue 5: add execution settings here) ---------------------------
+    # The paper fill model (lyra.execution.paper documents it) and live credentials.
+    paper_slippage_bps: Decimal = Field(
+        default=Decimal(5), ge=0, le=500, description="Paper fills: slippage against the trader."
+    )
+    paper_volume_share: Decimal = Field(
+        default=Decimal("0.10"),
+        gt=0,
+        le=1,
+        description="Paper fills: most of a candle's volume one order may take.",
+    )
+    paper_fee_rate: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=Decimal("0.05"),
+        description="Paper taker fee; default: the venue's base-tier fee.",
+    )
+    exchange_credentials: SecretStr | None = Field(
+        default=None,
+        description="Live trading keys: exchange=apikey:secret[:password],... (phases 4-5).",
+    )
 
     # --- compliance (issue 6: add compliance settings here) -------------------------
+    tax_entity_file: Path | None = Field(
+        default=None,
+        description="Entity YAML (type, investor/trader, GST, ABN, sealed TFN); default: "
+        "the shipped example company lyra/compliance/data/entity.yaml.",
+    )
+    tax_ledger_file: Path | None = Field(
+        default=None,
+        description="A transactions CSV (DESIGN.md header) the nightly flow imports beside "
+        "Lyra's own fills; none by default.",
+    )
+    tax_method: Literal["fifo", "specific", "lowest-tax"] = Field(
+        default="fifo", description="Parcel identification (TAX.md): fifo unless chosen."
+    )
+    tax_same_day_average: bool = Field(
+        default=False, description="Average the cost of units acquired on the same day."
+    )
+    tax_fill_accounts: str = Field(
+        default="paper,live",
+        description="Execution accounts whose fills enter the tax ledger (comma list); paper "
+        "fills are simulated and make reports provisional.",
+    )
+    tax_fx_file: Path | None = Field(
+        default=None, description="CSV date,currency,aud_per_unit,source (e.g. RBA F11 rates)."
+    )
+    tax_usd_aud_rate: Decimal = Field(
+        default=Decimal("1.50"),
+        gt=0,
+        le=10,
+        description="ASSUMED USD/AUD rate where no published rate is given (reports say so).",
+    )
 
     # --- orchestration (issue 7: add orchestration settings here) -------------------
+    project_dir: Path | None = Field(
+        default=None,
+        description="Repository root a Prefect worker runs the flows from (prefect.yaml's "
+        "pull step reads LYRA_PROJECT_DIR); `lyra serve` sets it.",
+    )
+    task_runner: Literal["thread", "dask"] = Field(
+        default="thread",
+        description="Task runner of the per-symbol fan-out: thread pool, or Dask (scale extra).",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); empty = a "
+        "temporary local cluster per flow run.",
+    )
+    dask_workers: int = Field(default=2, ge=1, le=256, description="Local Dask cluster size.")
+    concurrency_limits: bool = Field(
+        default=False,
+        description="Hold Prefect global concurrency slots (strict) around exchange and LLM "
+        "calls; on only where the limits exist (`lyra serve` creates them and sets this).",
+    )
+    exchange_concurrency: int = Field(
+        default=2, ge=1, le=100, description="Requests in flight per exchange across all runs."
+    )
+    llm_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="LLM calls in flight across all runs."
+    )
+    approval_timeout_s: int = Field(
+        default=86_400,
+        ge=10,
+        le=7 * 86_400,
+        description="How long a promotion waits for a person's approval (phases 4 and 5).",
+    )
+    cycle_prompt_tokens: int = Field(
+        default=3_000,
+        ge=1,
+        le=200_000,
+        description="Prompt tokens assumed per LLM call when the budget gate prices a cycle.",
+    )
 
     # --- market data ---------------------------------------------------------------
     market_source: Literal["replay", "ccxt"] = Field(

@@ -163,3 +163,21 @@ def test_audit_verify_names_the_first_edited_record(workdir: Path, tmp_path: Pat
     assert result.returncode == 1
     assert "record 2" in result.stderr
     assert "edited" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["killswitch", "reset", "--by"], "--by"),
+        (["nosuchcommand"], "No such command"),
+    ],
+)
+def test_usage_errors_exit_2_without_a_traceback(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    result = _lyra(tmp_path, *args, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".lyra").exists()

@@ -1,0 +1,114 @@
+"""The drawdown kill switch: the pure state machine (persisted by :mod:`lyra.store.killswitch`).
+
+DESIGN.md, Risk: equity, including open positions at market, 15% or more below its peak
+trips a kill switch: no new risk until a person resets it; closing trades are allowed::
+
+                       drawdown >= 15% (timer or any assessment)
+        +----------+ ------------------------------------------> +-----------+
+        |  ARMED   |                                             |  TRIPPED  |
+        +----------+ <------------------------------------------ +-----------+
+                       a person: reset --by NAME --reason TEXT
+                       (the peak is re-based to the equity at the reset)
+
+Decisions beyond the design:
+
+- The peak used is the *high-water mark* the switch keeps: the highest of the portfolio's
+  peak and every equity it has seen. A reset re-bases it to the last equity seen: the
+  person who resets accepts the loss so far; otherwise the switch would trip again on the
+  next check while the equity is still down, and a reset could never take effect. After
+  a reset the portfolio's older peak no longer counts; new highs do.
+- Tripping is idempotent: a tripped switch stays as it tripped (time, reason, figures)
+  until the reset; further checks only update the last equity seen.
+- Nothing but a reset un-trips it, not even equity recovering above the peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from lyra.risk.figures import fmt, pct
+from lyra.risk.limits import RiskLimits
+
+__all__ = ["KillSwitchState", "drawdown", "observe_equity", "reset_state"]
+
+
+def drawdown(equity: Decimal, peak: Decimal) -> Decimal:
+    """How far ``equity`` is below ``peak``, as a fraction of the peak (0 at or above it)."""
+    if peak <= 0 or equity >= peak:
+        return Decimal(0)
+    return (peak - equity) / peak
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchState:
+    """The kill switch as stored. ``equity``/``peak_equity`` are the figures it tripped on."""
+
+    tripped: bool = False
+    tripped_at: datetime | None = None
+    reason: str | None = None
+    equity: Decimal | None = None
+    peak_equity: Decimal | None = None
+    reset_at: datetime | None = None
+    reset_by: str | None = None
+    reset_reason: str | None = None
+    high_water: Decimal | None = None
+    last_equity: Decimal | None = None
+    checked_at: datetime | None = None
+
+    @property
+    def current_drawdown(self) -> Decimal:
+        """Drawdown of the last equity seen below the high-water mark."""
+        if self.last_equity is None or self.high_water is None:
+            return Decimal(0)
+        return drawdown(self.last_equity, self.high_water)
+
+
+def observe_equity(
+    state: KillSwitchState,
+    *,
+    equity: Decimal,
+    peak_equity: Decimal,
+    now: datetime,
+    limits: RiskLimits,
+) -> KillSwitchState:
+    """The state after seeing ``equity`` (marked to market) against ``peak_equity``."""
+    if not equity.is_finite() or not peak_equity.is_finite():
+        raise ValueError("equity and peak_equity must be finite")
+    seen = [equity]
+    if state.high_water is not None:
+        seen.append(state.high_water)
+    if state.reset_at is None:
+        seen.append(peak_equity)
+    high = max(seen)
+    observed = replace(state, high_water=high, last_equity=equity, checked_at=now)
+    fall = drawdown(equity, high)
+    if state.tripped or fall < limits.max_drawdown:
+        return observed
+    return replace(
+        observed,
+        tripped=True,
+        tripped_at=now,
+        reason=(
+            f"drawdown {pct(fall)} >= {pct(limits.max_drawdown)}: equity {fmt(equity)} "
+            f"against peak {fmt(high)}"
+        ),
+        equity=equity,
+        peak_equity=high,
+    )
+
+
+def reset_state(state: KillSwitchState, *, by: str, reason: str, now: datetime) -> KillSwitchState:
+    """The state after a person's reset (unchanged when it is not tripped)."""
+    if not state.tripped:
+        return state
+    base = state.last_equity if state.last_equity is not None else state.equity
+    return replace(
+        state,
+        tripped=False,
+        reset_at=now,
+        reset_by=by,
+        reset_reason=reason,
+        high_water=base,
+    )

@@ -1,0 +1,76 @@
+"""``lyra.risk`` is one front door, and pure: no adapter, no file, no database."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import lyra.risk
+from lyra.config import load_settings
+from lyra.errors import ConfigError
+from lyra.risk import RiskLimits
+
+MODULES = ["assess", "check", "killswitch", "limits", "request", "sizing", "stops"]
+RISK = Path(lyra.risk.__file__).parent
+ADAPTERS = (
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "aiohttp",
+    "ccxt",
+    "redis",
+    "psycopg",
+    "prefect",
+    "lyra.store",
+    "lyra.bootstrap",
+)
+
+
+def test_the_package_exports_every_public_name_of_its_modules() -> None:
+    expected: set[str] = set()
+    for name in MODULES:
+        module = importlib.import_module(f"lyra.risk.{name}")
+        assert all(hasattr(module, n) for n in module.__all__), name
+        expected |= set(module.__all__)
+    assert set(lyra.risk.__all__) == expected
+    assert len(lyra.risk.__all__) == len(set(lyra.risk.__all__))
+
+
+def test_every_risk_module_is_pure() -> None:
+    for path in sorted(RISK.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        bad = sorted(m for m in imported if any(m == a or m.startswith(a + ".") for a in ADAPTERS))
+        assert bad == [], path.name
+        calls = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "open"
+        ]
+        assert calls == [], path.name
+
+
+def test_limits_come_from_settings_and_may_only_be_tightened() -> None:
+    settings = load_settings(
+        risk_per_trade="0.01", symbols="BTC/USD,ETH/USD", live_capital_cap_usd="500"
+    )
+    limits = RiskLimits.from_settings(settings)
+    assert str(limits.risk_per_trade) == "0.01"
+    assert limits.symbols == frozenset({"BTC/USD", "ETH/USD"})
+    assert str(limits.live_capital_cap_usd) == "500"
+    with pytest.raises(ConfigError, match="LYRA_RISK_PER_TRADE"):
+        load_settings(risk_per_trade="0.05")
+    with pytest.raises(ValueError, match="max_drawdown"):
+        RiskLimits(max_drawdown=lyra.risk.MAX_DRAWDOWN * 2)
