@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -104,6 +105,7 @@ class CannedServer:
         self.requests: list[tuple[str, str]] = []
         self.configs: list[dict[str, Any]] = []
         self._scripted: dict[str, deque[Answer]] = {}
+        self.method = "GET"
 
     # -- scripting -----------------------------------------------------------------
 
@@ -133,13 +135,16 @@ class CannedServer:
         cls = _canned_class(getattr(ccxt_async, ccxt_id), self)
         return cls({**config, "rateLimit": 1})
 
-    def answer(self, method: str, url: str) -> Answer:
+    def answer(self, method: str, url: str, body: Any = None) -> Answer:
         parts = urlsplit(url)
         self.requests.append((method, parts.path))
+        self.method = method
         for fragment, queue in self._scripted.items():
             if fragment in parts.path and queue:
                 return queue.popleft()
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        if isinstance(body, str) and body and not body.lstrip().startswith(("{", "[")):
+            query.update({key: values[-1] for key, values in parse_qs(body).items()})
         return self.route(parts.path, query)
 
     def route(self, path: str, query: dict[str, str]) -> Answer:
@@ -158,7 +163,7 @@ def _canned_class(base: type, server: CannedServer) -> type:
         self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
         request_headers = self.prepare_request_headers(headers)
-        answer = server.answer(method, url)
+        answer = server.answer(method, url, body)
         if isinstance(answer, NetworkDown):
             raise answer.error(self.id, method, url)
         text = answer.text()
@@ -189,7 +194,15 @@ def _window(rows: list[Any], opens: list[int], start: int | None, count: int) ->
 
 
 class BinanceServer(CannedServer):
+    """Binance's public API, and with :meth:`with_orders` its spot order endpoints."""
+
     exchange = "binance"
+    book: BinanceOrderBook | None = None
+
+    def with_orders(self, book: BinanceOrderBook) -> BinanceServer:
+        """Answer the order endpoints from ``book`` (keys needed: any apiKey/secret)."""
+        self.book = book
+        return self
 
     def route(self, path: str, query: dict[str, str]) -> Answer:
         if path == "/api/v3/exchangeInfo":
@@ -202,6 +215,8 @@ class BinanceServer(CannedServer):
             return Reply(body=canned_json("binance", "ticker_24hr_BTCUSDT"))
         if path == "/sapi/v1/capital/config/getall":
             return Reply(body=[])
+        if self.book is not None and path in _BINANCE_ORDER_PATHS:
+            return self.book.route(self.method, path, query)
         return self.not_found(path)
 
     def _klines(self, query: dict[str, str]) -> Reply:
@@ -298,3 +313,197 @@ SERVERS: dict[str, Callable[..., CannedServer]] = {
 def canned_server(exchange: str, now: datetime = CANNED_NOW) -> CannedServer:
     """The canned server of ``exchange`` (binance, kraken or btcmarkets) at ``now``."""
     return SERVERS[exchange](now)
+
+
+# -- Binance spot orders ---------------------------------------------------------------
+
+_BINANCE_ORDER_PATHS = frozenset(
+    {"/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades", "/api/v3/account"}
+)
+
+
+class BinanceOrderBook:
+    """The order side of a canned Binance: ``POST/GET/DELETE /api/v3/order``,
+    ``GET /api/v3/openOrders`` and ``GET /api/v3/myTrades``, answered in the shapes of
+    ``canned/binance/order_*.json`` (developers.binance.com, Spot API "Trading endpoints").
+
+    Orders are kept in a JSON file when ``state_path`` is given, so that a separate
+    process (a child killed mid-flight, then a restarted one) sees the same exchange;
+    ``posts`` counts every order-creating POST ever received. ``fill_mode`` is ``fill``
+    (market orders fill at once at the canned ticker's last price, one trade, 0.1% fee in
+    USDT) or ``open`` (orders rest as NEW). ``after_create`` runs once an order is stored
+    and before the answer goes back: a test kills the process there.
+    """
+
+    def __init__(
+        self,
+        state_path: Path | None = None,
+        *,
+        fill_mode: str = "fill",
+        after_create: Callable[[], None] | None = None,
+    ) -> None:
+        self.state_path = state_path
+        self.fill_mode = fill_mode
+        self.after_create = after_create
+        self._memory: dict[str, Any] = {"orders": {}, "posts": 0, "next_id": 1000}
+
+    # -- state -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        if self.state_path is not None and self.state_path.exists():
+            loaded: dict[str, Any] = json.loads(self.state_path.read_text(encoding="utf-8"))
+            return loaded
+        return self._memory
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self._memory = state
+        if self.state_path is not None:
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state), encoding="utf-8")
+            tmp.replace(self.state_path)
+
+    @property
+    def posts(self) -> int:
+        return int(self.state()["posts"])
+
+    @property
+    def orders(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.state()["orders"]
+        return found
+
+    def add_open_order(self, client_order_id: str, side: str = "buy", qty: str = "0.01") -> None:
+        """An order that rests on the book (placed by Lyra or by a person)."""
+        state = self.state()
+        state["orders"][client_order_id] = self._order(
+            state, client_order_id, side.upper(), qty, "0.00000000", "NEW"
+        )
+        self._save(state)
+
+    # -- routing -------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, query: dict[str, str]) -> Reply:
+        if path == "/api/v3/order" and method == "POST":
+            return self._create(query)
+        if path == "/api/v3/order" and method == "GET":
+            order = self._lookup(query)
+            return order if isinstance(order, Reply) else Reply(body=_public(order))
+        if path == "/api/v3/order" and method == "DELETE":
+            return self._cancel(query)
+        if path == "/api/v3/openOrders":
+            return Reply(body=[_public(o) for o in self.orders.values() if o["status"] == "NEW"])
+        if path == "/api/v3/myTrades":
+            trades = [
+                t
+                for o in self.orders.values()
+                if str(o["orderId"]) == query.get("orderId")
+                for t in o["trades"]
+            ]
+            return Reply(body=trades)
+        raise AssertionError(f"binance order book has no route for {method} {path}")
+
+    def _error(self, name: str) -> Reply:
+        spec = canned_json("binance", "order_errors")[name]
+        return Reply(spec["status"], spec["body"], dict(spec["headers"]))
+
+    def _order(
+        self, state: dict[str, Any], client_id: str, side: str, qty: str, executed: str, status: str
+    ) -> dict[str, Any]:
+        template = canned_json("binance", "order_query")
+        state["next_id"] += 1
+        now_ms = int(CANNED_NOW.timestamp() * 1000)
+        return {
+            **template,
+            "symbol": "BTCUSDT",
+            "orderId": state["next_id"],
+            "clientOrderId": client_id,
+            "price": "0.00000000",
+            "origQty": qty,
+            "executedQty": executed,
+            "cummulativeQuoteQty": "0.00000000",
+            "status": status,
+            "type": "MARKET",
+            "side": side,
+            "time": now_ms,
+            "updateTime": now_ms,
+            "workingTime": now_ms,
+            "trades": [],
+        }
+
+    def _create(self, query: dict[str, str]) -> Reply:
+        state = self.state()
+        client_id = query["newClientOrderId"]
+        state["posts"] += 1
+        if client_id in state["orders"]:
+            self._save(state)
+            return self._error("duplicate_order")
+        qty = query["quantity"]
+        order = self._order(state, client_id, query["side"], qty, "0.00000000", "NEW")
+        if self.fill_mode == "fill":
+            price = Decimal(canned_json("binance", "ticker_24hr_BTCUSDT")["lastPrice"])
+            amount = Decimal(qty)
+            quote = (price * amount).quantize(Decimal("1e-8"))
+            fee = (quote * Decimal("0.001")).quantize(Decimal("1e-8"))
+            trade = {
+                **canned_json("binance", "myTrades_item"),
+                "symbol": "BTCUSDT",
+                "id": order["orderId"] * 10 + 1,
+                "orderId": order["orderId"],
+                "price": f"{price:.8f}",
+                "qty": qty,
+                "quoteQty": f"{quote:.8f}",
+                "commission": f"{fee:.8f}",
+                "commissionAsset": "USDT",
+                "time": order["time"],
+                "isBuyer": query["side"] == "BUY",
+            }
+            order.update(
+                status="FILLED", executedQty=qty, cummulativeQuoteQty=f"{quote:.8f}", trades=[trade]
+            )
+        state["orders"][client_id] = order
+        self._save(state)
+        if self.after_create is not None:
+            self.after_create()
+        full = {**canned_json("binance", "order_new_FULL"), **_public(order)}
+        full["transactTime"] = order["time"]
+        full["fills"] = [
+            {
+                "price": t["price"],
+                "qty": t["qty"],
+                "commission": t["commission"],
+                "commissionAsset": t["commissionAsset"],
+                "tradeId": t["id"],
+            }
+            for t in order["trades"]
+        ]
+        return Reply(body=full)
+
+    def _lookup(self, query: dict[str, str]) -> dict[str, Any] | Reply:
+        orders = self.orders
+        if "origClientOrderId" in query:
+            found = orders.get(query["origClientOrderId"])
+        else:
+            found = next(
+                (o for o in orders.values() if str(o["orderId"]) == query.get("orderId")), None
+            )
+        return found if found is not None else self._error("order_does_not_exist")
+
+    def _cancel(self, query: dict[str, str]) -> Reply:
+        found = self._lookup(query)
+        if isinstance(found, Reply):
+            return found
+        state = self.state()
+        order = state["orders"][found["clientOrderId"]]
+        order["status"] = "CANCELED"
+        self._save(state)
+        body = {
+            **canned_json("binance", "order_cancel"),
+            **_public(order),
+            "origClientOrderId": order["clientOrderId"],
+            "clientOrderId": "cancel" + str(order["orderId"]),
+        }
+        return Reply(body=body)
+
+
+def _public(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as Binance's query endpoints show it (no trades inline)."""
+    return {key: value for key, value in order.items() if key != "trades"}

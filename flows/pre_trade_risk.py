@@ -1,0 +1,40 @@
+"""The pre-trade risk flow: after every market analysis, once per `lyra run`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from lyra.analysis.pre_trade import FLOW_NAME
+from lyra.analysis.pre_trade_summary import PreTradeSummary
+from lyra.config import load_settings
+from tasks import execution as t
+
+Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the order mode.")]
+
+
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+def pre_trade_risk(
+    decision_ids: list[str] | None = None, phase: Phase | None = None
+) -> PreTradeSummary:
+    """Assess, size and execute decisions by the phase's order mode, recording everything.
+
+    Reconciles open orders with the exchanges first, checks the drawdown (a tripped kill
+    switch cancels every open order on every exchange), then takes each decision (the
+    given ids, or every pending actionable one): risk in code, then phase 1 analysis only,
+    phase 2 validated but never sent, phase 3 the paper broker, phases 4-5 the exchange.
+    Ends with an equity snapshot and publishes the orders table and the equity curve.
+    """
+    settings = load_settings(**({"phase": phase} if phase is not None else {}))
+    context = t.start(settings)
+    reconciled = t.reconcile_orders.submit(context).result()
+    guarded = t.guard.submit(context).result()
+    chosen = t.select_decisions(settings, decision_ids)
+    # One after another: each fill changes the equity and exposure the next one is sized on.
+    outcomes = [t.take_decision.submit(context, decision_id).result() for decision_id in chosen]
+    summary = t.finish.submit(context, outcomes, reconciled, guarded).result()
+    t.publish_orders(summary)
+    t.publish_equity(summary)
+    return summary

@@ -1,0 +1,137 @@
+"""The pre-trade risk flow on the Prefect engine: phase 3 on the embedded default (replay
+data, paper broker, offline analysts), then the other phases' order modes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from sqlalchemy import func, select
+
+from flows.market_analysis import market_analysis
+from flows.pre_trade_risk import pre_trade_risk
+from lyra import bootstrap
+from lyra.config import load_settings
+from lyra.store.audit import verify_audit_log
+from lyra.store.execution_tables import EquitySnapshotRow, FillRow, OrderRow
+from lyra.store.models import DecisionRow
+from tasks.execution import EQUITY_ARTIFACT_KEY, ORDERS_ARTIFACT_KEY
+from tests.integration.test_execution_orders import insert_decision
+
+
+@pytest.fixture
+def lyra_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LYRA_HOME", str(tmp_path / ".lyra"))
+    monkeypatch.setenv("LYRA_DATABASE_URL", database_url)
+    monkeypatch.setenv("LYRA_PHASE", "3")
+    yield database_url
+    bootstrap.dispose_all()
+
+
+def _buy_decision(phase: int) -> tuple[str, Decimal]:
+    """A market-analysis cycle, then an actionable buy at that cycle's price."""
+    cycle = market_analysis(phase=phase)
+    price = cycle.decisions[0].price
+    assert price is not None
+    database = bootstrap.open_database(load_settings())
+    decision_id = insert_decision(
+        database,
+        exchange="coinbase",
+        symbol="BTC/USD",
+        price=str(price),
+        stop=str((price * Decimal("0.97")).quantize(Decimal("0.01"))),
+        as_of=cycle.as_of,
+        phase=phase,
+    )
+    return decision_id, price
+
+
+async def _artifact(key: str) -> object:
+    async with get_client() as client:
+        found = [a for a in await client.read_latest_artifacts() if a.key == key]
+        assert found, f"no artifact {key}"
+        return found[0].data
+
+
+def test_phase_3_fills_a_decision_on_paper_once_and_publishes_orders_and_equity(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")  # 20% of it stays below 10,000 USD
+    decision_id, price = _buy_decision(3)
+
+    summary = pre_trade_risk()
+
+    [outcome] = [o for o in summary.outcomes if o.decision_id == decision_id]
+    assert outcome.status == "filled"
+    assert outcome.sent
+    assert outcome.approved
+    assert outcome.filled > 0
+    assert outcome.fee > 0
+    assert outcome.average is not None
+    assert abs(outcome.average - price) / price < Decimal("0.02")
+    assert summary.mode == "paper"
+    assert summary.fees == outcome.fee
+    assert summary.equity < Decimal(40_000)  # fees and slippage paid
+    assert summary.peak_equity == Decimal(40_000) or summary.peak_equity == summary.equity
+    assert Path(summary.chart_path or "").read_bytes()[:4] == b"\x89PNG"
+
+    again = pre_trade_risk(decision_ids=[decision_id])
+    assert [(o.status, o.sent) for o in again.outcomes] == [("filled", False)]
+
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OrderRow)) == 1
+        assert session.scalar(select(func.count()).select_from(FillRow)) == 1
+        assert session.scalar(select(func.count()).select_from(EquitySnapshotRow)) == 2
+        assert session.get(DecisionRow, decision_id).status == "filled"  # type: ignore[union-attr]
+        assert verify_audit_log(session).intact
+
+    rows = asyncio.run(_artifact(ORDERS_ARTIFACT_KEY))
+    table = rows if isinstance(rows, list) else json.loads(str(rows))
+    assert [r["status"] for r in table] == ["filled"]
+    markdown = str(asyncio.run(_artifact(EQUITY_ARTIFACT_KEY)))
+    assert "data:image/png;base64," in markdown
+    assert "peak" in markdown
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_offline_a_trade_above_10000_usd_is_refused_for_want_of_a_premium_vote(
+    lyra_env: str,
+) -> None:
+    decision_id, _ = _buy_decision(3)  # paper capital 100,000: the 20% cap allows 20,000
+    summary = pre_trade_risk(decision_ids=[decision_id])
+    [outcome] = summary.outcomes
+    assert outcome.status == "rejected"
+    assert outcome.notional is not None
+    assert outcome.notional > Decimal(10_000)
+    assert [r.split(":")[0] for r in outcome.reasons] == ["premium_vote"]
+    assert outcome.detail == "premium vote: none available"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_phase_1_records_analysis_only_and_phase_2_validates_without_sending(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")
+    first, _ = _buy_decision(1)
+    one = pre_trade_risk(decision_ids=[first], phase=1)
+    assert [o.status for o in one.outcomes] == ["analysis_only"]
+
+    second, _ = _buy_decision(2)
+    two = pre_trade_risk(decision_ids=[second], phase=2)
+    [outcome] = two.outcomes
+    assert outcome.status == "validated"
+    assert not outcome.sent
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        orders = session.scalars(select(OrderRow)).all()
+        assert [(o.account, o.status) for o in orders] == [("validate", "validated")]
+        assert session.scalar(select(func.count()).select_from(FillRow)) == 0
+        assert session.get(DecisionRow, first).status == "analysis_only"  # type: ignore[union-attr]
+        assert session.get(DecisionRow, second).status == "validated"  # type: ignore[union-attr]
