@@ -110,9 +110,13 @@ async def no_premium_vote(request: RiskRequest, decision_id: str) -> bool | None
 
 
 def premium_vote_for(settings: Settings) -> PremiumVote:
-    """The premium vote in force. Offline there is no premium tier: no vote, and a trade
-    above the threshold is refused by name. (With OpenRouter, the gateway's premium
-    validation prompt is the vote to plug in here; until it is, none is available.)"""
+    """The premium vote in force: with OpenRouter the gateway's premium tier
+    (:mod:`lyra.analysis.premium_vote`); offline there is no premium tier, so no vote,
+    and a trade above the threshold is refused by name."""
+    if settings.llm_provider == "openrouter":
+        from lyra.analysis.premium_vote import gateway_premium_vote
+
+        return gateway_premium_vote(settings)
     return no_premium_vote
 
 
