@@ -24,11 +24,13 @@ def market_analysis(
 ) -> CycleSummary:
     """Analyse every configured market once and decide by weighted consensus.
 
-    Fetches candles for each exchange and symbol (stored), computes indicators, collects
-    the panel's votes (offline analysts by default), decides at the phase's consensus
+    Fetches candles for each exchange and symbol (stored); once every market is in,
+    compares each with the same symbol on the other exchanges (cross-exchange spreads);
+    computes indicators, regime, patterns and the hourly and daily trends; collects the
+    panel's votes (offline analysts by default), decides at the phase's consensus
     threshold, records decisions, votes and an audit record, and publishes the decisions
-    as a table artifact. A market without data gets a recorded hold with the reason.
-    Parameters left empty take the settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``,
+    and spreads as table artifacts. A market without data gets a recorded hold with the
+    reason. Parameters left empty take the settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``,
     ``LYRA_SYMBOLS``).
     """
     overrides = {"phase": phase, "exchanges": exchanges, "symbols": symbols}
@@ -40,7 +42,7 @@ def market_analysis(
             (exchange, symbol, t.fetch_market_data.submit(settings, cycle, exchange, symbol))
             for exchange, symbol in markets
         ]
-        pending = []
+        fetched = []
         unavailable: list[DecisionSummary] = []
         checks = []
         for exchange, symbol, fetch in fetches:
@@ -52,7 +54,12 @@ def market_analysis(
                 unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
                 continue
             checks.append(data.checks)
-            snapshot = t.build_snapshot.submit(settings, data)
+            fetched.append(data)
+        spreads = t.compare_exchanges(fetched)
+        pending = []
+        for data in fetched:
+            market_spreads = spreads.get((data.exchange, data.symbol), ())
+            snapshot = t.build_snapshot.submit(settings, data, market_spreads)
             votes = t.gather_votes.submit(settings, cycle, snapshot)
             pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
         decided = [future.result() for future in pending]
@@ -61,6 +68,7 @@ def market_analysis(
         t.abort_cycle(settings, cycle, describe_error(exc))
         raise
     t.publish_decisions(summary)
+    t.publish_spreads(summary)
     t.publish_data_checks(checks)
     return summary
 

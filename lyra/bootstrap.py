@@ -12,6 +12,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from lyra.config import Settings
 from lyra.llm.analysts import Analyst, build_offline_panel
@@ -20,6 +21,9 @@ from lyra.market.exchange import ExchangeClient
 from lyra.market.replay import ReplayClock, ReplayExchange
 from lyra.store.db import Database
 from lyra.store.migrate import upgrade_to_head
+
+if TYPE_CHECKING:
+    from lyra.market.ccxt_exchange import CcxtFactory
 
 __all__ = [
     "analyst_panel",
@@ -32,6 +36,12 @@ __all__ = [
 
 
 _cached_databases: list[Database] = []
+
+#: How the ccxt adapter builds its exchange objects; None: ccxt's own classes. The one
+#: seam where ccxt's HTTP layer is replaced while its parsers, error table and rate
+#: limiter stay (the tests' canned exchanges, tests/support/ccxt_canned.py; a recording
+#: proxy). Wiring set before a run, never state that outlives one.
+ccxt_factory: CcxtFactory | None = None
 
 
 @functools.cache
@@ -77,6 +87,7 @@ def exchange_client(settings: Settings, exchange_id: str, as_of: datetime) -> Ex
         exchange_id,
         sandbox=settings.ccxt_sandbox,
         markets_cache=DatabaseMarketsCache(open_database(settings), ttl=ttl),
+        ccxt_factory=ccxt_factory,
     )
 
 

@@ -16,16 +16,17 @@ from prefect.runtime import flow_run
 
 from lyra.analysis import market_cycle as steps
 from lyra.analysis.news_cycle import market_sentiment
-from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, spread_rows, two_places
 from lyra.bootstrap import open_database
 from lyra.config import Settings
-from lyra.llm.votes import MarketSnapshot, Vote
+from lyra.llm.votes import CrossSpread, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult
 from lyra.store.quarantine import markdown_summary
 from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
 
 ARTIFACT_KEY = "market-analysis-decisions"
 CHECKS_ARTIFACT_KEY = "market-data-checks"
+SPREADS_ARTIFACT_KEY = "market-spreads"
 
 
 @task(
@@ -70,11 +71,22 @@ async def fetch_market_data(
     return await steps.fetch_market_data(settings, cycle, exchange_id, symbol)
 
 
+@task(name="compare-exchanges", cache_policy=NO_CACHE)
+def compare_exchanges(
+    markets: list[steps.MarketData],
+) -> dict[tuple[str, str], tuple[CrossSpread, ...]]:
+    """Each market's spreads against the same symbol on the cycle's other exchanges."""
+    return steps.compare_exchanges(markets)
+
+
 @task(name="build-snapshot", cache_policy=NO_CACHE)
-def build_snapshot(settings: Settings, data: steps.MarketData) -> MarketSnapshot:
-    """Indicators over the candles, with the asset's latest news sentiment."""
+def build_snapshot(
+    settings: Settings, data: steps.MarketData, spreads: tuple[CrossSpread, ...] = ()
+) -> MarketSnapshot:
+    """Indicators, regime, patterns and trends over the candles, with the market's
+    spreads and the asset's latest news sentiment."""
     sentiment = market_sentiment(settings, data.symbol, data.as_of)
-    return steps.build_snapshot(data, sentiment)
+    return steps.build_snapshot(data, sentiment, spreads)
 
 
 @task(name="gather-votes", cache_policy=NO_CACHE)
@@ -135,6 +147,7 @@ def decision_table(summary: CycleSummary) -> list[dict[str, str]]:
             "exchange": d.exchange,
             "symbol": d.symbol,
             "price": "n/a" if d.price is None else str(d.price),
+            "trends": d.trends or "n/a",
         }
         row.update({v.analyst: v.label() for v in d.votes})
         row.update({"score": two_places(d.score), "decision": d.action, "reason": d.reason})
@@ -153,6 +166,21 @@ def publish_decisions(summary: CycleSummary) -> None:
             f"threshold {summary.threshold}; offline analysts are rule-based, not LLMs."
         ),
     )
+
+
+@task(name="publish-spreads", cache_policy=NO_CACHE)
+def publish_spreads(summary: CycleSummary) -> None:
+    """The cycle's cross-exchange spreads as a table artifact (none with one exchange)."""
+    rows = spread_rows(summary)
+    if rows:
+        create_table_artifact(
+            table=rows,
+            key=SPREADS_ARTIFACT_KEY,
+            description=(
+                f"Cross-exchange spreads at {summary.as_of:%Y-%m-%d %H:%M} UTC on the latest "
+                "candle both exchanges have; positive: the first exchange is dearer."
+            ),
+        )
 
 
 @task(name="publish-data-checks", cache_policy=NO_CACHE)

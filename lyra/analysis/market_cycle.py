@@ -2,9 +2,11 @@
 
 A cycle: check the configured markets exist (fail at start, with the list of what does);
 take the cycle's market instant (the replay clock moves one candle per cycle); per market,
-fetch candles and the ticker and store the candles; compute indicators; collect the
-panel's votes; decide by consensus at the phase's threshold; record decision, votes and
-an audit record in one transaction; close the cycle and write its report.
+fetch candles and the ticker and store the candles; once every market is fetched, compare
+each with the same symbol on the other exchanges (spreads); compute indicators, regime,
+patterns and the hourly and daily trends (:mod:`lyra.analysis.market_context`); collect
+the panel's votes; decide by consensus at the phase's threshold; record decision, votes
+and an audit record in one transaction; close the cycle and write its report.
 
 A market whose data cannot be had is not dropped: it gets a recorded ``hold`` with the
 reason, and the cycle goes on for the others.
@@ -17,10 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
+from lyra.analysis.market_context import (
+    context_indicators,
+    cross_spreads,
+    fetch_limit,
+    trend_readings,
+)
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, cycle_report_markdown
 from lyra.bootstrap import analyst_panel, consensus_policy, exchange_client, open_database
 from lyra.config import Settings
 from lyra.errors import (
@@ -31,7 +40,7 @@ from lyra.errors import (
 )
 from lyra.llm.analysts import collect_votes
 from lyra.llm.consensus import ConsensusResult, decide
-from lyra.llm.votes import Action, MarketSnapshot, Vote
+from lyra.llm.votes import Action, CrossSpread, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult, check_candles
 from lyra.market.exchange import ExchangeClient
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators
@@ -51,6 +60,7 @@ __all__ = [
     "build_snapshot",
     "check_markets",
     "close_cycle",
+    "compare_exchanges",
     "decide_and_record",
     "describe_error",
     "fetch_market_data",
@@ -77,7 +87,12 @@ class CycleContext:
 
 @dataclass(frozen=True, slots=True)
 class MarketData:
-    """Candles and ticker of one market at the cycle's instant."""
+    """Candles and ticker of one market at the cycle's instant.
+
+    ``candles`` is the decision batch (``candle_limit`` candles, checked and stored);
+    ``history`` everything fetched, the batch being its tail: the longer window feeds
+    only the daily trend (see :mod:`lyra.analysis.market_context`).
+    """
 
     exchange: str
     symbol: str
@@ -86,6 +101,7 @@ class MarketData:
     candles: pd.DataFrame
     ticker: Ticker
     checks: CheckResult
+    history: pd.DataFrame | None = None
 
 
 async def check_markets(settings: Settings, as_of: datetime | None = None) -> list[tuple[str, str]]:
@@ -153,16 +169,22 @@ async def fetch_market_data(
 ) -> MarketData:
     """Fetch the cycle's candles and ticker for one market, check them, store them.
 
+    One request covers the decision batch and the longer history of the daily trend
+    (:func:`~lyra.analysis.market_context.fetch_limit`); only the batch is checked and
+    stored.
+
     A batch that fails its data checks is quarantined exactly as fetched (never stored
     among the candles, never "fixed") and :class:`QuarantinedBatchError` holds the market
     with the failed checks as its reason; the cycle goes on for the others.
     """
     client = exchange_client(settings, exchange_id, cycle.as_of)
     try:
-        candles = await client.fetch_ohlcv(symbol, cycle.timeframe, limit=settings.candle_limit)
+        limit = fetch_limit(settings.candle_limit, cycle.timeframe)
+        history = await client.fetch_ohlcv(symbol, cycle.timeframe, limit=limit)
         ticker = await client.fetch_ticker(symbol)
     finally:
         await client.close()
+    candles = history.tail(settings.candle_limit).reset_index(drop=True)
     checks = check_candles(
         candles, exchange=exchange_id, symbol=symbol, timeframe=cycle.timeframe, as_of=cycle.as_of
     )
@@ -188,12 +210,27 @@ async def fetch_market_data(
             frame=candles,
             cycle_id=cycle.cycle_id,
         )
-    return MarketData(exchange_id, symbol, cycle.timeframe, cycle.as_of, candles, ticker, checks)
+    return MarketData(
+        exchange_id, symbol, cycle.timeframe, cycle.as_of, candles, ticker, checks, history
+    )
 
 
-def build_snapshot(data: MarketData, sentiment: float | None = None) -> MarketSnapshot:
-    """Indicators, regime and candle patterns over the fetched candles; the frame is
-    trimmed to what analysts look at (the regime needs the whole window)."""
+def compare_exchanges(
+    markets: Sequence[MarketData],
+) -> dict[tuple[str, str], tuple[CrossSpread, ...]]:
+    """Spreads of each market against the same symbol on the cycle's other exchanges,
+    by ``(exchange, symbol)``, over the checked decision batches."""
+    return cross_spreads((m.exchange, m.symbol, m.candles) for m in markets)
+
+
+def build_snapshot(
+    data: MarketData,
+    sentiment: float | None = None,
+    spreads: Sequence[CrossSpread] = (),
+) -> MarketSnapshot:
+    """Indicators, regime, candle patterns and the hourly and daily trends over the
+    fetched candles, with the market's spreads; the frame is trimmed to what analysts
+    look at (the regime needs the whole window)."""
     full = add_indicators(data.candles)
     regime = detect_regime(full) if len(full) >= DEFAULT_RULE.min_rows else None
     return MarketSnapshot(
@@ -207,6 +244,8 @@ def build_snapshot(data: MarketData, sentiment: float | None = None) -> MarketSn
         regime=regime.kind.value if regime else None,
         regime_reason=regime.reason if regime else None,
         patterns=tuple(latest_patterns(full)),
+        trends=trend_readings(full, data.history, data.timeframe),
+        spreads=tuple(spreads),
     )
 
 
@@ -218,12 +257,13 @@ async def gather_votes(
         return await collect_votes(panel, snapshot)
 
 
-def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:
-    """The latest candle's indicator values, stored beside the decision for traceability."""
+def _last_indicators(snapshot: MarketSnapshot) -> dict[str, Any]:
+    """The latest candle's indicator values, with the trends and spreads the analysts
+    saw, stored beside the decision for traceability."""
     if snapshot.frame.empty:
         return {}
     last = snapshot.frame.iloc[-1]
-    values: dict[str, float | str | None] = {
+    values: dict[str, Any] = {
         "candle_open_time": str(last["timestamp"]),
         "sentiment": snapshot.sentiment,
         "regime": snapshot.regime,
@@ -232,6 +272,7 @@ def _last_indicators(snapshot: MarketSnapshot) -> dict[str, float | str | None]:
     for column in ("close", *INDICATOR_COLUMNS):
         value = float(last[column])
         values[column] = None if math.isnan(value) else value
+    values.update(context_indicators(snapshot))
     return values
 
 
@@ -297,25 +338,6 @@ def record_unavailable(
     return _summary(settings, cycle.cycle_id, decision_id)
 
 
-def _report_markdown(summary: CycleSummary) -> str:
-    lines = [
-        f"# Market analysis {summary.as_of:%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Cycle `{summary.cycle_id}`, phase {summary.phase}, threshold {summary.threshold}.",
-        "",
-        "| exchange | symbol | price | decision | score | reason | votes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for d in summary.decisions:
-        votes = "; ".join(f"{v.analyst}: {v.label()}" for v in d.votes)
-        price = "n/a" if d.price is None else f"{d.price}"
-        lines.append(
-            f"| {d.exchange} | {d.symbol} | {price} | {d.action} | {two_places(d.score)} "
-            f"| {d.reason} | {votes} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def close_cycle(
     settings: Settings, cycle: CycleContext, decisions: Sequence[DecisionSummary]
 ) -> CycleSummary:
@@ -335,7 +357,7 @@ def close_cycle(
     folder.mkdir(parents=True, exist_ok=True)
     stamp = cycle.as_of.astimezone(UTC).strftime("%Y%m%dT%H%M")
     path = Path(folder / f"{stamp}_{cycle.cycle_id[:8]}.md")
-    path.write_text(_report_markdown(summary), encoding="utf-8")
+    path.write_text(cycle_report_markdown(summary), encoding="utf-8")
     return summary.model_copy(update={"report_path": str(path)})
 
 

@@ -7,14 +7,24 @@ the record itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from lyra.store.models import DecisionRow
 
-__all__ = ["CycleSummary", "DecisionSummary", "VoteSummary", "two_places"]
+__all__ = [
+    "CycleSummary",
+    "DecisionSummary",
+    "SpreadSummary",
+    "VoteSummary",
+    "cycle_report_markdown",
+    "spread_rows",
+    "two_places",
+]
 
 
 def two_places(value: Decimal) -> str:
@@ -44,6 +54,47 @@ class VoteSummary(BaseModel):
         return f"{self.action} {two_places(self.confidence or Decimal(0))}"
 
 
+class SpreadSummary(BaseModel):
+    """A market's spread against the same symbol on another exchange, as stored with its
+    decision (``indicators["spreads"]``, see :mod:`lyra.analysis.market_context`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    other: str
+    at: str
+    spread_bps: float
+    zscore: float | None
+    threshold_bps: float
+    episode_candles: int
+
+    @classmethod
+    def from_stored(cls, other: str, stored: Mapping[str, Any]) -> SpreadSummary:
+        """From the stored JSON object of one spread."""
+        zscore = stored.get("zscore")
+        return cls(
+            other=other,
+            at=str(stored.get("at", "")),
+            spread_bps=float(stored["spread_bps"]),
+            zscore=None if zscore is None else float(zscore),
+            threshold_bps=float(stored.get("threshold_bps", 0.0)),
+            episode_candles=int(stored.get("episode_candles", 0)),
+        )
+
+
+def _trends(indicators: Mapping[str, Any]) -> str | None:
+    trends = indicators.get("trends")
+    if not isinstance(trends, Mapping) or not trends:
+        return None
+    return ", ".join(f"{timeframe} {trend}" for timeframe, trend in trends.items())
+
+
+def _spreads(indicators: Mapping[str, Any]) -> tuple[SpreadSummary, ...]:
+    spreads = indicators.get("spreads")
+    if not isinstance(spreads, Mapping):
+        return ()
+    return tuple(SpreadSummary.from_stored(str(k), v) for k, v in spreads.items())
+
+
 class DecisionSummary(BaseModel):
     """One market's decision in one cycle."""
 
@@ -67,10 +118,13 @@ class DecisionSummary(BaseModel):
     stop_price: Decimal | None
     reason: str
     votes: tuple[VoteSummary, ...]
+    trends: str | None = None  # "1h up, 1d unknown": the multi-timeframe view
+    spreads: tuple[SpreadSummary, ...] = ()
 
     @classmethod
     def from_row(cls, row: DecisionRow) -> DecisionSummary:
         """Summary of a stored decision (its votes must be loaded)."""
+        indicators: Mapping[str, Any] = row.indicators or {}
         return cls(
             decision_id=row.id,
             cycle_id=row.cycle_id,
@@ -99,6 +153,8 @@ class DecisionSummary(BaseModel):
                 )
                 for v in row.votes
             ),
+            trends=_trends(indicators),
+            spreads=_spreads(indicators),
         )
 
     @property
@@ -127,3 +183,60 @@ class CycleSummary(BaseModel):
     def actionable(self) -> tuple[DecisionSummary, ...]:
         """Decisions to hand to pre-trade risk."""
         return tuple(d for d in self.decisions if d.actionable)
+
+
+def spread_rows(summary: CycleSummary) -> list[dict[str, str]]:
+    """One row per market and other exchange: the cycle's cross-exchange spreads."""
+    rows = []
+    for d in summary.decisions:
+        for spread in d.spreads:
+            zscore = "n/a" if spread.zscore is None else f"{spread.zscore:+.2f}"
+            episode = (
+                f"{spread.episode_candles} candles above {spread.threshold_bps:g} bps"
+                if spread.episode_candles
+                else "none"
+            )
+            rows.append(
+                {
+                    "exchange": d.exchange,
+                    "symbol": d.symbol,
+                    "against": spread.other,
+                    "candle": spread.at,
+                    "spread_bps": f"{spread.spread_bps:+.1f}",
+                    "zscore": zscore,
+                    "episode": episode,
+                }
+            )
+    return rows
+
+
+def cycle_report_markdown(summary: CycleSummary) -> str:
+    """The cycle's Markdown report: decisions, trends and votes, then the spreads."""
+    lines = [
+        f"# Market analysis {summary.as_of:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Cycle `{summary.cycle_id}`, phase {summary.phase}, threshold {summary.threshold}.",
+        "",
+        "| exchange | symbol | price | trends | decision | score | reason | votes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for d in summary.decisions:
+        votes = "; ".join(f"{v.analyst}: {v.label()}" for v in d.votes)
+        price = "n/a" if d.price is None else f"{d.price}"
+        lines.append(
+            f"| {d.exchange} | {d.symbol} | {price} | {d.trends or 'n/a'} | {d.action} "
+            f"| {two_places(d.score)} | {d.reason} | {votes} |"
+        )
+    spreads = spread_rows(summary)
+    if spreads:
+        lines += [
+            "",
+            "## Cross-exchange spreads",
+            "",
+            "Latest candle both exchanges have; positive: the first exchange is dearer.",
+            "",
+            "| " + " | ".join(spreads[0]) + " |",
+            "|" + "---|" * len(spreads[0]),
+            *("| " + " | ".join(row.values()) + " |" for row in spreads),
+        ]
+    return "\n".join(lines) + "\n"

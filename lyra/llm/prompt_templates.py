@@ -1,7 +1,8 @@
 """Prompt templates as data (``lyra/llm/data/prompts.yaml``), validated once.
 
-Differences by regime and timeframe are table rows, not branches (STYLE.md): a new
-regime or timeframe is a line in the YAML.
+Differences by regime, timeframe, trend agreement and spread episode are table rows, not
+branches (STYLE.md): a new regime or timeframe is a line in the YAML. The ``trends`` and
+``spread_episode`` entries are optional, so a templates file of an older layout still loads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ class MarketVoteTemplate(_Strict):
     system: str = Field(min_length=20)
     regime: dict[str, str]
     timeframe: dict[str, str]
+    trends: dict[str, str] = Field(default_factory=dict)
+    spread_episode: str = ""
+
+    def trend_guidance(self, agreement: str | None) -> str:
+        """The guidance for the trends' ``agreement`` (agree, disagree, unknown); "" when
+        there is no multi-timeframe view or the table has no entry."""
+        return self.trends.get(agreement, "") if agreement else ""
 
     def regime_guidance(self, regime: str | None) -> str:
         """The guidance for ``regime`` (``unknown`` when None or not in the table)."""

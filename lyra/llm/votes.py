@@ -22,7 +22,9 @@ __all__ = [
     "AnalystKind",
     "Ballot",
     "BallotModel",
+    "CrossSpread",
     "MarketSnapshot",
+    "TrendReading",
     "Vote",
 ]
 
@@ -110,6 +112,43 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossSpread:
+    """This market's close against the same symbol's on another exchange (issue 4,
+    cross-exchange spreads; figures as :mod:`lyra.market.spreads` defines them).
+
+    Read on the latest candle both exchanges have (``at``, its open time):
+    ``spread_bps = 10,000 x (this - other) / mid``, positive when this exchange is dearer;
+    ``zscore`` against the aligned candles before it (None while undefined);
+    ``episode_candles`` counts the consecutive candles up to ``at`` whose ``|spread|`` is
+    above ``threshold_bps`` (0: no episode in progress).
+    """
+
+    other: str
+    at: datetime
+    spread_bps: float
+    zscore: float | None
+    threshold_bps: float
+    episode_candles: int
+    aligned: int
+
+    @property
+    def in_episode(self) -> bool:
+        """True while a spread episode is in progress on the latest aligned candle."""
+        return self.episode_candles > 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendReading:
+    """The trend of one timeframe by the EMA-alignment rule of
+    :func:`lyra.market.timeframes.trend_of`: ``up``, ``down``, ``flat`` or ``unknown``;
+    ``note`` says why it is unknown (e.g. too little history for a daily EMA 26)."""
+
+    timeframe: str
+    trend: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MarketSnapshot:
     """Everything an analyst sees for one market at one instant.
 
@@ -118,6 +157,9 @@ class MarketSnapshot:
     aggregated news sentiment in -1..1, or None when there is none yet. ``regime`` is the
     market regime (:mod:`lyra.market.regime`) with its reason, None when the history is too
     short to classify; ``patterns`` are the candlestick patterns on the last candle.
+    ``trends`` is the multi-timeframe view (the cycle's timeframe and the daily one built
+    from it), empty when none was computed; ``spreads`` compares this market with the same
+    symbol on each other exchange of the cycle, empty with a single exchange.
     """
 
     exchange: str
@@ -130,3 +172,13 @@ class MarketSnapshot:
     regime: str | None = None
     regime_reason: str | None = None
     patterns: tuple[str, ...] = ()
+    trends: tuple[TrendReading, ...] = ()
+    spreads: tuple[CrossSpread, ...] = ()
+
+    @property
+    def trends_agree(self) -> bool | None:
+        """True when every timeframe's trend is known and the same; None without trends."""
+        if not self.trends:
+            return None
+        kinds = {reading.trend for reading in self.trends}
+        return len(kinds) == 1 and "unknown" not in kinds

@@ -52,6 +52,14 @@ def test_two_cycles_record_decisions_votes_candles_and_audit(lyra_env: str) -> N
         assert all(v.analyst.startswith("offline:") for v in decision.votes)
         assert decision.action in ("buy", "sell", "hold")
         assert decision.reason
+        # 30 days of hourly history: both trends known; the shipped Bitfinex file repeats
+        # Coinbase's prices, so the cross-exchange spread is exactly 0 (lyra.market.spreads)
+        assert decision.trends is not None
+        assert "unknown" not in decision.trends
+        assert decision.trends.startswith("1h ")
+        assert [(s.other, s.spread_bps, s.episode_candles) for s in decision.spreads] == [
+            ("bitfinex" if decision.exchange == "coinbase" else "coinbase", 0.0, 0)
+        ]
 
     database = bootstrap.open_database(load_settings())
     with database.transaction() as session:
@@ -82,6 +90,7 @@ def test_decisions_are_published_as_a_table_artifact(lyra_env: str) -> None:
     rows = data if isinstance(data, list) else __import__("json").loads(data)
     assert {r["exchange"] for r in rows} == {"coinbase", "bitfinex"}
     assert {r["decision"] for r in rows} == {d.action for d in summary.decisions}
+    assert {r["trends"] for r in rows} == {d.trends for d in summary.decisions}
     assert any(k.startswith("offline:") for k in rows[0])
 
 
