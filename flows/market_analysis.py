@@ -7,6 +7,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.pre_trade_risk import pre_trade_risk
 from lyra.analysis.market_cycle import FLOW_NAME, describe_error
 from lyra.analysis.summaries import CycleSummary, DecisionSummary
 from lyra.config import load_settings
@@ -30,8 +31,10 @@ def market_analysis(
     panel's votes (offline analysts by default), decides at the phase's consensus
     threshold, records decisions, votes and an audit record, and publishes the decisions
     and spreads as table artifacts. A market without data gets a recorded hold with the
-    reason. Parameters left empty take the settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``,
-    ``LYRA_SYMBOLS``).
+    reason. Actionable decisions are handed to the pre-trade risk flow (a subflow run),
+    which assesses, sizes and executes them by the phase's order mode; its summary is the
+    result's ``trades``. Parameters left empty take the settings (``LYRA_PHASE``,
+    ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``).
     """
     overrides = {"phase": phase, "exchanges": exchanges, "symbols": symbols}
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -70,6 +73,11 @@ def market_analysis(
     t.publish_decisions(summary)
     t.publish_spreads(summary)
     t.publish_data_checks(checks)
+    if summary.actionable:
+        trades = pre_trade_risk(
+            decision_ids=[d.decision_id for d in summary.actionable], phase=settings.phase
+        )
+        summary = summary.model_copy(update={"trades": trades})
     return summary
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra import __version__, cli_compliance, cli_execution, cli_orchestration, cli_risk
+from lyra.analysis.pre_trade_summary import PreTradeSummary
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, two_places
 from lyra.cli_llm import budget_command, keys_app, models_app
 from lyra.config import Settings, load_settings
@@ -119,13 +120,21 @@ def decisions_table(summary: CycleSummary) -> Table:
     return table
 
 
+#: The phase `lyra run` uses when neither --phase nor LYRA_PHASE says: the paper phase, so
+#: the main job runs every flow, paper execution included (DESIGN.md, Contracts).
+RUN_DEFAULT_PHASE = 3
+
+
 @app.command()
 def run(
     phase: PhaseOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
-    """Run the main job once: news sentiment, then market analysis (embedded default:
-    replay exchange, sample feed, offline analysts)."""
+    """Run the main job once: news sentiment, market analysis, pre-trade risk with paper
+    execution (phase 3 unless --phase or LYRA_PHASE says otherwise), nightly compliance
+    (embedded default: replay exchange, sample feed, offline analysts)."""
+    if phase is None and "LYRA_PHASE" not in os.environ:
+        phase = RUN_DEFAULT_PHASE
     settings = _settings(phase=phase)
     from lyra.analysis.market_cycle import check_markets
     from lyra.bootstrap import check_panel, open_database
@@ -136,15 +145,46 @@ def run(
     _prepare_prefect(verbose)
     from flows.market_analysis import market_analysis
     from flows.news_sentiment import news_sentiment
+    from flows.pre_trade_risk import pre_trade_risk
 
     news = news_sentiment()
-    summary = market_analysis(phase=phase)
+    summary = market_analysis(phase=settings.phase)
+    # The market analysis hands its actionable decisions over; with none, pre-trade risk
+    # still runs once (reconcile, drawdown check, equity snapshot).
+    trades = summary.trades or pre_trade_risk(decision_ids=[], phase=settings.phase)
     sentiment = ", ".join(f"{s.asset} {s.value:+.2f} (items: {s.items})" for s in news.sentiment)
     out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new items")
     for failed in news.failed_feeds:
         err.print(f"lyra: warning: feed failed: {failed}", markup=False)
     out.print(decisions_table(summary))
     out.print(f"cycle {summary.cycle_id} - report: {summary.report_path}")
+    out.print(trades_table(trades))
+    out.print(
+        f"{trades.account} account: equity {trades.equity:,.2f} USD (peak "
+        f"{trades.peak_equity:,.2f}), cash {trades.cash:,.2f}; kill switch "
+        f"{'TRIPPED' if trades.kill_switch_tripped else 'armed'}"
+        + (f"; equity curve: {trades.chart_path}" if trades.chart_path else "")
+    )
+
+
+def trades_table(trades: PreTradeSummary) -> Table:
+    """What pre-trade risk did with each decision it took up."""
+    table = Table(title=f"Pre-trade risk, phase {trades.phase} ({trades.mode})", show_lines=False)
+    for column in ("exchange", "symbol", "side", "status", "quantity", "notional", "reasons"):
+        table.add_column(column)
+    for o in trades.outcomes:
+        table.add_row(
+            o.exchange,
+            o.symbol,
+            o.side,
+            o.status,
+            "" if o.quantity is None else f"{o.quantity.normalize():f}",
+            "" if o.notional is None else f"{o.notional:,.2f}",
+            "; ".join(o.reasons) or (o.detail or ""),
+        )
+    if not trades.outcomes:
+        table.add_row("-", "-", "-", "no actionable decision", "", "", "")
+    return table
 
 
 @db_app.command("upgrade")

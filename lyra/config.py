@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     # --- rollout ---------------------------------------------------------------------
     phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
     paper_capital_usd: Decimal = Field(
-        default=Decimal(100_000), ge=0, description="Starting cash of the paper account (phase 3)."
+        default=Decimal(25_000),
+        ge=0,
+        description="Starting cash of the paper account (phase 3). At 25,000 USD the 20% "
+        "exposure cap keeps every trade under the 10,000 USD premium-vote threshold, so the "
+        "offline default (no premium tier) can fill on paper.",
     )
     live_capital_cap_usd: Decimal = Field(
         default=Decimal(1_000),

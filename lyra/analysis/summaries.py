@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from lyra.analysis.pre_trade_summary import PreTradeSummary
 from lyra.store.models import DecisionRow
 
 __all__ = [
@@ -178,6 +179,8 @@ class CycleSummary(BaseModel):
     threshold: Decimal
     decisions: tuple[DecisionSummary, ...]
     report_path: str | None = None
+    #: What pre-trade risk did with the actionable decisions (None: none to hand over).
+    trades: PreTradeSummary | None = None
 
     @property
     def actionable(self) -> tuple[DecisionSummary, ...]:

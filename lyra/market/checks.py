@@ -44,6 +44,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from dataclasses import dataclass, replace
@@ -195,6 +196,8 @@ class _Engine:
 @cache
 def _engine() -> _Engine:
     """The ephemeral GX context, data source and suite, built once per process."""
+    # GX logs the temporary folder of its ephemeral docs site at INFO on every context.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # GX 1.24 imports the deprecated ``sre_constants`` module (Python 3.11).
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -190,3 +190,20 @@ def test_a_batch_failing_its_data_checks_is_quarantined_and_held(
         assert sorted(b.exchange for b in batches) == ["bitfinex", "coinbase"]
         assert all(len(b.candles["rows"]) == 250 for b in batches)
         assert session.scalar(select(func.count()).select_from(CandleRow)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_actionable_decisions_are_handed_to_pre_trade_risk(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two trend analysts agree on "sell" at 0.69 and 0.75 on 2019-01-01 00:00: a score of
+    # about 0.72, above phase 1's 0.70 threshold, with a quorum of two.
+    monkeypatch.setenv("LYRA_OFFLINE_ANALYSTS", "ema-trend,macd-momentum")
+    monkeypatch.setenv("LYRA_MIN_VOTES", "2")
+    summary = market_analysis(phase=1)
+    assert summary.actionable
+    assert summary.trades is not None
+    handed = {o.decision_id for o in summary.trades.outcomes}
+    assert handed == {d.decision_id for d in summary.actionable}
+    assert {o.status for o in summary.trades.outcomes} == {"analysis_only"}  # phase 1
+    assert summary.trades.phase == 1

@@ -102,9 +102,10 @@ def test_phase_3_fills_a_decision_on_paper_once_and_publishes_orders_and_equity(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_offline_a_trade_above_10000_usd_is_refused_for_want_of_a_premium_vote(
-    lyra_env: str,
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decision_id, _ = _buy_decision(3)  # paper capital 100,000: the 20% cap allows 20,000
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "100000")  # the 20% cap allows 20,000
+    decision_id, _ = _buy_decision(3)
     summary = pre_trade_risk(decision_ids=[decision_id])
     [outcome] = summary.outcomes
     assert outcome.status == "rejected"
