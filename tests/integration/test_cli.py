@@ -51,6 +51,10 @@ def test_run_prints_decisions_for_btc_usd_on_two_exchanges(workdir: Path) -> Non
     report = list((workdir / ".lyra" / "reports" / "market-analysis").glob("*.md"))
     assert len(report) == 1
     assert "coinbase" in report[0].read_text(encoding="utf-8")
+    # pre-trade risk ran once on the paper account (phase 3 is `lyra run`'s default)
+    snapshots = _rows(db, "SELECT account FROM equity_snapshots")
+    assert [s[0] for s in snapshots] == ["paper"]
+    assert (workdir / ".lyra" / "reports" / "equity-paper.png").is_file()
 
 
 def test_second_run_adds_a_cycle_and_leaves_the_first_untouched(workdir: Path) -> None:
