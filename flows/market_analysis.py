@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from prefect.states import State
 from pydantic import Field
 
+from deployments.flow_support import budget_gate, publish_spend
 from flows.pre_trade_risk import pre_trade_risk
 from lyra.analysis.market_cycle import FLOW_NAME, describe_error
 from lyra.analysis.summaries import CycleSummary, DecisionSummary
@@ -22,7 +24,7 @@ def market_analysis(
     phase: Phase | None = None,
     exchanges: list[str] | None = None,
     symbols: list[str] | None = None,
-) -> CycleSummary:
+) -> CycleSummary | State:
     """Analyse every configured market once and decide by weighted consensus.
 
     Fetches candles for each exchange and symbol (stored); once every market is in,
@@ -33,11 +35,16 @@ def market_analysis(
     and spreads as table artifacts. A market without data gets a recorded hold with the
     reason. Actionable decisions are handed to the pre-trade risk flow (a subflow run),
     which assesses, sizes and executes them by the phase's order mode; its summary is the
-    result's ``trades``. Parameters left empty take the settings (``LYRA_PHASE``,
-    ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``).
+    result's ``trades``. A cycle today's LLM budget cannot afford ends in the state
+    ``Unaffordable`` with the reason (not a failure); with the LLM panel, the cycle's
+    spend per model and tier is published as an artifact. Parameters left empty take the
+    settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``).
     """
     overrides = {"phase": phase, "exchanges": exchanges, "symbols": symbols}
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    stopped = budget_gate(settings, "market", FLOW_NAME)
+    if stopped is not None:
+        return stopped
     markets = t.check_markets.submit(settings).result()
     cycle = t.open_cycle(settings)
     try:
@@ -73,6 +80,8 @@ def market_analysis(
     t.publish_decisions(summary)
     t.publish_spreads(summary)
     t.publish_data_checks(checks)
+    if settings.llm_provider == "openrouter":
+        publish_spend(settings, FLOW_NAME, cycle_id=summary.cycle_id)
     if summary.actionable:
         trades = pre_trade_risk(
             decision_ids=[d.decision_id for d in summary.actionable], phase=settings.phase

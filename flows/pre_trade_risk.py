@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
+from deployments.schedules import enforce_kill_switch
 from lyra.analysis.pre_trade import FLOW_NAME
 from lyra.analysis.pre_trade_summary import PreTradeSummary
 from lyra.config import load_settings
@@ -25,7 +27,8 @@ def pre_trade_risk(
     switch cancels every open order on every exchange), then takes each decision (the
     given ids, or every pending actionable one): risk in code, then phase 1 analysis only,
     phase 2 validated but never sent, phase 3 the paper broker, phases 4-5 the exchange.
-    Ends with an equity snapshot and publishes the orders table and the equity curve.
+    Ends with an equity snapshot and publishes the orders table and the equity curve; a
+    tripped kill switch also pauses the live phases' deployment schedules.
     """
     settings = load_settings(**({"phase": phase} if phase is not None else {}))
     context = t.start(settings)
@@ -35,6 +38,8 @@ def pre_trade_risk(
     # One after another: each fill changes the equity and exposure the next one is sized on.
     outcomes = [t.take_decision.submit(context, decision_id).result() for decision_id in chosen]
     summary = t.finish.submit(context, outcomes, reconciled, guarded).result()
+    if summary.kill_switch_tripped:  # pause the live phases' schedules (no-op ad hoc)
+        run_coro_as_sync(enforce_kill_switch(settings))
     t.publish_orders(summary)
     t.publish_equity(summary)
     return summary

@@ -143,21 +143,32 @@ def run(
     check_panel(settings)
     asyncio.run(check_markets(settings))
     _prepare_prefect(verbose)
+    from deployments.task_runners import task_runner
     from flows.market_analysis import market_analysis
     from flows.news_sentiment import news_sentiment
     from flows.pre_trade_risk import pre_trade_risk
+    from lyra.analysis.news_summary import NewsSummary
 
     news = news_sentiment()
-    summary = market_analysis(phase=settings.phase)
+    analysis = market_analysis.with_options(task_runner=task_runner(settings))
+    summary = analysis(phase=settings.phase)
+    if isinstance(news, NewsSummary):
+        sentiment = ", ".join(f"{s.asset} {s.value:+.2f} ({s.items} items)" for s in news.sentiment)
+        out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new")
+        for failed in news.failed_feeds:
+            err.print(f"lyra: warning: feed failed: {failed}", markup=False)
+    else:
+        err.print(f"lyra: warning: news sentiment not run: {_why_not(news)}", markup=False)
+    trades = None
+    if isinstance(summary, CycleSummary):
+        out.print(decisions_table(summary))
+        out.print(f"cycle {summary.cycle_id} - report: {summary.report_path}")
+        trades = summary.trades
+    else:
+        err.print(f"lyra: warning: market analysis not run: {_why_not(summary)}", markup=False)
     # The market analysis hands its actionable decisions over; with none, pre-trade risk
     # still runs once (reconcile, drawdown check, equity snapshot).
-    trades = summary.trades or pre_trade_risk(decision_ids=[], phase=settings.phase)
-    sentiment = ", ".join(f"{s.asset} {s.value:+.2f} (items: {s.items})" for s in news.sentiment)
-    out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new items")
-    for failed in news.failed_feeds:
-        err.print(f"lyra: warning: feed failed: {failed}", markup=False)
-    out.print(decisions_table(summary))
-    out.print(f"cycle {summary.cycle_id} - report: {summary.report_path}")
+    trades = trades or pre_trade_risk(decision_ids=[], phase=settings.phase)
     out.print(trades_table(trades))
     out.print(
         f"{trades.account} account: equity {trades.equity:,.2f} USD (peak "
@@ -165,6 +176,12 @@ def run(
         f"{'TRIPPED' if trades.kill_switch_tripped else 'armed'}"
         + (f"; equity curve: {trades.chart_path}" if trades.chart_path else "")
     )
+
+
+def _why_not(result: object) -> str:
+    """Why a flow stopped short (the budget gate's ``Unaffordable`` result or state)."""
+    reason = getattr(result, "reason", None) or getattr(result, "message", None)
+    return str(reason or result)
 
 
 def trades_table(trades: PreTradeSummary) -> Table:

@@ -14,13 +14,16 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from deployments.concurrency import slots
 from lyra.analysis import market_cycle as steps
 from lyra.analysis.news_cycle import market_sentiment
 from lyra.analysis.summaries import CycleSummary, DecisionSummary, spread_rows, two_places
 from lyra.bootstrap import open_database
 from lyra.config import Settings
+from lyra.llm.catalog import load_catalog
 from lyra.llm.votes import CrossSpread, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult
+from lyra.orchestration.names import LLM_LIMIT, exchange_limit
 from lyra.store.quarantine import markdown_summary
 from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
 
@@ -67,8 +70,10 @@ def open_cycle(settings: Settings) -> steps.CycleContext:
 async def fetch_market_data(
     settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str
 ) -> steps.MarketData:
-    """Candles and ticker for one market; the candles are stored."""
-    return await steps.fetch_market_data(settings, cycle, exchange_id, symbol)
+    """Candles and ticker for one market; the candles are stored. Holds a slot of the
+    exchange's global concurrency limit when limits are provisioned (``lyra serve``)."""
+    async with slots(settings, exchange_limit(exchange_id)):
+        return await steps.fetch_market_data(settings, cycle, exchange_id, symbol)
 
 
 @task(name="compare-exchanges", cache_policy=NO_CACHE)
@@ -93,8 +98,12 @@ def build_snapshot(
 async def gather_votes(
     settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot
 ) -> list[Vote]:
-    """The panel's votes (failures become abstentions inside)."""
-    return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
+    """The panel's votes (failures become abstentions inside). With the LLM panel, holds
+    one slot of the provider's global limit per panel member for the votes."""
+    if settings.llm_provider != "openrouter":
+        return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
+    async with slots(settings, LLM_LIMIT, occupy=len(load_catalog().panel)):
+        return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
 
 
 @task(

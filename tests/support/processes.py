@@ -1,0 +1,73 @@
+"""Processes a test starts: a free port to give them, and stopping them by process group
+(children that moved to sessions of their own included), with bounded waits."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["descendants", "free_port", "stop_process_groups"]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _processes() -> list[tuple[int, int, int, str]]:
+    """``(pid, ppid, pgrp, state)`` of every process (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        found.append((int(entry.name), int(fields[1]), int(fields[2]), fields[0]))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``."""
+    tree: dict[int, list[int]] = {}
+    for child, parent, _, _ in _processes():
+        tree.setdefault(parent, []).append(child)
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        for child in tree.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _living(groups: set[int]) -> list[int]:
+    """Processes of ``groups`` that are not zombies (a zombie has exited already)."""
+    return [pid for pid, _, group, state in _processes() if group in groups and state != "Z"]
+
+
+def stop_process_groups(root: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """SIGTERM the root's group and every group below it, then SIGKILL what is left."""
+    groups = {os.getpgid(root.pid)} if root.poll() is None else set()
+    for pid in descendants(root.pid):
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signum)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            root.poll()  # reap the root as soon as it exits
+            if not _living(groups):
+                return
+            time.sleep(0.5)
