@@ -132,7 +132,7 @@ def run(
 ) -> None:
     """Run the main job once: news sentiment, market analysis, pre-trade risk with paper
     execution (phase 3 unless --phase or LYRA_PHASE says otherwise), nightly compliance
-    (embedded default: replay exchange, sample feed, offline analysts)."""
+    (embedded default: replay exchange, sample feed, offline analysts, no network)."""
     if phase is None and "LYRA_PHASE" not in os.environ:
         phase = RUN_DEFAULT_PHASE
     settings = _settings(phase=phase)
@@ -176,6 +176,18 @@ def run(
         f"{'TRIPPED' if trades.kill_switch_tripped else 'armed'}"
         + (f"; equity curve: {trades.chart_path}" if trades.chart_path else "")
     )
+    from flows.nightly_compliance import nightly_compliance
+
+    tax = nightly_compliance()
+    bas = tax.bas_period or tax.bas_skipped
+    gst = "" if tax.net_gst is None else f", net GST {tax.net_gst}"
+    out.print(
+        f"nightly compliance {tax.as_of}: {tax.disposals} disposals, net capital gain "
+        f"{tax.net_capital_gain} AUD ({tax.year}){' PROVISIONAL' if tax.provisional else ''}; "
+        f"BAS {bas}{gst}; reconciled: {'yes' if tax.reconciled else 'NO'}"
+    )
+    for report in tax.reports:
+        out.print(f"  report: {report}")
 
 
 def _why_not(result: object) -> str:

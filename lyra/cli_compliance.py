@@ -1,11 +1,186 @@
-"""Commands: lyra tax report, lyra bas, lyra abn validate (issue 6)."""
+"""Commands: lyra tax report, lyra bas, lyra abn validate (issue 6).
+
+Contracts (DESIGN.md): ``lyra tax report --ledger FILE --entity individual|trust|smsf|company
+--year 2024-25 [--method fifo|specific] [--prior-losses AMOUNT] --format json`` prints the
+report JSON; ``lyra bas --ledger FILE --period 2025-Q3 --format json`` prints the worksheet
+labels in whole dollars; ``lyra abn validate NUMBER`` prints valid/invalid, exit 0/1.
+
+Also ``lyra tax seal-tfn`` (a TFN sealed for the entity file). Beyond the contract:
+``--method lowest-tax``, ``--basis trader``, ``--same-day-average``,
+and ``--format csv|markdown|mytax`` (myTax item 18, individuals). Each report produced is
+stored with its digest and appended to the audit log (the ledger file itself is not
+stored: the nightly flow imports the configured ledger).
+"""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
 import typer
 
+from lyra.errors import UserError
+
 __all__ = ["register"]
+
+tax_app = typer.Typer(help="Australian tax reports (CGT, myTax item 18).", no_args_is_help=True)
+abn_app = typer.Typer(help="Australian Business Numbers.", no_args_is_help=True)
+
+LedgerOption = Annotated[
+    Path, typer.Option("--ledger", help="Transactions CSV (DESIGN.md header).")
+]
+
+
+def _decimal(text: str, name: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UserError(f"{name} {text!r} is not an amount") from None
+    if not value.is_finite() or value < 0:
+        raise UserError(f"{name} must be a positive amount, got {text}")
+    return value
+
+
+def _record(kind: str, entity: str, period: str, body: dict[str, Any], provisional: bool) -> None:
+    from lyra.bootstrap import open_database
+    from lyra.config import load_settings
+    from lyra.store.compliance_tables import save_report
+
+    with open_database(load_settings()).transaction() as session:
+        save_report(
+            session, kind=kind, entity=entity, period=period, body=body, provisional=provisional
+        )
+
+
+@tax_app.command("report")
+def tax_report(
+    ledger: LedgerOption,
+    entity: Annotated[
+        Literal["individual", "trust", "smsf", "company"],
+        typer.Option("--entity", help="Entity type (sets the CGT discount)."),
+    ],
+    year: Annotated[str, typer.Option("--year", help="Income year, e.g. 2024-25.")],
+    method: Annotated[
+        Literal["fifo", "specific", "lowest-tax"],
+        typer.Option("--method", help="Parcel identification."),
+    ] = "fifo",
+    prior_losses: Annotated[
+        str, typer.Option("--prior-losses", help="Net capital losses from earlier years, AUD.")
+    ] = "0",
+    basis: Annotated[
+        Literal["investor", "trader"],
+        typer.Option("--basis", help="investor (CGT) or trader (revenue account)."),
+    ] = "investor",
+    same_day_average: Annotated[
+        bool, typer.Option("--same-day-average", help="Average same-day acquisitions.")
+    ] = False,
+    output: Annotated[
+        Literal["json", "csv", "markdown", "mytax"],
+        typer.Option("--format", help="json | csv | markdown | mytax (item 18)."),
+    ] = "json",
+) -> None:
+    """Capital gains (or trading income) for an income year, from a transactions CSV."""
+    from lyra.compliance import (
+        build_tax_report,
+        mytax_item18,
+        read_ledger,
+        tax_report_csv,
+        tax_report_json,
+        tax_report_markdown,
+    )
+
+    rows = read_ledger(ledger)
+    report = build_tax_report(
+        rows,
+        entity_type=entity,
+        year=year,
+        basis=basis,
+        method=method,
+        prior_losses=_decimal(prior_losses, "--prior-losses"),
+        same_day_average=same_day_average,
+    )
+    body = tax_report_json(report)
+    if output == "mytax":
+        item = mytax_item18(report)
+        _record("mytax18", entity, report.year.label, item, report.provisional)
+        typer.echo(json.dumps(item, indent=2))
+        return
+    _record("cgt", entity, report.year.label, body, report.provisional)
+    if output == "csv":
+        typer.echo(tax_report_csv(report), nl=False)
+    elif output == "markdown":
+        typer.echo(tax_report_markdown(report), nl=False)
+    else:
+        typer.echo(json.dumps(body, indent=2))
+
+
+def bas_command(
+    ledger: LedgerOption,
+    period: Annotated[
+        str, typer.Option("--period", help="2025-Q3 (quarter), 2025-07 (month) or 2024-25.")
+    ],
+    entity_file: Annotated[
+        Path | None,
+        typer.Option("--entity-file", help="Entity YAML (default LYRA_TAX_ENTITY_FILE)."),
+    ] = None,
+    output: Annotated[
+        Literal["json", "markdown"], typer.Option("--format", help="json | markdown.")
+    ] = "json",
+) -> None:
+    """The BAS GST worksheet (G1..G20, 1A, 1B, net GST) in whole dollars."""
+    from lyra.compliance import bas_period, bas_worksheet, load_entity, read_ledger
+    from lyra.config import load_settings
+
+    settings = load_settings()
+    entity = load_entity(entity_file or settings.tax_entity_file)
+    worksheet = bas_worksheet(read_ledger(ledger), entity, bas_period(period))
+    body = worksheet.as_json(entity.name)
+    _record("bas", entity.name, worksheet.period.label, body, False)
+    if output == "markdown":
+        typer.echo(worksheet.as_markdown(entity.name), nl=False)
+    else:
+        typer.echo(json.dumps(body, indent=2))
+
+
+@tax_app.command("seal-tfn")
+def seal_tfn_command() -> None:
+    """Seal a TFN for the entity file (AES-256-GCM): asks for it without echo, prints the
+    ``tfn_sealed`` block to paste; the TFN itself is never printed or stored whole."""
+    import yaml
+    from pydantic import SecretStr
+
+    from lyra.compliance import seal_tfn
+    from lyra.config import load_settings
+    from lyra.security.keystore import MIN_PASSPHRASE_CHARS
+
+    settings = load_settings()
+    tfn = SecretStr(typer.prompt("TFN", hide_input=True, err=True))
+    passphrase = settings.keystore_passphrase or SecretStr(
+        typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    )
+    if len(passphrase.get_secret_value()) < MIN_PASSPHRASE_CHARS:
+        raise UserError(f"the passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")
+    sealed = seal_tfn(tfn, passphrase)
+    typer.echo(f"# TFN {sealed.masked}, sealed: paste into the entity file")
+    typer.echo(yaml.safe_dump({"tfn_sealed": sealed.model_dump()}, sort_keys=False), nl=False)
+
+
+@abn_app.command("validate")
+def abn_validate(number: Annotated[str, typer.Argument(help="The ABN, spaces allowed.")]) -> None:
+    """Check an ABN's check digit (not whether it is active): prints valid or invalid."""
+    from lyra.compliance import is_valid_abn
+
+    if is_valid_abn(number):
+        typer.echo("valid")
+        return
+    typer.echo("invalid")
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``lyra`` app."""
+    app.add_typer(tax_app, name="tax")
+    app.add_typer(abn_app, name="abn")
+    app.command("bas")(bas_command)

@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from deployments.concurrency import slots
 from lyra.analysis import market_cycle as steps
 from lyra.analysis.news_cycle import market_sentiment
-from lyra.analysis.summaries import CycleSummary, DecisionSummary, spread_rows, two_places
+from lyra.analysis.summaries import CycleSummary, DecisionSummary, decision_rows, spread_rows
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from lyra.llm.catalog import load_catalog
@@ -148,27 +148,11 @@ def close_cycle(
     return steps.close_cycle(settings, cycle, decisions)
 
 
-def decision_table(summary: CycleSummary) -> list[dict[str, str]]:
-    """Rows of the decisions artifact: one per market, one column per vote."""
-    rows = []
-    for d in summary.decisions:
-        row = {
-            "exchange": d.exchange,
-            "symbol": d.symbol,
-            "price": "n/a" if d.price is None else str(d.price),
-            "trends": d.trends or "n/a",
-        }
-        row.update({v.analyst: v.label() for v in d.votes})
-        row.update({"score": two_places(d.score), "decision": d.action, "reason": d.reason})
-        rows.append(row)
-    return rows
-
-
 @task(name="publish-decisions", cache_policy=NO_CACHE)
 def publish_decisions(summary: CycleSummary) -> None:
     """The cycle's decisions as a table artifact in the Prefect UI."""
     create_table_artifact(
-        table=decision_table(summary),
+        table=decision_rows(summary),
         key=ARTIFACT_KEY,
         description=(
             f"Market analysis at {summary.as_of:%Y-%m-%d %H:%M} UTC, phase {summary.phase}, "

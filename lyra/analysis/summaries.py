@@ -23,6 +23,7 @@ __all__ = [
     "SpreadSummary",
     "VoteSummary",
     "cycle_report_markdown",
+    "decision_rows",
     "spread_rows",
     "two_places",
 ]
@@ -186,6 +187,22 @@ class CycleSummary(BaseModel):
     def actionable(self) -> tuple[DecisionSummary, ...]:
         """Decisions to hand to pre-trade risk."""
         return tuple(d for d in self.decisions if d.actionable)
+
+
+def decision_rows(summary: CycleSummary) -> list[dict[str, str]]:
+    """Rows of the decisions artifact: one per market, one column per vote."""
+    rows = []
+    for d in summary.decisions:
+        row = {
+            "exchange": d.exchange,
+            "symbol": d.symbol,
+            "price": "n/a" if d.price is None else str(d.price),
+            "trends": d.trends or "n/a",
+        }
+        row.update({v.analyst: v.label() for v in d.votes})
+        row.update({"score": two_places(d.score), "decision": d.action, "reason": d.reason})
+        rows.append(row)
+    return rows
 
 
 def spread_rows(summary: CycleSummary) -> list[dict[str, str]]:

@@ -1,7 +1,362 @@
-"""Tables of tax ledger, lots and reports (migration 0006)."""
+"""Tables of the tax ledger, parcel identifications and reports (migration 0006), and the
+small repository functions over them.
+
+- ``tax_ledger``: every row an entity's tax position is built from (imported CSV rows and
+  Lyra's own fills), with its AUD value and that value's source (TAX.md "Records").
+  Unique per (entity, key): importing the same file twice adds nothing. Append-only.
+- ``tax_lot_identifications``: which parcels each disposal used, written the first time
+  the disposal is worked out and never changed: the ATO accepts a specific
+  identification only when recorded at the time of disposal, so a later run (or another
+  method) re-uses it instead of choosing again. Append-only.
+- ``tax_reports``: each report produced (CGT, BAS, reconciliation), its body, digest and
+  file; the audit log gets a record for each (:func:`save_report`).
+
+Lyra's fills live in the execution tables (migration 0005); :func:`load_fills` reads
+them by SQL and returns [] while that table does not exist or is empty, so compliance
+does not depend on how far execution has come.
+"""
 
 from __future__ import annotations
 
-from lyra.store.models import Base
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
-__all__ = ["Base"]
+from sqlalchemy import (
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+    inspect,
+    select,
+    table,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from lyra.compliance.cgt import Disposal
+from lyra.compliance.fills import FillRecord
+from lyra.compliance.ledger import Txn
+from lyra.errors import UserError
+from lyra.store.audit import append_audit
+from lyra.store.models import Base, BigId
+from lyra.store.types import ExactDecimal, UTCDateTime
+
+__all__ = [
+    "TaxLedgerRow",
+    "TaxLotIdentificationRow",
+    "TaxReportRow",
+    "load_fills",
+    "load_identifications",
+    "load_ledger_rows",
+    "load_positions",
+    "save_identifications",
+    "save_ledger_rows",
+    "save_report",
+]
+
+
+class TaxLedgerRow(Base):
+    """One ledger row of an entity, as imported or converted from a fill."""
+
+    __tablename__ = "tax_ledger"
+    __table_args__ = (
+        UniqueConstraint("entity", "key"),
+        Index("ix_tax_ledger_entity_timestamp", "entity", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(128), comment="the row's id (CSV id or fill-...)")
+    source: Mapped[str] = mapped_column(String(300), comment="file name or fills")
+    line: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(16))
+    asset: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[Decimal]
+    aud_value: Mapped[Decimal | None]
+    fee_aud: Mapped[Decimal]
+    to_asset: Mapped[str] = mapped_column(String(32))
+    to_quantity: Mapped[Decimal | None]
+    given_aud_value: Mapped[Decimal | None]
+    exchange: Mapped[str] = mapped_column(String(64))
+    counterparty: Mapped[str] = mapped_column(String(200))
+    lot: Mapped[str] = mapped_column(String(128))
+    aud_source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime]
+
+
+class TaxLotIdentificationRow(Base):
+    """One parcel a disposal used, recorded when the disposal was first worked out."""
+
+    __tablename__ = "tax_lot_identifications"
+    __table_args__ = (UniqueConstraint("entity", "disposal_key", "lot_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(200))
+    disposal_key: Mapped[str] = mapped_column(String(128))
+    lot_key: Mapped[str] = mapped_column(String(128))
+    asset: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[Decimal]
+    method: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class TaxReportRow(Base):
+    """A report Lyra produced, with a SHA-256 digest of its body."""
+
+    __tablename__ = "tax_reports"
+    __table_args__ = (Index("ix_tax_reports_kind_created_at", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), comment="cgt|bas|reconciliation")
+    entity: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(32))
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(1000))
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+def _content(t: Txn) -> tuple[object, ...]:
+    """What a row says (not where it sits in its file)."""
+    return (t.timestamp, t.type, t.asset, t.quantity, t.aud_value, t.fee_aud, t.to_asset,
+            t.to_quantity, t.given_aud_value, t.exchange, t.counterparty, t.lot)  # fmt: skip
+
+
+def save_ledger_rows(
+    session: Session, entity: str, rows: Sequence[Txn], source: str, *, refuse_changed: bool = True
+) -> int:
+    """Add the rows not stored yet (by key) in the caller's transaction; how many.
+
+    Stored rows are records and never change. With ``refuse_changed`` (imported files), a
+    row whose id is stored with different content is refused (give a correction its own
+    id); without it (fills, whose AUD value was fixed with the rate known when first
+    recorded), the stored row is kept as it is.
+    """
+    stored = {t.id: t for t in load_ledger_rows(session, entity)}
+    for t in rows if refuse_changed else ():
+        known = stored.get(t.id)
+        if known is not None and _content(known) != _content(t):
+            raise UserError(
+                f"{source} line {t.line}: row id {t.id!r} is already stored with different "
+                "values; ledger rows are kept as recorded: give the correction a new id"
+            )
+    now = datetime.now(UTC)
+    new = [t for t in rows if t.id not in stored]
+    session.add_all(
+        TaxLedgerRow(
+            entity=entity,
+            key=t.id,
+            source=source,
+            line=t.line,
+            timestamp=t.timestamp,
+            type=t.type,
+            asset=t.asset,
+            quantity=t.quantity,
+            aud_value=t.aud_value,
+            fee_aud=t.fee_aud,
+            to_asset=t.to_asset,
+            to_quantity=t.to_quantity,
+            given_aud_value=t.given_aud_value,
+            exchange=t.exchange,
+            counterparty=t.counterparty,
+            lot=t.lot,
+            aud_source=t.aud_source,
+            imported_at=now,
+        )
+        for t in new
+    )
+    session.flush()
+    return len(new)
+
+
+def load_ledger_rows(session: Session, entity: str) -> list[Txn]:
+    """The entity's stored rows in time order."""
+    stmt = (
+        select(TaxLedgerRow)
+        .where(TaxLedgerRow.entity == entity)
+        .order_by(TaxLedgerRow.timestamp, TaxLedgerRow.id)
+    )
+    return [
+        Txn(
+            line=r.line,
+            timestamp=r.timestamp,
+            type=r.type,
+            asset=r.asset,
+            quantity=r.quantity,
+            aud_value=r.aud_value,
+            fee_aud=r.fee_aud,
+            to_asset=r.to_asset,
+            to_quantity=r.to_quantity,
+            given_aud_value=r.given_aud_value,
+            exchange=r.exchange,
+            counterparty=r.counterparty,
+            id=r.key,
+            lot=r.lot,
+            aud_source=r.aud_source,
+        )
+        for r in session.scalars(stmt)
+    ]
+
+
+def load_identifications(
+    session: Session, entity: str
+) -> dict[str, tuple[tuple[str, Decimal], ...]]:
+    """Recorded parcels per disposal key, in the order they were taken."""
+    stmt = (
+        select(TaxLotIdentificationRow)
+        .where(TaxLotIdentificationRow.entity == entity)
+        .order_by(TaxLotIdentificationRow.id)
+    )
+    found: dict[str, list[tuple[str, Decimal]]] = {}
+    for row in session.scalars(stmt):
+        found.setdefault(row.disposal_key, []).append((row.lot_key, row.quantity))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def save_identifications(session: Session, entity: str, disposals: Iterable[Disposal]) -> int:
+    """Record the parcels of disposals not recorded yet; how many disposals."""
+    known = set(
+        session.scalars(
+            select(TaxLotIdentificationRow.disposal_key).where(
+                TaxLotIdentificationRow.entity == entity
+            )
+        ).all()
+    )
+    now = datetime.now(UTC)
+    count = 0
+    for disposal in disposals:
+        if disposal.id in known:
+            continue
+        count += 1
+        session.add_all(
+            TaxLotIdentificationRow(
+                entity=entity,
+                disposal_key=disposal.id,
+                lot_key=lot.lot_id,
+                asset=disposal.asset,
+                quantity=lot.quantity,
+                method=disposal.identification,
+                recorded_at=now,
+            )
+            for lot in disposal.lots
+        )
+    session.flush()
+    return count
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def save_report(
+    session: Session,
+    *,
+    kind: str,
+    entity: str,
+    period: str,
+    body: dict[str, Any],
+    provisional: bool,
+    path: str | None = None,
+) -> TaxReportRow:
+    """Store a report and append its audit record (event ``report``) in one transaction."""
+    digest = _digest(body)
+    row = TaxReportRow(
+        kind=kind,
+        entity=entity,
+        period=period,
+        provisional=provisional,
+        digest=digest,
+        path=path,
+        body=json.loads(json.dumps(body, default=str)),
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    append_audit(
+        session,
+        "report",
+        f"{kind}:{entity}:{period}"[:128],
+        {
+            "kind": kind,
+            "report_id": row.id,
+            "digest": digest,
+            "provisional": provisional,
+            "path": path,
+        },
+    )
+    return row
+
+
+def _has_table(session: Session, name: str) -> bool:
+    return inspect(session.connection()).has_table(name)
+
+
+_FILLS = table(
+    "fills",
+    column("id", BigId),
+    column("account", String()),
+    column("exchange", String()),
+    column("symbol", String()),
+    column("side", String()),
+    column("amount", ExactDecimal()),
+    column("price", ExactDecimal()),
+    column("fee", ExactDecimal()),
+    column("filled_at", UTCDateTime()),
+)
+_POSITIONS = table(
+    "positions",
+    column("account", String()),
+    column("asset", String()),
+    column("quantity", ExactDecimal()),
+)
+
+
+def load_fills(session: Session, accounts: Sequence[str]) -> list[FillRecord]:
+    """Fills of the given accounts, oldest first; [] when the fills table is absent.
+
+    Read through a lightweight table description (not the execution module's model), so
+    compliance depends on the columns only."""
+    if not accounts or not _has_table(session, "fills"):
+        return []
+    c = _FILLS.c
+    stmt = (
+        select(c.id, c.account, c.exchange, c.symbol, c.side, c.amount, c.price, c.fee, c.filled_at)
+        .where(c.account.in_(list(accounts)))
+        .order_by(c.filled_at, c.id)
+    )
+    return [
+        FillRecord(
+            id=int(r.id),
+            account=str(r.account),
+            exchange=str(r.exchange),
+            symbol=str(r.symbol),
+            side=str(r.side),
+            amount=r.amount,
+            price=r.price,
+            fee=r.fee,
+            filled_at=r.filled_at,
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+def load_positions(session: Session, accounts: Sequence[str]) -> dict[str, Decimal]:
+    """Units held per asset over the given accounts; {} when there is no positions table."""
+    if not accounts or not _has_table(session, "positions"):
+        return {}
+    c = _POSITIONS.c
+    stmt = select(c.asset, c.quantity).where(c.account.in_(list(accounts)))
+    held: dict[str, Decimal] = {}
+    for asset, quantity in session.execute(stmt):
+        key = str(asset).upper()
+        held[key] = held.get(key, Decimal(0)) + quantity
+    return held

@@ -1,0 +1,54 @@
+"""The nightly-compliance flow: 02:00 Australia/Sydney in production, once per `lyra run`."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from lyra.analysis.compliance_summary import CheckSummary, NightlyComplianceSummary
+from lyra.config import load_settings
+from tasks import compliance as t
+
+FLOW_NAME = "nightly-compliance"
+
+
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+def nightly_compliance(
+    include_bas: bool = True, bas_period: str | None = None
+) -> NightlyComplianceSummary:
+    """Bring the tax ledger up to date and report the day's tax position.
+
+    Lyra's fills (valued in AUD, the rate's source kept) and the configured transactions
+    CSV enter the tax ledger; parcels are rebuilt with earlier identifications re-used
+    and new ones recorded; the income year's CGT position is written; the BAS for the
+    period that has closed (``bas_period`` to choose another) is produced for a
+    GST-registered entity; fills are reconciled with positions and lot balances with
+    position balances. Reports are stored, audited and published as artifacts.
+    """
+    settings = load_settings()
+    today = t.sydney_today(settings)
+    sync = t.sync_ledger(settings)
+    disposals = t.rebuild_lots(settings)
+    cgt = t.cgt_report(settings, today)
+    t.publish_cgt(cgt)
+    bas = t.bas_report(settings, today, bas_period) if include_bas else None
+    if bas is not None:
+        t.publish_bas(bas)
+    checks = t.reconcile(settings, today)
+    t.publish_checks(checks)
+    return NightlyComplianceSummary(
+        as_of=today.isoformat(),
+        ledger_rows=sync.rows,
+        fills_added=sync.fills_added,
+        csv_added=sync.csv_added,
+        disposals=disposals,
+        year=cgt.year,
+        net_capital_gain=cgt.net_capital_gain,
+        ordinary_income=cgt.ordinary_income,
+        provisional=cgt.provisional,
+        bas_period=bas.period if bas else None,
+        net_gst=bas.net_gst if bas else None,
+        bas_skipped=(bas.skipped if bas else "not requested"),
+        checks=[CheckSummary(name=c.name, passed=c.passed, detail=c.detail) for c in checks],
+        reconciled=all(c.passed for c in checks),
+        reports=[*cgt.paths, *([bas.path] if bas and bas.path else [])],
+    )

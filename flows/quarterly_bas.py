@@ -1,0 +1,27 @@
+"""The quarterly-BAS flow: the BAS for the quarter that just closed (due the 28th of the
+month after the quarter, TAX.md "BAS cycle")."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from lyra.analysis.compliance_summary import BasSummary
+from lyra.config import load_settings
+from tasks import compliance as t
+
+FLOW_NAME = "quarterly-bas"
+
+
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+def quarterly_bas(period: str | None = None) -> BasSummary:
+    """Produce the BAS GST worksheet for the quarter that just closed (or ``period``,
+    e.g. ``2025-Q3``) from the tax ledger, for a GST-registered entity; stored, audited
+    and published as a Markdown artifact. Digital currency is input-taxed or GST-free,
+    never taxed at 10%.
+    """
+    settings = load_settings()
+    today = t.sydney_today(settings)
+    t.sync_ledger(settings)
+    bas = t.bas_report(settings, today, period)
+    t.publish_bas(bas)
+    return BasSummary(period=bas.period, net_gst=bas.net_gst, skipped=bas.skipped, report=bas.path)

@@ -1,0 +1,327 @@
+"""The nightly compliance steps, each a plain function the flow's tasks wrap.
+
+1. :func:`sync_ledger`: Lyra's own fills (converted to AUD, the rate's source kept) and
+   the configured transactions CSV go into the stored tax ledger, all-or-nothing.
+2. :func:`rebuild_lots`: the stored ledger runs through the CGT engine; parcels recorded
+   for earlier disposals are re-used as recorded and new disposals' parcels are recorded
+   now (specific identification "recorded at the time", TAX.md).
+3. :func:`cgt_position`: the income year to date, as JSON, CSV and Markdown files.
+4. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a
+   GST-registered entity.
+5. :func:`reconcile`: fills against positions, lot balances against position balances.
+
+Every report is stored with its digest and gets an audit record. Dates are Sydney dates
+(the law counts local days); ``today`` is a parameter so tests and back-runs are exact
+(:func:`compliance_today`: the real date, or the replay clock's on the embedded default).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from lyra.bootstrap import open_database
+from lyra.compliance import (
+    CgtEngine,
+    Entity,
+    bas_period,
+    bas_worksheet,
+    build_tax_report,
+    load_entity,
+    read_ledger,
+    tax_report_csv,
+    tax_report_json,
+    tax_report_markdown,
+)
+from lyra.compliance.fills import fills_to_ledger
+from lyra.compliance.fx import load_rate_table
+from lyra.compliance.ledger import Txn, sort_ledger
+from lyra.compliance.periods import (
+    SYDNEY,
+    Period,
+    income_year,
+    income_year_of,
+    last_closed_quarter,
+    sydney_date,
+)
+from lyra.config import Settings
+from lyra.store.compliance_tables import (
+    load_fills,
+    load_identifications,
+    load_ledger_rows,
+    load_positions,
+    save_identifications,
+    save_ledger_rows,
+    save_report,
+)
+from lyra.store.cycles import replay_position
+
+__all__ = [
+    "MARKET_CLOCK",
+    "BasOutcome",
+    "CgtOutcome",
+    "Check",
+    "LedgerSync",
+    "cgt_position",
+    "closed_bas",
+    "closed_period",
+    "compliance_today",
+    "fill_accounts",
+    "nightly_entity",
+    "rebuild_lots",
+    "reconcile",
+    "sync_ledger",
+]
+
+
+MARKET_CLOCK = "market-analysis"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSync:
+    """What :func:`sync_ledger` added."""
+
+    fills_added: int
+    csv_added: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class CgtOutcome:
+    """The year-to-date CGT position as reported."""
+
+    year: str
+    disposals: int
+    net_capital_gain: str
+    ordinary_income: str
+    provisional: bool
+    markdown: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BasOutcome:
+    """A BAS produced, or why none was."""
+
+    period: str | None
+    net_gst: int | None
+    skipped: str | None
+    markdown: str
+    path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One reconciliation check."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def compliance_today(settings: Settings) -> date:
+    """The Sydney date the nightly run reports for: today, or in replay the date of the
+    market-analysis replay clock (fills carry replay times, e.g. 2019, and the report of
+    the real calendar year would never show them)."""
+    if settings.market_source != "replay":
+        return datetime.now(SYDNEY).date()
+    with open_database(settings).transaction() as session:
+        position = replay_position(session, f"{MARKET_CLOCK}:{settings.timeframe}")
+    return sydney_date(position or settings.replay_start)
+
+
+def nightly_entity(settings: Settings) -> Entity:
+    """The configured entity (default: the shipped example company)."""
+    return load_entity(settings.tax_entity_file)
+
+
+def fill_accounts(settings: Settings) -> list[str]:
+    """Execution accounts whose fills are the entity's transactions."""
+    return [a.strip() for a in settings.tax_fill_accounts.split(",") if a.strip()]
+
+
+def _fill_rows(settings: Settings) -> list[Txn]:
+    rates = load_rate_table(settings.tax_fx_file, settings.tax_usd_aud_rate)
+    with open_database(settings).transaction() as session:
+        fills = load_fills(session, fill_accounts(settings))
+    return fills_to_ledger(fills, rates)
+
+
+def sync_ledger(settings: Settings) -> LedgerSync:
+    """Fills and the configured CSV into the stored ledger, in one transaction."""
+    entity = nightly_entity(settings)
+    fill_rows = _fill_rows(settings)
+    csv_rows: tuple[Txn, ...] = ()
+    if settings.tax_ledger_file is not None:
+        csv_rows = read_ledger(settings.tax_ledger_file)  # all-or-nothing: raises first
+    with open_database(settings).transaction() as session:
+        fills_added = save_ledger_rows(
+            session, entity.name, fill_rows, "fills", refuse_changed=False
+        )
+        csv_added = 0
+        if settings.tax_ledger_file is not None:
+            csv_added = save_ledger_rows(
+                session, entity.name, csv_rows, settings.tax_ledger_file.name
+            )
+        total = len(load_ledger_rows(session, entity.name))
+    return LedgerSync(fills_added, csv_added, total)
+
+
+def rebuild_lots(settings: Settings) -> CgtEngine:
+    """Run the stored ledger, re-using recorded parcels and recording new ones."""
+    entity = nightly_entity(settings)
+    with open_database(settings).transaction() as session:
+        rows = load_ledger_rows(session, entity.name)
+        engine = CgtEngine(entity.type, settings.tax_method, settings.tax_same_day_average)
+        engine.recorded = load_identifications(session, entity.name)
+        engine.apply(sort_ledger(rows))
+        save_identifications(session, entity.name, engine.disposals)
+    return engine
+
+
+def _write(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def cgt_position(settings: Settings, today: date) -> CgtOutcome:
+    """The income year holding ``today``, to date, written and recorded."""
+    entity = nightly_entity(settings)
+    year = income_year_of(today)
+    database = open_database(settings)
+    with database.transaction() as session:
+        rows = load_ledger_rows(session, entity.name)
+        recorded = load_identifications(session, entity.name)
+    report = build_tax_report(
+        rows,
+        entity_type=entity.type,
+        basis=entity.basis,
+        year=year.label,
+        method=settings.tax_method,
+        same_day_average=settings.tax_same_day_average,
+        entity_name=entity.name,
+        recorded=recorded,
+    )
+    body = tax_report_json(report)
+    markdown = tax_report_markdown(report)
+    folder = settings.reports_dir / "tax"
+    stem = f"cgt-{year.label}-{today.isoformat()}"
+    paths = (
+        _write(folder, f"{stem}.json", json.dumps(body, indent=2) + "\n"),
+        _write(folder, f"{stem}.csv", tax_report_csv(report)),
+        _write(folder, f"{stem}.md", markdown),
+    )
+    with database.transaction() as session:
+        save_report(
+            session,
+            kind="cgt",
+            entity=entity.name,
+            period=year.label,
+            body=body,
+            provisional=report.provisional,
+            path=str(paths[0]),
+        )
+    return CgtOutcome(
+        year=year.label,
+        disposals=len(report.disposals),
+        net_capital_gain=body["totals"]["net_capital_gain"],
+        ordinary_income=body["totals"]["ordinary_income"],
+        provisional=report.provisional,
+        markdown=markdown,
+        paths=tuple(str(p) for p in paths),
+    )
+
+
+def closed_period(entity: Entity, today: date) -> Period:
+    """The last BAS period of the entity's cycle that ended before ``today``."""
+    if entity.gst.cycle == "monthly":
+        last = today.replace(day=1) - timedelta(days=1)
+        return bas_period(f"{last.year}-{last.month:02d}")
+    if entity.gst.cycle == "annual":
+        current = income_year_of(today)
+        return income_year(f"{current.start.year - 1}-{current.start.year % 100:02d}")
+    return last_closed_quarter(today)
+
+
+def closed_bas(settings: Settings, today: date, period_label: str | None = None) -> BasOutcome:
+    """The BAS of the period that just closed (or ``period_label``), if GST-registered."""
+    entity = nightly_entity(settings)
+    period = bas_period(period_label) if period_label else closed_period(entity, today)
+    if not entity.gst_registered_on(period.end):
+        why = f"{entity.name} is not registered for GST in {period.label}"
+        return BasOutcome(None, None, why, f"No BAS: {why}.\n", None)
+    database = open_database(settings)
+    with database.transaction() as session:
+        rows = load_ledger_rows(session, entity.name)
+    worksheet = bas_worksheet(rows, entity, period)
+    body = worksheet.as_json(entity.name)
+    markdown = worksheet.as_markdown(entity.name)
+    folder = settings.reports_dir / "tax"
+    path = _write(folder, f"bas-{period.label}.json", json.dumps(body, indent=2) + "\n")
+    _write(folder, f"bas-{period.label}.md", markdown)
+    with database.transaction() as session:
+        save_report(
+            session,
+            kind="bas",
+            entity=entity.name,
+            period=period.label,
+            body=body,
+            provisional=False,
+            path=str(path),
+        )
+    return BasOutcome(period.label, worksheet.net_gst, None, markdown, str(path))
+
+
+def reconcile(settings: Settings, today: date) -> list[Check]:
+    """Fills all in the ledger; parcels built from fills alone hold what positions hold."""
+    entity = nightly_entity(settings)
+    accounts = fill_accounts(settings)
+    database = open_database(settings)
+    with database.transaction() as session:
+        fills = load_fills(session, accounts)
+        positions = load_positions(session, accounts)
+        stored = load_ledger_rows(session, entity.name)
+    fill_keys = {f"fill-{f.account}-{f.id}" for f in fills}
+    stored_keys = {t.id for t in stored}
+    missing = sorted(fill_keys - stored_keys)
+    checks = [
+        Check(
+            "fills in ledger",
+            not missing,
+            f"{len(fill_keys)} fills, all in the tax ledger"
+            if not missing
+            else f"{len(missing)} fills missing, first {missing[0]}",
+        )
+    ]
+    fill_rows = [t for t in stored if t.id in fill_keys]
+    engine = CgtEngine(entity.type)
+    engine.apply(sort_ledger(fill_rows))
+    lots = engine.book.balances()
+    for asset in sorted(set(lots) | {a for a, q in positions.items() if q}):
+        lot_qty, pos_qty = lots.get(asset, Decimal(0)), positions.get(asset, Decimal(0))
+        checks.append(
+            Check(
+                f"lots = position {asset}",
+                lot_qty == pos_qty,
+                f"lots {lot_qty} vs positions {pos_qty}",
+            )
+        )
+    with database.transaction() as session:
+        save_report(
+            session,
+            kind="reconciliation",
+            entity=entity.name,
+            period=today.isoformat(),
+            body={"as_of": today.isoformat(), "checks": [_check_json(c) for c in checks]},
+            provisional=False,
+        )
+    return checks
+
+
+def _check_json(check: Check) -> dict[str, object]:
+    return {"name": check.name, "passed": check.passed, "detail": check.detail}

@@ -1,0 +1,150 @@
+"""The income year's tax position: disposals, totals and the notes that qualify them.
+
+An investor's disposals are capital (CGT) and netted by :func:`net_capital_gain`; a
+trader's (revenue account) are ordinary income, so the capital totals stay zero and
+prior capital losses are carried on untouched (TAX.md "Traders"). Lots are worked out
+over the whole ledger, so parcels bought in earlier years are there; only disposals and
+income in the chosen year are reported.
+
+A report is *provisional* when any reported disposal falls under a provisional rule set
+(from 1 July 2027) or any AUD value came from an assumed exchange rate; the notes say
+which, and every output format carries the flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final, Literal
+
+from lyra.compliance.cgt import CgtEngine, Disposal, IncomeEvent
+from lyra.compliance.gcpause import paused_gc
+from lyra.compliance.ledger import Txn, sort_ledger
+from lyra.compliance.lots import Method
+from lyra.compliance.netting import CapitalTotals, GainPart, net_capital_gain
+from lyra.compliance.periods import Period, income_year, sydney_date
+from lyra.compliance.rules import RULE_SETS, EntityType
+
+__all__ = ["ASSUMED_RATE_PREFIX", "TaxReport", "build_tax_report"]
+
+_ZERO: Final = Decimal(0)
+#: ``aud_source`` of values converted at an assumed (not a published) rate.
+ASSUMED_RATE_PREFIX: Final = "fx-assumed:"
+
+
+@dataclass(frozen=True, slots=True)
+class TaxReport:
+    """The year's figures; render with :mod:`lyra.compliance.reports`."""
+
+    entity_name: str
+    entity_type: EntityType
+    basis: Literal["investor", "trader"]
+    year: Period
+    method: Method
+    disposals: tuple[Disposal, ...]
+    income: tuple[IncomeEvent, ...]
+    totals: CapitalTotals
+    ordinary_income: Decimal
+    trading_income: Decimal
+    provisional: bool
+    notes: tuple[str, ...]
+
+
+def build_tax_report(
+    rows: Iterable[Txn],
+    *,
+    entity_type: EntityType,
+    year: str,
+    basis: Literal["investor", "trader"] = "investor",
+    method: Method = "fifo",
+    prior_losses: Decimal = _ZERO,
+    same_day_average: bool = False,
+    entity_name: str = "",
+    recorded: Mapping[str, tuple[tuple[str, Decimal], ...]] | None = None,
+) -> TaxReport:
+    """Run the ledger through the CGT engine and total the year (module docstring).
+
+    ``recorded``: parcels identified for disposals when they were made (by id); they are
+    used as recorded, whatever ``method`` says now."""
+    period = income_year(year)
+    with paused_gc():  # see lyra.compliance.gcpause: keeps a big ledger linear
+        ordered = sort_ledger(rows)
+        engine = CgtEngine(entity_type, method, same_day_average)
+        engine.recorded = dict(recorded or {})
+        engine.apply(ordered)
+    disposals = tuple(d for d in engine.disposals if period.contains(d.on))
+    income = tuple(i for i in engine.income if period.contains(i.on))
+    received = sum((i.aud_value for i in income), _ZERO)
+    notes: list[str] = []
+    if basis == "trader":
+        trading = sum((d.gain for d in disposals), _ZERO)
+        totals = net_capital_gain((), prior_losses)
+        notes.append(
+            "Trader (revenue account): disposals are trading stock at cost and their "
+            "profit or loss is ordinary income, not a capital gain."
+        )
+    else:
+        trading = _ZERO
+        parts = (GainPart(lot.gain, lot.discount_rate) for d in disposals for lot in d.lots)
+        totals = net_capital_gain(parts, prior_losses)
+        if entity_type == "company":
+            notes.append("Companies get no CGT discount (ITAA 1997 s 115-10).")
+    provisional = _notes(disposals, income, ordered, period, notes)
+    return TaxReport(
+        entity_name=entity_name or entity_type,
+        entity_type=entity_type,
+        basis=basis,
+        year=period,
+        method=method,
+        disposals=disposals,
+        income=income,
+        totals=totals,
+        ordinary_income=received + trading,
+        trading_income=trading,
+        provisional=provisional,
+        notes=tuple(notes),
+    )
+
+
+def _notes(
+    disposals: tuple[Disposal, ...],
+    income: tuple[IncomeEvent, ...],
+    rows: list[Txn],
+    period: Period,
+    notes: list[str],
+) -> bool:
+    provisional = False
+    used = {d.rule_set for d in disposals}
+    for rules in RULE_SETS:
+        if rules.name in used and rules.provisional:
+            provisional = True
+            notes.append(rules.note)
+    assumed = sorted(
+        {
+            t.aud_source
+            for t in rows
+            if t.aud_source.startswith(ASSUMED_RATE_PREFIX)
+            and sydney_date(t.timestamp) <= period.end
+        }
+    )
+    if assumed:
+        provisional = True
+        notes.append(
+            "PROVISIONAL: some AUD values were converted at an assumed rate, not a "
+            f"published daily rate ({'; '.join(assumed)}); supply RBA or ECB rates."
+        )
+    if any(t.aud_source.startswith("paper") for t in rows):
+        provisional = True
+        notes.append(
+            "PROVISIONAL: includes paper (simulated) fills, which are no tax event: an "
+            "illustration of the reports, not figures to lodge."
+        )
+    if any(d.type == "lost" for d in disposals):
+        notes.append(
+            "Lost or stolen coins: the capital loss needs evidence of ownership and of the "
+            "loss (wallet address, exchange records); keep it with these records."
+        )
+    if income:
+        notes.append("Coins received as income are ordinary income at their AUD value.")
+    return provisional

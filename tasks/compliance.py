@@ -1,0 +1,106 @@
+"""Tasks of the nightly-compliance and quarterly-BAS flows, each a thin wrapper around one
+step of :mod:`lyra.analysis.compliance` (no cache: every night reads the ledger afresh;
+no retries on the steps that write reports, which are not idempotent artifacts)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from lyra.analysis import compliance as steps
+from lyra.bootstrap import open_database
+from lyra.config import Settings
+from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+
+__all__ = [
+    "bas_report",
+    "cgt_report",
+    "publish_bas",
+    "publish_cgt",
+    "publish_checks",
+    "rebuild_lots",
+    "reconcile",
+    "sydney_today",
+    "sync_ledger",
+]
+
+
+@task(name="sydney-today", cache_policy=NO_CACHE)
+def sydney_today(settings: Settings) -> date:
+    """Migrate the database and take the Sydney date reported for (the law counts local
+    days; in replay, the replay clock's date)."""
+    open_database(settings)
+    return steps.compliance_today(settings)
+
+
+@task(
+    name="sync-tax-ledger",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_on_retryable,
+)
+def sync_ledger(settings: Settings) -> steps.LedgerSync:
+    """Fills and the configured CSV into the tax ledger (all-or-nothing)."""
+    return steps.sync_ledger(settings)
+
+
+@task(name="rebuild-lots", cache_policy=NO_CACHE)
+def rebuild_lots(settings: Settings) -> int:
+    """Parcels rebuilt, new disposals' identifications recorded; how many disposals."""
+    return len(steps.rebuild_lots(settings).disposals)
+
+
+@task(name="cgt-position", cache_policy=NO_CACHE)
+def cgt_report(settings: Settings, today: date) -> steps.CgtOutcome:
+    """The income year's CGT position to date, written and recorded."""
+    return steps.cgt_position(settings, today)
+
+
+@task(name="bas-closed-period", cache_policy=NO_CACHE)
+def bas_report(settings: Settings, today: date, period: str | None = None) -> steps.BasOutcome:
+    """The BAS of the period that has closed (or the one given)."""
+    return steps.closed_bas(settings, today, period)
+
+
+@task(name="reconcile-fills", cache_policy=NO_CACHE)
+def reconcile(settings: Settings, today: date) -> list[steps.Check]:
+    """Fills against positions; lot balances against position balances."""
+    return steps.reconcile(settings, today)
+
+
+@task(name="publish-cgt", cache_policy=NO_CACHE)
+def publish_cgt(outcome: steps.CgtOutcome) -> None:
+    """The CGT position as a Markdown artifact."""
+    create_markdown_artifact(
+        markdown=outcome.markdown,
+        key="tax-cgt-position",
+        description=f"CGT position {outcome.year} to date",
+    )
+
+
+@task(name="publish-bas", cache_policy=NO_CACHE)
+def publish_bas(outcome: steps.BasOutcome) -> None:
+    """The BAS worksheet (or why there is none) as a Markdown artifact."""
+    create_markdown_artifact(
+        markdown=outcome.markdown,
+        key="tax-bas",
+        description=f"BAS {outcome.period or '(none)'}",
+    )
+
+
+@task(name="publish-checks", cache_policy=NO_CACHE)
+def publish_checks(checks: list[steps.Check]) -> None:
+    """The reconciliation checks as a table artifact."""
+    create_table_artifact(
+        table=[
+            {"check": c.name, "passed": "yes" if c.passed else "NO", "detail": c.detail}
+            for c in checks
+        ],
+        key="tax-reconciliation",
+        description="Reconciliation: fills in the tax ledger, lot balances = positions",
+    )
