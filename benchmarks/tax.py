@@ -34,6 +34,7 @@ The last line of output is one JSON object.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -230,7 +231,8 @@ def compare_rp2(workdir: Path) -> dict[str, Any]:
     rows = [t if t.type == "buy" else _without_fee(t) for t in rows]
     lyra_s, lyra_total = best_of(REPEATS, lambda: lyra_fifo_total(rows))
     try:
-        import rp2  # noqa: F401
+        with contextlib.chdir(workdir):  # rp2 creates ./log/ for its log files on import
+            import rp2  # noqa: F401
     except ImportError as exc:
         return {
             "rp2_rows": RP2_ROWS,
@@ -239,7 +241,8 @@ def compare_rp2(workdir: Path) -> dict[str, Any]:
             "rp2_ratio": None,
             "rp2_skipped": f"rp2 not importable ({exc}); install the bench extra",
         }
-    rp2_s, rp2_total = best_of(1, lambda: rp2_fifo_total(rows, workdir))
+    with contextlib.chdir(workdir):
+        rp2_s, rp2_total = best_of(1, lambda: rp2_fifo_total(rows, workdir))
     return {
         "rp2_rows": RP2_ROWS,
         "lyra_seconds_rp2_rows": round(lyra_s, 3),
