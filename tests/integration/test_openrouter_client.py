@@ -413,10 +413,12 @@ def test_a_client_refuses_a_second_event_loop(fake: FakeOpenRouter) -> None:
 async def test_answer_the_client_gave_up_on_is_not_counted_as_served(
     fake: FakeOpenRouter, transport: Transport
 ) -> None:
-    fake.script(Fault.slow(0.4))
-    error = await failure(fake, transport, timeout_s=0.1)
+    # The timeout leaves the request time to reach the fake even on a loaded machine (a
+    # request timed out before it is sent is never served); the fake answers after it.
+    fake.script(Fault.slow(2.0))
+    error = await failure(fake, transport, timeout_s=1.0)
     assert error.kind == "timeout"
-    assert await asyncio.to_thread(fake.wait_served, 1, 3.0)
+    assert await asyncio.to_thread(fake.wait_served, 1, 15.0)
     [served] = fake.ledger
     assert served.cost is not None
     assert not served.delivered

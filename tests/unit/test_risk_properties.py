@@ -201,7 +201,8 @@ def _approved(raw: dict[str, Any], closing: bool) -> bool:
 def test_the_random_requests_reach_approved_orders_of_both_kinds() -> None:
     """The properties above are not vacuous: the strategy finds approved orders, opening
     and closing, on which every invariant is then asserted."""
-    opening = find(requests(), lambda raw: _approved(raw, False), settings=CONFIG)
-    closing = find(requests(), lambda raw: _approved(raw, True), settings=CONFIG)
+    search = settings(max_examples=2000, deadline=None, derandomize=True)  # not flaky
+    opening = find(requests(), lambda raw: _approved(raw, False), settings=search)
+    closing = find(requests(), lambda raw: _approved(raw, True), settings=search)
     assert not opening["is_closing"]
     assert closing["is_closing"]
