@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.states import State
@@ -17,6 +18,14 @@ from lyra.errors import QuarantinedBatchError
 from tasks import market as t
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]
+Threshold = Annotated[
+    Decimal, Field(ge=0, le=1, description="Consensus threshold, at least the phase's.")
+]
+Mode = Annotated[
+    Literal["none", "validate", "paper", "live"],
+    Field(description="Order mode, at most the phase's (none < validate < paper < live)."),
+]
+CapitalCap = Annotated[Decimal, Field(ge=0, description="Capital cap in USD, below the phase's.")]
 
 
 @flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
@@ -24,6 +33,9 @@ def market_analysis(
     phase: Phase | None = None,
     exchanges: list[str] | None = None,
     symbols: list[str] | None = None,
+    consensus_threshold: Threshold | None = None,
+    order_mode: Mode | None = None,
+    capital_cap_usd: CapitalCap | None = None,
 ) -> CycleSummary | State:
     """Analyse every configured market once and decide by weighted consensus.
 
@@ -38,9 +50,18 @@ def market_analysis(
     result's ``trades``. A cycle today's LLM budget cannot afford ends in the state
     ``Unaffordable`` with the reason (not a failure); with the LLM panel, the cycle's
     spend per model and tier is published as an artifact. Parameters left empty take the
-    settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``).
+    settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``). A phase deployment
+    may make its run stricter than its phase, never looser: a higher
+    ``consensus_threshold``, a more cautious ``order_mode``, a lower ``capital_cap_usd``.
     """
-    overrides = {"phase": phase, "exchanges": exchanges, "symbols": symbols}
+    overrides = {
+        "phase": phase,
+        "exchanges": exchanges,
+        "symbols": symbols,
+        "consensus_threshold": consensus_threshold,
+        "order_mode": order_mode,
+        "capital_cap_usd": capital_cap_usd,
+    }
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     stopped = budget_gate(settings, "market", FLOW_NAME)
     if stopped is not None:
@@ -84,7 +105,10 @@ def market_analysis(
         publish_spend(settings, FLOW_NAME, cycle_id=summary.cycle_id)
     if summary.actionable:
         trades = pre_trade_risk(
-            decision_ids=[d.decision_id for d in summary.actionable], phase=settings.phase
+            decision_ids=[d.decision_id for d in summary.actionable],
+            phase=settings.phase,
+            order_mode=order_mode,
+            capital_cap_usd=capital_cap_usd,
         )
         summary = summary.model_copy(update={"trades": trades})
     return summary

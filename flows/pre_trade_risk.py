@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.utilities.asyncutils import run_coro_as_sync
@@ -15,11 +16,19 @@ from lyra.config import load_settings
 from tasks import execution as t
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the order mode.")]
+Mode = Annotated[
+    Literal["none", "validate", "paper", "live"],
+    Field(description="Order mode, at most the phase's (none < validate < paper < live)."),
+]
+CapitalCap = Annotated[Decimal, Field(ge=0, description="Capital cap in USD, below the phase's.")]
 
 
 @flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
 def pre_trade_risk(
-    decision_ids: list[str] | None = None, phase: Phase | None = None
+    decision_ids: list[str] | None = None,
+    phase: Phase | None = None,
+    order_mode: Mode | None = None,
+    capital_cap_usd: CapitalCap | None = None,
 ) -> PreTradeSummary:
     """Assess, size and execute decisions by the phase's order mode, recording everything.
 
@@ -27,10 +36,12 @@ def pre_trade_risk(
     switch cancels every open order on every exchange), then takes each decision (the
     given ids, or every pending actionable one): risk in code, then phase 1 analysis only,
     phase 2 validated but never sent, phase 3 the paper broker, phases 4-5 the exchange.
-    Ends with an equity snapshot and publishes the orders table and the equity curve; a
+    ``order_mode`` and ``capital_cap_usd`` may only make the phase stricter. Ends with an
+    equity snapshot and publishes the orders table and the equity curve; a
     tripped kill switch also pauses the live phases' deployment schedules.
     """
-    settings = load_settings(**({"phase": phase} if phase is not None else {}))
+    overrides = {"phase": phase, "order_mode": order_mode, "capital_cap_usd": capital_cap_usd}
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     context = t.start(settings)
     reconciled = t.reconcile_orders.submit(context).result()
     guarded = t.guard.submit(context).result()

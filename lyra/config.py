@@ -26,12 +26,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lyra.errors import ConfigError
 from lyra.market.types import TIMEFRAMES
-from lyra.phases import Phase, get_phase
+from lyra.phases import Phase, get_phase, tighten
 
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 
@@ -68,6 +68,16 @@ class Settings(BaseSettings):
 
     # --- rollout ---------------------------------------------------------------------
     phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
+    # A phase run may be made stricter than its phase, never looser (lyra.phases.tighten).
+    consensus_threshold: Decimal | None = Field(
+        default=None, ge=0, le=1, description="At least the phase's threshold (stricter)."
+    )
+    order_mode: Literal["none", "validate", "paper", "live"] | None = Field(
+        default=None, description="At most the phase's order mode (none < validate < paper < live)."
+    )
+    capital_cap_usd: Decimal | None = Field(
+        default=None, ge=0, description="At most the phase's capital (a lower cap)."
+    )
     paper_capital_usd: Decimal = Field(
         default=Decimal(25_000),
         ge=0,
@@ -314,6 +324,14 @@ class Settings(BaseSettings):
             raise ValueError("must include a timezone, e.g. 2019-01-01T00:00:00Z")
         return value.astimezone(UTC)
 
+    @model_validator(mode="after")
+    def _check_phase_run(self) -> Settings:
+        try:
+            tighten(get_phase(self.phase), self.consensus_threshold, self.order_mode)
+        except ValueError as exc:  # named by the variables a user sets
+            raise ValueError(f"LYRA_CONSENSUS_THRESHOLD / LYRA_ORDER_MODE: {exc}") from None
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, url: str | None) -> str | None:
@@ -336,8 +354,8 @@ class Settings(BaseSettings):
 
     @property
     def phase_spec(self) -> Phase:
-        """The rollout phase in force."""
-        return get_phase(self.phase)
+        """The rollout phase in force, with this run's stricter threshold and order mode."""
+        return tighten(get_phase(self.phase), self.consensus_threshold, self.order_mode)
 
 
 def _unknown_env_names(environ: Mapping[str, str]) -> list[str]:
@@ -356,7 +374,7 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         loc = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
-        name = f"{ENV_PREFIX}{loc}".upper() if loc else "settings"
+        name = f"{ENV_PREFIX}{loc}".upper() if loc else "combination"
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{name}: {message}")
     return "invalid setting " + "; ".join(parts)

@@ -7,12 +7,12 @@ figures that depend on the user (paper capital, the live cap).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["PHASES", "CapitalSource", "OrderMode", "Phase", "get_phase"]
+__all__ = ["PHASES", "CapitalSource", "OrderMode", "Phase", "get_phase", "tighten"]
 
 
 class OrderMode(StrEnum):
@@ -59,3 +59,27 @@ def get_phase(number: int) -> Phase:
         return PHASES[number]
     except KeyError:
         raise ValueError(f"unknown phase {number} (phases are 1..5)") from None
+
+
+#: Order modes from the most cautious to the least.
+MODE_ORDER: Final = (OrderMode.NONE, OrderMode.VALIDATE, OrderMode.PAPER, OrderMode.LIVE)
+
+
+def tighten(phase: Phase, threshold: Decimal | None, order_mode: str | None) -> Phase:
+    """``phase`` made stricter for one run: a higher threshold, a more cautious order mode.
+
+    A phase deployment may carry its own parameters (issue 7), but a promotion is what
+    loosens the rules, never a parameter: a lower threshold or a bolder order mode than
+    the phase's is refused with a ValueError naming it.
+    """
+    if threshold is not None and threshold < phase.threshold:
+        raise ValueError(
+            f"consensus threshold {threshold} is below phase {phase.number}'s {phase.threshold}"
+        )
+    mode = phase.order_mode if order_mode is None else OrderMode(order_mode)
+    if MODE_ORDER.index(mode) > MODE_ORDER.index(phase.order_mode):
+        raise ValueError(
+            f"order mode {mode.value} is bolder than phase {phase.number}'s "
+            f"{phase.order_mode.value}"
+        )
+    return replace(phase, threshold=threshold or phase.threshold, order_mode=mode)

@@ -63,7 +63,7 @@ from lyra.execution import (
 )
 from lyra.execution.records import find_order, set_decision_status
 from lyra.execution.wiring import build_brokers
-from lyra.phases import OrderMode
+from lyra.phases import OrderMode, get_phase
 from lyra.portfolio import (
     ensure_funded,
     equity_curve,
@@ -73,6 +73,7 @@ from lyra.portfolio import (
 )
 from lyra.portfolio.chart import plot_equity_curve
 from lyra.risk import RiskLimits, RiskRequest, needs_premium_vote
+from lyra.risk.limits import phase_capital
 from lyra.store.audit import append_audit
 from lyra.store.execution_tables import OrderRow
 from lyra.store.killswitch import assess_with_kill_switch, check_drawdown_and_trip
@@ -118,6 +119,15 @@ def premium_vote_for(settings: Settings) -> PremiumVote:
 
         return gateway_premium_vote(settings)
     return no_premium_vote
+
+
+def _run_capital_cap(context: PreTradeContext, equity: Decimal) -> Decimal | None:
+    """A phase run's lower capital cap, never above the phase's own figure."""
+    cap = context.settings.capital_cap_usd
+    if cap is None:
+        return None
+    phase = get_phase(context.settings.phase)
+    return min(cap, phase_capital(phase, context.limits, equity=equity))
 
 
 def account_for(mode: OrderMode) -> str:
@@ -344,6 +354,7 @@ async def _assess_and_execute(
             ticker,
             int(recent or 0),
             held,
+            _run_capital_cap(context, valuation.equity),
         )
     premium: bool | None = None
     premium_note = None

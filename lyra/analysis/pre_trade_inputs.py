@@ -81,8 +81,10 @@ def build_request(
     ticker: Ticker,
     orders_in_interval: int,
     held: Decimal,
+    capital_cap: Decimal | None = None,
 ) -> RiskRequest:
-    """The ``lyra risk assess`` request of one decision, from the account and the market."""
+    """The ``lyra risk assess`` request of one decision, from the account and the market
+    (``capital_cap``: a phase run's lower capital, ``LYRA_CAPITAL_CAP_USD``)."""
     price = decision.price if decision.price is not None else ticker.last
     atr = _figure(decision.indicators, "atr_14")
     # The proposal is as old as the older of its decision and the last price: a decision
@@ -116,5 +118,6 @@ def build_request(
             },
             "orders_in_interval": orders_in_interval,
             "is_closing": decision.action == "sell" and held > 0,
+            "capital_cap": capital_cap,
         }
     )

@@ -17,6 +17,7 @@ from flows.market_analysis import market_analysis
 from flows.pre_trade_risk import pre_trade_risk
 from lyra import bootstrap
 from lyra.config import load_settings
+from lyra.errors import ConfigError
 from lyra.store.audit import verify_audit_log
 from lyra.store.execution_tables import EquitySnapshotRow, FillRow, OrderRow
 from lyra.store.models import DecisionRow
@@ -136,3 +137,30 @@ def test_phase_1_records_analysis_only_and_phase_2_validates_without_sending(
         assert session.scalar(select(func.count()).select_from(FillRow)) == 0
         assert session.get(DecisionRow, first).status == "analysis_only"  # type: ignore[union-attr]
         assert session.get(DecisionRow, second).status == "validated"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_phase_run_may_be_stricter_than_its_phase_never_looser(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")
+    decision_id, _ = _buy_decision(3)
+    validated = pre_trade_risk(decision_ids=[decision_id], phase=3, order_mode="validate")
+    [outcome] = validated.outcomes
+    assert validated.mode == "validate"
+    assert outcome.status == "validated"
+    assert not outcome.sent
+    with pytest.raises(ConfigError, match="order mode live is bolder than phase 3's paper"):
+        pre_trade_risk(decision_ids=[decision_id], phase=3, order_mode="live")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_lower_capital_cap_shrinks_the_order(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")
+    decision_id, _ = _buy_decision(3)
+    capped = pre_trade_risk(decision_ids=[decision_id], phase=3, capital_cap_usd=Decimal(500))
+    [outcome] = capped.outcomes
+    assert outcome.notional is not None
+    assert outcome.notional <= Decimal(500)
