@@ -116,18 +116,11 @@ async def analyst_panel(
         yield offline
         return
     from lyra.llm.catalog import load_catalog
-    from lyra.llm.client import OpenRouterClient
     from lyra.llm.panel import build_llm_panel
-    from lyra.llm.wiring import build_gateway
+    from lyra.llm.wiring import gateway_session
 
     catalog = load_catalog()
-    async with OpenRouterClient(
-        settings.openrouter_base_url,
-        transport=settings.http_transport,
-        timeout_s=settings.llm_timeout_s,
-        max_connections=max(settings.llm_max_in_flight, 10),
-    ) as client:
-        gateway = build_gateway(settings, open_database(settings), catalog, client=client)
+    async with gateway_session(settings, open_database(settings), catalog) as gateway:
         llm = build_llm_panel(catalog, gateway, cycle_id)
         yield [*llm, *offline] if settings.offline_beside_llm else llm
 

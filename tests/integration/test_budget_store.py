@@ -5,7 +5,6 @@ eight processes spending against one small budget without ever exceeding it."""
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +29,7 @@ from lyra.store.budget import (
 )
 from lyra.store.db import Database
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
+from tests.support.processes import collect_reports
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAY = date(2025, 6, 1)
@@ -332,22 +332,6 @@ def _spend_in_child(url: str, seed: int, go: Any, out: Any) -> None:
     database.dispose()
 
 
-def _collect(out: Any, children: list[Any], timeout_s: float) -> list[dict[str, Any]]:
-    """Every worker's report; fails at once when a worker dies instead of reporting."""
-    results: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    while len(results) < len(children):
-        try:
-            results.append(out.get(timeout=0.5))
-        except queue.Empty:
-            dead = [c.exitcode for c in children if c.exitcode not in (None, 0)]
-            assert not dead, f"a worker crashed (exit codes {dead})"
-            assert time.monotonic() < deadline, "workers did not finish in time"
-    for child in children:
-        child.join(30)
-    return results
-
-
 def _peak_overlap(intervals: list[tuple[float, float]]) -> int:
     events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
     peak = level = 0
@@ -369,7 +353,7 @@ def test_eight_processes_never_overspend_one_small_budget(db: Database) -> None:
     for child in children:
         child.start()
     go.set()
-    results = _collect(out, children, timeout_s=WORKER_DEADLINE_S + 30)
+    results = collect_reports(out, children, timeout_s=WORKER_DEADLINE_S + 30)
     wall = time.monotonic() - t0
     assert [c.exitcode for c in children] == [0] * WORKERS
 

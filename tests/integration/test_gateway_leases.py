@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import queue
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from lyra.store.llm_calls import recorded_cost
 from lyra.store.migrate import upgrade_to_head
 from tests.integration.test_gateway import ALL_TIERS, catalog
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeOpenRouter
+from tests.support.processes import collect_reports
 
 FAST_ONLY = {
     "premium": Decimal(0),
@@ -203,21 +203,6 @@ async def _votes(database: Database, base_url: str, seed: int) -> dict[str, Any]
     return {"answered": answered, "cost": str(cost), "refused": refusals >= REFUSALS_TO_STOP}
 
 
-def _collect(out: Any, children: list[Any], timeout_s: float) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    while len(results) < len(children):
-        try:
-            results.append(out.get(timeout=0.5))
-        except queue.Empty:
-            dead = [c.exitcode for c in children if c.exitcode not in (None, 0)]
-            assert not dead, f"a worker crashed (exit codes {dead})"
-            assert time.monotonic() < deadline, "workers did not finish in time"
-    for child in children:
-        child.join(30)
-    return results
-
-
 def test_processes_drawing_on_leases_never_exceed_a_small_budget(db: Database) -> None:
     url = db.engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")
@@ -230,7 +215,7 @@ def test_processes_drawing_on_leases_never_exceed_a_small_budget(db: Database) -
         for child in children:
             child.start()
         go.set()
-        results = _collect(out, children, timeout_s=WORKER_DEADLINE_S + 60)
+        results = collect_reports(out, children, timeout_s=WORKER_DEADLINE_S + 60)
         served = fake.served_cost()
     assert [c.exitcode for c in children] == [0] * WORKERS
     assert all(r["refused"] for r in results), "a worker hit its deadline"

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["descendants", "free_port", "stop_process_groups"]
+__all__ = ["collect_reports", "descendants", "free_port", "stop_process_groups"]
 
 
 def free_port() -> int:
@@ -71,3 +73,20 @@ def stop_process_groups(root: subprocess.Popen[bytes], timeout_s: float = 30) ->
             if not _living(groups):
                 return
             time.sleep(0.5)
+
+
+def collect_reports(out: Any, children: list[Any], timeout_s: float) -> list[dict[str, Any]]:
+    """Every worker process's report from the queue ``out``; fails at once when a worker
+    dies instead of reporting, or when they do not all report within ``timeout_s``."""
+    results: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while len(results) < len(children):
+        try:
+            results.append(out.get(timeout=0.5))
+        except queue.Empty:
+            dead = [c.exitcode for c in children if c.exitcode not in (None, 0)]
+            assert not dead, f"a worker crashed (exit codes {dead})"
+            assert time.monotonic() < deadline, "workers did not finish in time"
+    for child in children:
+        child.join(30)
+    return results
