@@ -104,21 +104,9 @@ def keys_list() -> None:
 @models_app.command("sync")
 def models_sync() -> None:
     """Refresh the catalog models' prices from the provider's models endpoint."""
-    from lyra.bootstrap import open_database
-    from lyra.llm.catalog import load_catalog
-    from lyra.llm.client import OpenRouterClient
-    from lyra.store.model_prices import sync_prices
+    from lyra.orchestration.price_sync import fetch_and_store_prices
 
-    settings = load_settings()
-    catalog = load_catalog()
-
-    async def fetch() -> list[object]:
-        async with OpenRouterClient(settings.openrouter_base_url) as client:
-            return list(await client.list_models())
-
-    listed = asyncio.run(fetch())
-    with open_database(settings).transaction() as session:
-        report = sync_prices(session, catalog, listed, datetime.now(UTC))  # type: ignore[arg-type]
+    report = asyncio.run(fetch_and_store_prices(load_settings()))
     out.print(
         f"prices: {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.missing_upstream)} not listed upstream"

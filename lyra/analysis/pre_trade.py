@@ -61,7 +61,7 @@ from lyra.execution import (
     reconcile,
     validate_order,
 )
-from lyra.execution.records import find_order, set_decision_status
+from lyra.execution.records import find_order, open_order_rows, set_decision_status
 from lyra.execution.wiring import build_brokers
 from lyra.phases import OrderMode, get_phase
 from lyra.portfolio import (
@@ -162,19 +162,20 @@ Brokers = Mapping[str, Broker]
 
 
 @asynccontextmanager
-async def _opened(context: PreTradeContext, given: Brokers | None) -> AsyncIterator[Brokers]:
-    """The brokers a step uses: the caller's, or built from settings and closed after."""
+async def _opened(
+    context: PreTradeContext, given: Brokers | None, only: str | None = None
+) -> AsyncIterator[Brokers]:
+    """The brokers a step uses: the caller's, or built from settings and closed after
+    (``only``: just that exchange's, for a step about one decision)."""
     if given is not None:
         yield given
         return
-    with open_database(context.settings).transaction() as session:
-        pending = session.scalars(
-            select(OrderRow.exchange).where(
-                OrderRow.account == context.account,
-                OrderRow.status.in_(["submitting", "open"]),
-            )
-        )
-        exchanges = sorted(set(context.settings.exchanges) | set(pending))
+    if only is not None:
+        exchanges = [only]
+    else:
+        with open_database(context.settings).transaction() as session:
+            pending = {r.exchange for r in open_order_rows(session, context.account)}
+        exchanges = sorted(set(context.settings.exchanges) | pending)
     built = build_brokers(context.settings, context.mode, context.market_time, exchanges=exchanges)
     try:
         yield built
@@ -314,7 +315,7 @@ async def take_decision(
             {"phase": context.settings.phase},
         )
         return _outcome(decision, "analysis_only", detail="phase 1: analysis only, no order")
-    async with _opened(context, brokers) as opened:
+    async with _opened(context, brokers, only=decision.exchange) as opened:
         broker = opened.get(decision.exchange)
         if broker is None:
             return _outcome(decision, "skipped", detail=f"no broker for {decision.exchange}")

@@ -42,7 +42,7 @@ def check_cycle_budget(
     if settings.llm_provider == "offline":
         zero = Decimal(0)
         return GateVerdict(True, "offline analysts: no LLM spend", zero, zero, None)
-    from lyra.llm.wiring import budget_policy, key_pool
+    from lyra.llm.wiring import budget_policy
 
     moment = now or datetime.now(UTC)
     catalog = load_catalog()
@@ -52,7 +52,9 @@ def check_cycle_budget(
         plans = market_cycle_plan(catalog, count)
     else:
         plans = news_cycle_plan(catalog, units if units is not None else 1)
-    policy = budget_policy(settings, key_pool(settings))
+    # The gate judges the total and tier scopes only: no key caps, so no keystore unlock
+    # (600,000 PBKDF2 rounds) at the start of every cycle.
+    policy = budget_policy(settings, [])
     with open_database(settings).transaction() as session:
         expire_stale(session, moment)
         scopes = spend_by_scope(session, budget_day(moment), policy)

@@ -18,7 +18,7 @@ from lyra.config import Settings
 from lyra.llm.catalog import load_catalog
 from lyra.store.model_prices import SyncReport, sync_prices
 
-__all__ = ["PriceSyncSummary", "sync_model_prices"]
+__all__ = ["PriceSyncSummary", "fetch_and_store_prices", "sync_model_prices"]
 
 
 class PriceSyncSummary(BaseModel):
@@ -34,6 +34,11 @@ async def sync_model_prices(settings: Settings, now: datetime | None = None) -> 
     """Fetch and store today's prices; None with the offline provider (nothing to do)."""
     if settings.llm_provider == "offline":
         return None
+    return await fetch_and_store_prices(settings, now)
+
+
+async def fetch_and_store_prices(settings: Settings, now: datetime | None = None) -> SyncReport:
+    """The provider's prices for the catalog's models, stored (``lyra models sync``)."""
     from lyra.llm.client import OpenRouterClient
 
     catalog = load_catalog()

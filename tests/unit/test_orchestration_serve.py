@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,11 @@ import pytest
 
 from deployments.serve import Served, healthy, prefect_command, wait_healthy
 from lyra.errors import LyraError
+from tests.support.processes import free_port
 
 
 def _closed_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api"
+    return f"http://127.0.0.1:{free_port()}/api"
 
 
 def test_a_server_that_exits_is_reported_at_once() -> None:

@@ -25,3 +25,22 @@ def test_every_deployment_points_at_a_flow_with_matching_parameters() -> None:
         assert set(deployment.get("parameters") or {}) <= accepted
         assert deployment["work_pool"]["name"] == "lyra-process"
         assert flow.__doc__ or flow.fn.__doc__, "the Prefect UI shows the flow's docstring"
+
+
+def test_the_phase_deployments_carry_exactly_their_phase_figures() -> None:
+    """The parameters written in prefect.yaml are the phase table's (lyra/phases.py), so
+    a change to one without the other fails here instead of making a run stricter."""
+    from decimal import Decimal
+
+    from lyra.phases import PHASES
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    phases = {
+        d["name"]: d["parameters"] for d in spec["deployments"] if d["name"].startswith("phase-")
+    }
+    assert sorted(phases) == [f"phase-{n}" for n in PHASES]
+    for number, phase in PHASES.items():
+        parameters = phases[f"phase-{number}"]
+        assert parameters["phase"] == number
+        assert Decimal(parameters["consensus_threshold"]) == phase.threshold
+        assert parameters["order_mode"] == phase.order_mode.value
