@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from lyra.analysis import compliance as steps
 from lyra.bootstrap import open_database
 from lyra.config import Settings
-from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+from tasks.retry import NETWORK_RETRIES
 
 __all__ = [
     "bas_report",
@@ -39,10 +39,7 @@ def sydney_today(settings: Settings) -> date:
 @task(
     name="sync-tax-ledger",
     cache_policy=NO_CACHE,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 def sync_ledger(settings: Settings) -> steps.LedgerSync:
     """Fills and the configured CSV into the tax ledger (all-or-nothing)."""

@@ -24,7 +24,7 @@ from lyra.analysis.pre_trade_summary import (
 )
 from lyra.bootstrap import open_database
 from lyra.config import Settings
-from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ORDERS_ARTIFACT_KEY = "pre-trade-orders"
 EQUITY_ARTIFACT_KEY = "portfolio-equity"
@@ -34,9 +34,7 @@ EQUITY_ARTIFACT_KEY = "portfolio-equity"
     name="start-pre-trade",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def start(settings: Settings) -> steps.PreTradeContext:
     """Migrate, take the phase's mode and account, fund a new paper account."""
@@ -48,10 +46,7 @@ def start(settings: Settings) -> steps.PreTradeContext:
     name="reconcile-orders",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 async def reconcile_orders(context: steps.PreTradeContext) -> tuple[str, ...]:
     """Look up unconfirmed and open orders by client id and record what they became."""
@@ -62,10 +57,7 @@ async def reconcile_orders(context: steps.PreTradeContext) -> tuple[str, ...]:
     name="kill-switch-guard",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 async def guard(context: steps.PreTradeContext) -> steps.GuardResult:
     """Drawdown check; a tripped switch cancels every open order on every exchange."""
@@ -83,10 +75,7 @@ def select_decisions(settings: Settings, decision_ids: Sequence[str] | None) -> 
     task_run_name="take-{decision_id}",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 async def take_decision(context: steps.PreTradeContext, decision_id: str) -> TradeOutcome:
     """Assess, size and execute one decision by the phase's order mode."""
@@ -99,9 +88,7 @@ async def take_decision(context: steps.PreTradeContext, decision_id: str) -> Tra
     name="finish-pre-trade",
     cache_policy=NO_CACHE,
     persist_result=False,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 async def finish(
     context: steps.PreTradeContext,

@@ -25,7 +25,7 @@ from lyra.llm.votes import CrossSpread, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult
 from lyra.orchestration.names import LLM_LIMIT, exchange_limit
 from lyra.store.quarantine import markdown_summary
-from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ARTIFACT_KEY = "market-analysis-decisions"
 CHECKS_ARTIFACT_KEY = "market-data-checks"
@@ -35,9 +35,7 @@ SPREADS_ARTIFACT_KEY = "market-spreads"
 @task(
     name="check-markets",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 async def check_markets(settings: Settings) -> list[tuple[str, str]]:
     """Migrate the database and check every configured market exists."""
@@ -48,9 +46,7 @@ async def check_markets(settings: Settings) -> list[tuple[str, str]]:
 @task(
     name="open-cycle",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def open_cycle(settings: Settings) -> steps.CycleContext:
     """Take the cycle's market instant and record the cycle as running."""
@@ -62,10 +58,7 @@ def open_cycle(settings: Settings) -> steps.CycleContext:
     name="fetch-market-data",
     task_run_name="fetch-{exchange_id}-{symbol}",
     cache_policy=NO_CACHE,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 async def fetch_market_data(
     settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str
@@ -109,9 +102,7 @@ async def gather_votes(
 @task(
     name="decide-and-record",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def decide_and_record(
     settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot, votes: list[Vote]
@@ -123,9 +114,7 @@ def decide_and_record(
 @task(
     name="record-unavailable",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def record_unavailable(
     settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str, error: str
@@ -137,9 +126,7 @@ def record_unavailable(
 @task(
     name="close-cycle",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def close_cycle(
     settings: Settings, cycle: steps.CycleContext, decisions: Sequence[DecisionSummary]

@@ -13,7 +13,7 @@ from lyra.analysis import news_cycle as steps
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from lyra.news import AssetSentiment
-from tasks.retry import RETRY_DELAYS, RETRY_JITTER, retry_on_retryable
+from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ARTIFACT_KEY = "news-sentiment"
 
@@ -28,10 +28,7 @@ def news_instant(settings: Settings) -> datetime:
 @task(
     name="collect-news",
     cache_policy=NO_CACHE,
-    retries=len(RETRY_DELAYS),
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_on_retryable,
+    **NETWORK_RETRIES,
 )
 async def collect_news(settings: Settings) -> steps.NewsCollection:
     """Read the feeds and store the new items."""
@@ -41,9 +38,7 @@ async def collect_news(settings: Settings) -> steps.NewsCollection:
 @task(
     name="score-news",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 async def score_news(settings: Settings, as_of: datetime) -> int:
     """Score the unscored items."""
@@ -53,9 +48,7 @@ async def score_news(settings: Settings, as_of: datetime) -> int:
 @task(
     name="aggregate-sentiment",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_on_retryable,
+    **STORE_RETRIES,
 )
 def aggregate_sentiment(settings: Settings, as_of: datetime) -> list[AssetSentiment]:
     """Each asset's decayed sentiment at the instant, stored."""

@@ -25,3 +25,19 @@ def retry_on_retryable(_task: Any, _task_run: Any, state: Any) -> bool:
     """
     error = getattr(state, "data", None)
     return isinstance(error, BaseException) and is_retryable(error)
+
+
+#: Task options of network-bound steps (exchanges, feeds, the LLM provider): three
+#: retries, jittered, of retryable errors only.
+NETWORK_RETRIES: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS),
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_on_retryable,
+}
+#: Task options of database-bound steps: two retries (a lock wait, a dropped connection).
+STORE_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_condition_fn": retry_on_retryable,
+}
