@@ -4,7 +4,8 @@ DESIGN.md ("LLM gateway", Cache): answers are cached per task for as long as the
 they were asked about stays current (:data:`TASK_TTLS`), keyed by a hash of model and
 messages (:func:`cache_key`), and identical requests in flight are merged. The cache is
 shared by every flow run, so it lives outside the process: in the database by default
-(:class:`DatabaseCache`), in Redis when ``LYRA_REDIS_URL`` is set (:class:`RedisCache`).
+(:class:`lyra.llm.ledger_cache.LedgerCache`), in Redis when ``LYRA_REDIS_URL`` is set
+(:class:`RedisCache`).
 
 The cache only saves money and time, it decides nothing: when its backend is unreachable
 :class:`ResponseCache` logs a warning and calls the model (the budget gates still bound
@@ -12,7 +13,7 @@ what that costs) rather than failing the cycle.
 
 Usage::
 
-    cache = ResponseCache(DatabaseCache(db), InflightMerger())
+    cache = ResponseCache(LedgerCache(db), InflightMerger())
     key = cache_key(model, messages, response_format)
     answer, hit = await cache.get_or_call(key, "technical", model, lambda: client.chat(...))
 """
@@ -28,22 +29,17 @@ import math
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
-from sqlalchemy import CursorResult, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lyra.errors import ConfigError, InvariantError, RetryableError
-from lyra.store.db import Database
-from lyra.store.gateway_tables import LlmCacheRow
 
 __all__ = [
     "REDIS_PREFIX",
     "TASK_TTLS",
     "CacheBackend",
-    "DatabaseCache",
     "InflightMerger",
     "MemoryCache",
     "RedisCache",
@@ -155,65 +151,6 @@ class MemoryCache:
         for key in expired:
             del self._entries[key]
         return len(expired)
-
-
-class DatabaseCache:
-    """The ``llm_cache`` table: the embedded default, on SQLite or PostgreSQL.
-
-    SQLAlchemy here is blocking, so each operation runs in a worker thread
-    (:func:`asyncio.to_thread`) and the event loop keeps serving the other calls.
-    """
-
-    def __init__(self, database: Database, clock: Clock = _utcnow) -> None:
-        self._database = database
-        self._clock = clock
-
-    async def get(self, key: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self._get, key, self._clock())
-
-    async def set(
-        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str
-    ) -> None:
-        if ttl_s <= 0:
-            raise ValueError(f"a cache TTL must be positive, got {ttl_s}")
-        await asyncio.to_thread(self._set, key, value, ttl_s, task, model, self._clock())
-
-    async def purge_expired(self, now: datetime) -> int:
-        return await asyncio.to_thread(self._purge, now)
-
-    def _get(self, key: str, now: datetime) -> dict[str, Any] | None:
-        with self._database.transaction() as session:
-            return session.execute(
-                select(LlmCacheRow.response).where(
-                    LlmCacheRow.key == key, LlmCacheRow.expires_at > now
-                )
-            ).scalar_one_or_none()
-
-    def _set(
-        self, key: str, value: dict[str, Any], ttl_s: float, task: str, model: str, now: datetime
-    ) -> None:
-        fields = {
-            "task": task,
-            "model": model,
-            "response": value,
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=ttl_s),
-        }
-        insert = postgresql.insert if self._database.dialect == "postgresql" else sqlite.insert
-        with self._database.transaction() as session:
-            session.execute(
-                insert(LlmCacheRow)
-                .values(key=key, **fields)
-                .on_conflict_do_update(index_elements=["key"], set_=fields)
-            )
-
-    def _purge(self, now: datetime) -> int:
-        with self._database.transaction() as session:
-            result = session.execute(
-                delete(LlmCacheRow).where(LlmCacheRow.expires_at <= now),
-                execution_options={"synchronize_session": False},
-            )
-            return cast("CursorResult[Any]", result).rowcount
 
 
 class RedisCache:

@@ -1,17 +1,17 @@
 """The ``llm_cache`` table as a cache backend, through the gateway's ledger worker.
 
-The same table and contract as :class:`lyra.llm.cache.DatabaseCache` (fresh entries only,
-``set`` replaces, ``purge_expired`` deletes), but each lookup and store joins the
-ledger's group commit (:mod:`lyra.llm.ledger`) instead of taking a worker thread and an
-ORM transaction of its own: a miss cost ~1.07 ms of CPU through ``DatabaseCache``
-(0.39 ms lookup, 0.68 ms store, measured alone) and ~0.05 ms through this under load.
+The database backend of the cache (fresh entries only, ``set`` replaces,
+``purge_expired`` deletes). Each lookup and store joins the ledger's group commit
+(:mod:`lyra.llm.ledger`) instead of taking a worker thread and an ORM transaction of its
+own: a miss cost ~1.07 ms of CPU through the ORM backend this replaced (0.39 ms lookup,
+0.68 ms store, measured alone) and ~0.05 ms through this under load.
 
 A store is written behind (:meth:`lyra.llm.ledger.Ledger.cache_set`): ``set`` returns
 once it is queued, which takes a database round trip off every call. Lookups queued
 after it in this process see it; other processes see it after the next commit
 (milliseconds). A store lost with its process only costs a later miss.
 
-Usage (what :func:`lyra.llm.wiring.response_cache` should build without Redis)::
+Usage (what :func:`lyra.llm.wiring.response_cache` builds without Redis)::
 
     cache = ResponseCache(LedgerCache(database), InflightMerger())
 """

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from lyra.config import Settings
 from lyra.errors import ConfigError
 from lyra.llm.budget import BudgetPolicy
-from lyra.llm.cache import DatabaseCache, InflightMerger, RedisCache, ResponseCache
+from lyra.llm.cache import InflightMerger, RedisCache, ResponseCache
 from lyra.llm.catalog import Catalog, load_catalog
 from lyra.llm.client import OpenRouterClient
 from lyra.llm.gateway import Gateway, GatewayOptions
@@ -27,6 +27,7 @@ from lyra.llm.keys import (
     parse_key_list,
     parse_tier_map,
 )
+from lyra.llm.ledger_cache import LedgerCache
 from lyra.llm.shared_clients import shared_client
 from lyra.security.keystore import Keystore, default_keystore_path
 from lyra.security.redaction import RedactingFilter, install_redaction
@@ -99,8 +100,10 @@ def budget_policy(settings: Settings, keys: list[KeySpec]) -> BudgetPolicy:
 
 
 def response_cache(settings: Settings, database: Database) -> ResponseCache:
-    """Redis when ``LYRA_REDIS_URL`` is set, else the database; merging in flight."""
-    backend = RedisCache(settings.redis_url) if settings.redis_url else DatabaseCache(database)
+    """Redis when ``LYRA_REDIS_URL`` is set, else the database through the gateway's
+    group-committing ledger (:class:`~lyra.llm.ledger_cache.LedgerCache`); merging in
+    flight."""
+    backend = RedisCache(settings.redis_url) if settings.redis_url else LedgerCache(database)
     return ResponseCache(backend, InflightMerger())
 
 

@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from lyra.llm.breaker import BreakerPolicy
 from lyra.llm.budget import BudgetPolicy
-from lyra.llm.cache import DatabaseCache, InflightMerger, ResponseCache
+from lyra.llm.cache import InflightMerger, ResponseCache
 from lyra.llm.catalog import Catalog
 from lyra.llm.client import OpenRouterClient
 from lyra.llm.consensus import ConsensusPolicy, decide
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import KeySpec
+from lyra.llm.ledger_cache import LedgerCache
 from lyra.llm.panel import build_llm_panel
 from lyra.llm.votes import MarketSnapshot
 from lyra.market.indicators import add_indicators
@@ -121,7 +122,7 @@ def make_gateway(
         catalog=catalog(),
         keys=keys or [KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
         budget=budget or BudgetPolicy(),
-        cache=ResponseCache(DatabaseCache(db), InflightMerger()),
+        cache=ResponseCache(LedgerCache(db), InflightMerger()),
         breaker=breaker,
         options=GatewayOptions(backoff_base_s=0.001, backoff_cap_s=0.01),
     )
