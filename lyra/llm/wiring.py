@@ -7,10 +7,14 @@ from inside the coroutine that will use it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+
+from pydantic import SecretStr
 
 from lyra.config import Settings
 from lyra.errors import ConfigError
@@ -48,6 +52,26 @@ __all__ = [
 REDACTED_LOGGERS = ("lyra", "httpx", "httpcore", "aiohttp", "prefect")
 
 
+#: The last keystore unlocked in this process: (path, mtime, size) -> (passphrase digest,
+#: secrets). Unlocking derives a key with 600,000 PBKDF2 rounds per entry, and a gateway
+#: is built for every market of every cycle; the file changing unlocks it again.
+_unlock_memo: dict[tuple[str, int, int], tuple[bytes, dict[str, SecretStr]]] = {}
+
+
+def _unlocked(keystore: Keystore, passphrase: SecretStr) -> dict[str, SecretStr]:
+    """``keystore.unlock(passphrase)``, once per version of the file and passphrase."""
+    stat = keystore.path.stat()
+    version = (str(keystore.path.resolve()), stat.st_mtime_ns, stat.st_size)
+    digest = hashlib.sha256(passphrase.get_secret_value().encode("utf-8")).digest()
+    known = _unlock_memo.get(version)
+    if known is not None and hmac.compare_digest(known[0], digest):
+        return known[1]
+    secrets = keystore.unlock(passphrase)
+    _unlock_memo.clear()
+    _unlock_memo[version] = (digest, secrets)
+    return secrets
+
+
 def key_pool(settings: Settings) -> list[KeySpec]:
     """Keys from ``LYRA_OPENROUTER_API_KEYS`` and the keystore, with tiers and caps."""
     env_keys = parse_key_list(settings.openrouter_api_keys) if settings.openrouter_api_keys else {}
@@ -60,7 +84,7 @@ def key_pool(settings: Settings) -> list[KeySpec]:
                     f"keystore {keystore.path} is locked: set LYRA_KEYSTORE_PASSPHRASE"
                 )
         else:
-            secrets = keystore.unlock(settings.keystore_passphrase)
+            secrets = _unlocked(keystore, settings.keystore_passphrase)
             stored = keystore_specs(keystore.entries(), secrets)
     pool = build_key_pool(
         env_keys,
