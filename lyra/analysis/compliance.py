@@ -158,16 +158,16 @@ def sync_ledger(settings: Settings) -> LedgerSync:
     if settings.tax_ledger_file is not None:
         csv_rows = read_ledger(settings.tax_ledger_file)  # all-or-nothing: raises first
     with open_database(settings).transaction() as session:
+        stored = {t.id: t for t in load_ledger_rows(session, entity.name)}  # read once
         fills_added = save_ledger_rows(
-            session, entity.name, fill_rows, "fills", refuse_changed=False
+            session, entity.name, fill_rows, "fills", refuse_changed=False, stored=stored
         )
         csv_added = 0
         if settings.tax_ledger_file is not None:
             csv_added = save_ledger_rows(
-                session, entity.name, csv_rows, settings.tax_ledger_file.name
+                session, entity.name, csv_rows, settings.tax_ledger_file.name, stored=stored
             )
-        total = len(load_ledger_rows(session, entity.name))
-    return LedgerSync(fills_added, csv_added, total)
+    return LedgerSync(fills_added, csv_added, len(stored))
 
 
 def rebuild_lots(settings: Settings) -> CgtEngine:

@@ -131,16 +131,25 @@ def _content(t: Txn) -> tuple[object, ...]:
 
 
 def save_ledger_rows(
-    session: Session, entity: str, rows: Sequence[Txn], source: str, *, refuse_changed: bool = True
+    session: Session,
+    entity: str,
+    rows: Sequence[Txn],
+    source: str,
+    *,
+    refuse_changed: bool = True,
+    stored: dict[str, Txn] | None = None,
 ) -> int:
     """Add the rows not stored yet (by key) in the caller's transaction; how many.
 
     Stored rows are records and never change. With ``refuse_changed`` (imported files), a
     row whose id is stored with different content is refused (give a correction its own
     id); without it (fills, whose AUD value was fixed with the rate known when first
-    recorded), the stored row is kept as it is.
+    recorded), the stored row is kept as it is. ``stored`` (the entity's rows by id, read
+    once by a caller saving several batches) is read here when not given, and gains the
+    rows added.
     """
-    stored = {t.id: t for t in load_ledger_rows(session, entity)}
+    if stored is None:
+        stored = {t.id: t for t in load_ledger_rows(session, entity)}
     for t in rows if refuse_changed else ():
         known = stored.get(t.id)
         if known is not None and _content(known) != _content(t):
@@ -174,6 +183,7 @@ def save_ledger_rows(
         for t in new
     )
     session.flush()
+    stored.update((t.id, t) for t in new)
     return len(new)
 
 
