@@ -32,10 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    column,
-    inspect,
     select,
-    table,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -44,8 +41,8 @@ from lyra.compliance.fills import FillRecord
 from lyra.compliance.ledger import Txn
 from lyra.errors import UserError
 from lyra.store.audit import append_audit
+from lyra.store.execution_tables import FillRow, PositionRow
 from lyra.store.models import Base, BigId
-from lyra.store.types import ExactDecimal, UTCDateTime
 
 __all__ = [
     "TaxLedgerRow",
@@ -306,38 +303,11 @@ def save_report(
     return row
 
 
-def _has_table(session: Session, name: str) -> bool:
-    return inspect(session.connection()).has_table(name)
-
-
-_FILLS = table(
-    "fills",
-    column("id", BigId),
-    column("account", String()),
-    column("exchange", String()),
-    column("symbol", String()),
-    column("side", String()),
-    column("amount", ExactDecimal()),
-    column("price", ExactDecimal()),
-    column("fee", ExactDecimal()),
-    column("filled_at", UTCDateTime()),
-)
-_POSITIONS = table(
-    "positions",
-    column("account", String()),
-    column("asset", String()),
-    column("quantity", ExactDecimal()),
-)
-
-
 def load_fills(session: Session, accounts: Sequence[str]) -> list[FillRecord]:
-    """Fills of the given accounts, oldest first; [] when the fills table is absent.
-
-    Read through a lightweight table description (not the execution module's model), so
-    compliance depends on the columns only."""
-    if not accounts or not _has_table(session, "fills"):
+    """Fills of the given accounts (execution's ``fills`` table), oldest first."""
+    if not accounts:
         return []
-    c = _FILLS.c
+    c = FillRow
     stmt = (
         select(c.id, c.account, c.exchange, c.symbol, c.side, c.amount, c.price, c.fee, c.filled_at)
         .where(c.account.in_(list(accounts)))
@@ -360,10 +330,10 @@ def load_fills(session: Session, accounts: Sequence[str]) -> list[FillRecord]:
 
 
 def load_positions(session: Session, accounts: Sequence[str]) -> dict[str, Decimal]:
-    """Units held per asset over the given accounts; {} when there is no positions table."""
-    if not accounts or not _has_table(session, "positions"):
+    """Units held per asset over the given accounts (execution's ``positions`` table)."""
+    if not accounts:
         return {}
-    c = _POSITIONS.c
+    c = PositionRow
     stmt = select(c.asset, c.quantity).where(c.account.in_(list(accounts)))
     held: dict[str, Decimal] = {}
     for asset, quantity in session.execute(stmt):
