@@ -63,7 +63,6 @@ def killswitch_status() -> None:
     """Show whether the kill switch is tripped, why, and its last reset."""
     from lyra.bootstrap import open_database
     from lyra.config import load_settings
-    from lyra.risk import drawdown
     from lyra.risk.figures import fmt, pct
     from lyra.store.killswitch import killswitch_state
 
@@ -77,7 +76,7 @@ def killswitch_status() -> None:
     else:
         out.print("kill switch: armed (not tripped)")
     if state.last_equity is not None and state.high_water is not None:
-        fall = drawdown(state.last_equity, state.high_water)
+        fall = state.current_drawdown
         out.print(
             f"last check {_when(state.checked_at)}: equity {fmt(state.last_equity)}, "
             f"high-water {fmt(state.high_water)}, drawdown {pct(fall)}"

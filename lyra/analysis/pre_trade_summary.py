@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from lyra.risk.killswitch import drawdown
+
 __all__ = ["PreTradeSummary", "TradeOutcome", "equity_markdown", "order_table"]
 
 
@@ -82,9 +84,7 @@ def order_table(summary: PreTradeSummary) -> list[dict[str, str]]:
 
 def equity_markdown(summary: PreTradeSummary) -> str:
     """The account's figures and its equity curve (embedded PNG) as Markdown."""
-    drawdown = Decimal(0)
-    if summary.peak_equity > 0 and summary.equity < summary.peak_equity:
-        drawdown = (summary.peak_equity - summary.equity) / summary.peak_equity
+    fall = drawdown(summary.equity, summary.peak_equity)
     lines = [
         f"# {summary.account} account, phase {summary.phase} ({summary.mode})",
         "",
@@ -93,7 +93,7 @@ def equity_markdown(summary: PreTradeSummary) -> str:
         "| cash | equity | peak | drawdown | realised P&L | unrealised P&L | fees |",
         "|---:|---:|---:|---:|---:|---:|---:|",
         f"| {_money(summary.cash)} | {_money(summary.equity)} | {_money(summary.peak_equity)} "
-        f"| {drawdown:.2%} | {_money(summary.realised_pnl)} | {_money(summary.unrealised_pnl)} "
+        f"| {fall:.2%} | {_money(summary.realised_pnl)} | {_money(summary.unrealised_pnl)} "
         f"| {_money(summary.fees)} |",
         "",
         f"Kill switch: {'TRIPPED' if summary.kill_switch_tripped else 'armed'}"

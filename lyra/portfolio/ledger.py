@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lyra.portfolio.accounting import PositionState, apply_fill
+from lyra.risk.killswitch import drawdown
 from lyra.store.execution_tables import (
     CashEntryRow,
     EquitySnapshotRow,
@@ -212,10 +213,8 @@ class Valuation:
 
     @property
     def drawdown(self) -> Decimal:
-        """Fraction below the peak (0 at or above it)."""
-        if self.peak_equity <= 0 or self.equity >= self.peak_equity:
-            return Decimal(0)
-        return (self.peak_equity - self.equity) / self.peak_equity
+        """Fraction below the peak (0 at or above it): the kill switch's measure."""
+        return drawdown(self.equity, self.peak_equity)
 
     def asset_values(self) -> dict[str, Decimal]:
         """Market value per asset across exchanges (the risk request's ``positions``)."""
