@@ -133,18 +133,28 @@ def _ensure_pool(env: Mapping[str, str], cwd: Path) -> bool:
     return True
 
 
-async def _provision(settings: Settings, api_url: str) -> tuple[dict[str, int], dict[str, bool]]:
+async def _limits(settings: Settings, api_url: str) -> dict[str, int]:
+    """Create (or resize) the global concurrency limits (before the deploy)."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from deployments.concurrency import ensure_limits
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            return await ensure_limits(client, settings)
+
+
+async def _schedules(settings: Settings, api_url: str) -> dict[str, bool]:
+    """Apply the phase in force to the schedules (after the deploy, which resets them)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from deployments.schedules import reconcile_schedules
 
     with temporary_settings({PREFECT_API_URL: api_url}):
         async with get_client() as client:
-            limits = await ensure_limits(client, settings)
-            schedules = await reconcile_schedules(settings, client)
-    return limits, schedules
+            return await reconcile_schedules(settings, client)
 
 
 def serve(settings: Settings, options: ServeOptions, say: Say) -> Served:
@@ -184,12 +194,12 @@ def serve(settings: Settings, options: ServeOptions, say: Say) -> Served:
             wait_healthy(served.api_url, options.startup_timeout_s, served.processes[0])
         created = _ensure_pool(env, project)
         say(f"pool      {WORK_POOL} {'created' if created else 'exists'}")
-        limits, _ = asyncio.run(_provision(settings, served.api_url))
+        limits = asyncio.run(_limits(settings, served.api_url))
         say("limits    " + ", ".join(f"{name}={size}" for name, size in limits.items()))
         deploy = ["--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)]
         _run(prefect_command(*deploy), env, project, "prefect deploy --all")
         say(f"deploy    every deployment of {prefect_file}")
-        _, schedules = asyncio.run(_provision(settings, served.api_url))
+        schedules = asyncio.run(_schedules(settings, served.api_url))
         active = [name for name, on in schedules.items() if on]
         say(f"phases    active trading schedule(s): {', '.join(active) or 'none'}")
         if options.worker:

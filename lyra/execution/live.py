@@ -43,7 +43,6 @@ from lyra.errors import (
     LyraError,
     UnknownSymbolError,
 )
-from lyra.execution.client_ids import is_lyra_client_id
 from lyra.execution.fees import taker_fee
 from lyra.execution.types import (
     FillReport,
@@ -289,10 +288,6 @@ class CcxtBroker:
 
     async def close(self) -> None:
         await self._ccxt.close()
-
-    def owns(self, report: OrderReport) -> bool:
-        """Whether an order on the exchange carries one of Lyra's client ids."""
-        return is_lyra_client_id(self._id, report.client_order_id)
 
     # -- internals ---------------------------------------------------------------------
 

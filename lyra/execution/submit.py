@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lyra.errors import ExchangeRejectedError, ExchangeUnavailableError, RetryableError
 from lyra.execution.broker import Broker
+from lyra.execution.client_ids import is_lyra_client_id
 from lyra.execution.records import (
     OrderSummary,
     find_order,
@@ -228,24 +229,22 @@ async def reconcile(database: Database, broker: Broker, *, clock: Clock = _now) 
                 mark_order(session, row, OrderState.FAILED, why, clock())
                 failed.append(client_id)
     unknown: list[str] = []
-    owns = getattr(broker, "owns", None)
-    if owns is not None:
-        for report in await broker.open_orders():
-            if not owns(report):
-                continue
-            with database.transaction() as session:
-                if find_order(session, report.client_order_id) is None:
-                    unknown.append(report.client_order_id)
-                    append_audit(
-                        session,
-                        "order.unknown",
-                        f"order:{report.client_order_id}",
-                        {
-                            "exchange": broker.exchange,
-                            "exchange_order_id": report.exchange_order_id,
-                        },
-                        now=clock(),
-                    )
+    for report in await broker.open_orders():
+        if not is_lyra_client_id(broker.exchange, report.client_order_id):
+            continue  # a person's own order: not Lyra's to judge
+        with database.transaction() as session:
+            if find_order(session, report.client_order_id) is None:
+                unknown.append(report.client_order_id)
+                append_audit(
+                    session,
+                    "order.unknown",
+                    f"order:{report.client_order_id}",
+                    {
+                        "exchange": broker.exchange,
+                        "exchange_order_id": report.exchange_order_id,
+                    },
+                    now=clock(),
+                )
     return ReconcileResult(broker.exchange, tuple(recorded), tuple(failed), tuple(unknown))
 
 
