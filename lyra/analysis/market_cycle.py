@@ -188,8 +188,8 @@ async def fetch_market_data(
     checks = check_candles(
         candles, exchange=exchange_id, symbol=symbol, timeframe=cycle.timeframe, as_of=cycle.as_of
     )
-    with open_database(settings).transaction() as session:
-        if not checks.passed:
+    if not checks.passed:
+        with open_database(settings).transaction() as session:
             quarantine(
                 session,
                 cycle_id=cycle.cycle_id,
@@ -199,7 +199,6 @@ async def fetch_market_data(
                 frame=candles,
                 result=checks,
             )
-    if not checks.passed:
         raise QuarantinedBatchError(f"candles quarantined: {checks.reason}", checks)
     with open_database(settings).transaction() as session:
         save_candles(

@@ -300,7 +300,7 @@ class Gateway:
                         spec=spec,
                     )
                     try:
-                        return await self._answer_from(call, spec)
+                        return await self._answer_from(call)
                     except TotalExhaustedError as exc:
                         return Answer(None, f"daily LLM budget exhausted: {exc}")
                     except TierExhaustedError as exc:
@@ -313,8 +313,9 @@ class Gateway:
 
     # -- one model ----------------------------------------------------------------------
 
-    async def _answer_from(self, call: Call, spec: AnswerSpec[A]) -> Answer[A]:
+    async def _answer_from(self, call: Call) -> Answer[Any]:
         """The model's answer: from the cache, or from a call shared by identical requests."""
+        spec = call.spec
         holder: dict[str, Answer[Any]] = {}
 
         async def fetch() -> dict[str, Any]:
