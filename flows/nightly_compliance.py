@@ -18,7 +18,9 @@ def nightly_compliance(
     """Bring the tax ledger up to date and report the day's tax position.
 
     Lyra's fills (valued in AUD, the rate's source kept) and the configured transactions
-    CSV enter the tax ledger; parcels are rebuilt with earlier identifications re-used
+    CSV enter the tax ledger; the rows new since the last run are applied to the parcels
+    kept then (the whole ledger is replayed, with the reason reported, when a row is
+    back-dated or the kept parcels cannot be trusted), earlier identifications re-used
     and new ones recorded; the income year's CGT position is written; the BAS for the
     period that has closed (``bas_period`` to choose another) is produced for a
     GST-registered entity; fills are reconciled with positions and lot balances with
@@ -27,20 +29,22 @@ def nightly_compliance(
     settings = load_settings()
     today = t.sydney_today(settings)
     sync = t.sync_ledger(settings)
-    disposals = t.rebuild_lots(settings)
+    lots = t.rebuild_lots(settings)
     cgt = t.cgt_report(settings, today)
     t.publish_cgt(cgt)
     bas = t.bas_report(settings, today, bas_period) if include_bas else None
     if bas is not None:
         t.publish_bas(bas)
-    checks = t.reconcile(settings, today)
+    checks = t.reconcile(settings, today, lots)
     t.publish_checks(checks)
     return NightlyComplianceSummary(
         as_of=today.isoformat(),
         ledger_rows=sync.rows,
         fills_added=sync.fills_added,
         csv_added=sync.csv_added,
-        disposals=disposals,
+        disposals=lots.disposals_total,
+        rows_applied=lots.rows_applied,
+        replayed=lots.replayed,
         year=cgt.year,
         net_capital_gain=cgt.net_capital_gain,
         ordinary_income=cgt.ordinary_income,

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from lyra.analysis import compliance as steps
+from lyra.analysis.compliance_lots import LotsRebuild
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from tasks.retry import NETWORK_RETRIES
@@ -47,9 +48,10 @@ def sync_ledger(settings: Settings) -> steps.LedgerSync:
 
 
 @task(name="rebuild-lots", cache_policy=NO_CACHE)
-def rebuild_lots(settings: Settings) -> int:
-    """Parcels rebuilt, new disposals' identifications recorded; how many disposals."""
-    return len(steps.rebuild_lots(settings).disposals)
+def rebuild_lots(settings: Settings) -> LotsRebuild:
+    """The rows that arrived since the last run applied to the kept parcels (or the
+    ledger replayed, with why); new disposals' identifications recorded."""
+    return steps.rebuild_lots(settings)
 
 
 @task(name="cgt-position", cache_policy=NO_CACHE)
@@ -65,9 +67,9 @@ def bas_report(settings: Settings, today: date, period: str | None = None) -> st
 
 
 @task(name="reconcile-fills", cache_policy=NO_CACHE)
-def reconcile(settings: Settings, today: date) -> list[steps.Check]:
+def reconcile(settings: Settings, today: date, lots: LotsRebuild) -> list[steps.Check]:
     """Fills against positions; lot balances against position balances."""
-    return steps.reconcile(settings, today)
+    return steps.reconcile(settings, today, lots)
 
 
 @task(name="publish-cgt", cache_policy=NO_CACHE)

@@ -2,13 +2,17 @@
 
 1. :func:`sync_ledger`: Lyra's own fills (converted to AUD, the rate's source kept) and
    the configured transactions CSV go into the stored tax ledger, all-or-nothing.
-2. :func:`rebuild_lots`: the stored ledger runs through the CGT engine; parcels recorded
-   for earlier disposals are re-used as recorded and new disposals' parcels are recorded
-   now (specific identification "recorded at the time", TAX.md).
-3. :func:`cgt_position`: the income year to date, as JSON, CSV and Markdown files.
+2. :func:`rebuild_lots`: the ledger rows that arrived since the last run go through the
+   CGT engine from the parcels kept then (:mod:`lyra.analysis.compliance_lots`, which
+   replays the whole ledger when a row is back-dated or the kept state cannot be
+   trusted); new disposals' parcels are recorded now (specific identification "recorded
+   at the time", TAX.md) and recorded ones are re-used on a replay.
+3. :func:`cgt_position`: the income year to date from the stored results, as JSON, CSV
+   and Markdown files.
 4. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a
    GST-registered entity.
-5. :func:`reconcile`: fills against positions, lot balances against position balances.
+5. :func:`reconcile`: fills against positions; lot balances, less what rows other than
+   Lyra's fills hold, against position balances.
 
 Every report is stored with its digest and gets an audit record. Dates are Sydney dates
 (the law counts local days); ``today`` is a parameter so tests and back-runs are exact
@@ -19,26 +23,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from lyra.analysis.compliance_lots import LotsRebuild, rebuild_lots_incrementally
 from lyra.bootstrap import open_database
 from lyra.compliance import (
-    CgtEngine,
     Entity,
     bas_period,
     bas_worksheet,
-    build_tax_report,
     load_entity,
     read_ledger,
     tax_report_csv,
     tax_report_json,
     tax_report_markdown,
 )
-from lyra.compliance.fills import fills_to_ledger
+from lyra.compliance.fills import fill_key, fills_to_ledger
 from lyra.compliance.fx import load_rate_table
-from lyra.compliance.ledger import Txn, sort_ledger
+from lyra.compliance.ledger import Txn
 from lyra.compliance.periods import (
     SYDNEY,
     Period,
@@ -47,17 +50,19 @@ from lyra.compliance.periods import (
     last_closed_quarter,
     sydney_date,
 )
+from lyra.compliance.taxreport import year_report
 from lyra.config import Settings
 from lyra.store.compliance_tables import (
     load_fills,
-    load_identifications,
+    load_ledger_keys,
     load_ledger_rows,
+    load_ledger_rows_after,
     load_positions,
-    save_identifications,
     save_ledger_rows,
     save_report,
 )
 from lyra.store.cycles import replay_position
+from lyra.store.tax_engine_tables import load_cgt_events, value_sources_of
 
 __all__ = [
     "MARKET_CLOCK",
@@ -78,6 +83,11 @@ __all__ = [
 
 
 MARKET_CLOCK = "market-analysis"
+#: The BAS reads rows from this many days before the period's end: more than the 12
+#: months the financial acquisitions threshold looks back over (GSTR 2003/9), so the
+#: rows it reads are a superset of those it counts (Sydney dates, UTC times: a day's
+#: margin each side).
+_BAS_LOOKBACK_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +180,9 @@ def sync_ledger(settings: Settings) -> LedgerSync:
     return LedgerSync(fills_added, csv_added, len(stored))
 
 
-def rebuild_lots(settings: Settings) -> CgtEngine:
-    """Run the stored ledger, re-using recorded parcels and recording new ones."""
-    entity = nightly_entity(settings)
-    with open_database(settings).transaction() as session:
-        rows = load_ledger_rows(session, entity.name)
-        engine = CgtEngine(entity.type, settings.tax_method, settings.tax_same_day_average)
-        engine.recorded = load_identifications(session, entity.name)
-        engine.apply(sort_ledger(rows))
-        save_identifications(session, entity.name, engine.disposals)
-    return engine
+def rebuild_lots(settings: Settings) -> LotsRebuild:
+    """Apply the stored rows not applied yet (or replay the ledger, saying why)."""
+    return rebuild_lots_incrementally(settings, nightly_entity(settings))
 
 
 def _write(folder: Path, name: str, body: str) -> Path:
@@ -190,22 +193,25 @@ def _write(folder: Path, name: str, body: str) -> Path:
 
 
 def cgt_position(settings: Settings, today: date) -> CgtOutcome:
-    """The income year holding ``today``, to date, written and recorded."""
+    """The income year holding ``today``, to date, written and recorded: from the
+    results :func:`rebuild_lots` stored (brought up to date first), so a night reads the
+    year's disposals, not the whole ledger."""
     entity = nightly_entity(settings)
     year = income_year_of(today)
+    rebuild_lots_incrementally(settings, entity)  # a no-op when the flow has just run it
     database = open_database(settings)
     with database.transaction() as session:
-        rows = load_ledger_rows(session, entity.name)
-        recorded = load_identifications(session, entity.name)
-    report = build_tax_report(
-        rows,
+        disposals, income = load_cgt_events(session, entity.name, year.start, year.end)
+        sources = value_sources_of(session, entity.name)
+    report = year_report(
+        disposals,
+        income,
+        sources,
         entity_type=entity.type,
         basis=entity.basis,
         year=year.label,
         method=settings.tax_method,
-        same_day_average=settings.tax_same_day_average,
         entity_name=entity.name,
-        recorded=recorded,
     )
     body = tax_report_json(report)
     markdown = tax_report_markdown(report)
@@ -256,8 +262,12 @@ def closed_bas(settings: Settings, today: date, period_label: str | None = None)
         why = f"{entity.name} is not registered for GST in {period.label}"
         return BasOutcome(None, None, why, f"No BAS: {why}.\n", None)
     database = open_database(settings)
+    since = datetime.combine(period.end - timedelta(days=_BAS_LOOKBACK_DAYS), time(), UTC)
+    until = datetime.combine(period.end + timedelta(days=2), time(), UTC)
     with database.transaction() as session:
-        rows = load_ledger_rows(session, entity.name)
+        rows = [
+            t for _, t in load_ledger_rows_after(session, entity.name, 0, since=since, until=until)
+        ]
     worksheet = bas_worksheet(rows, entity, period)
     body = worksheet.as_json(entity.name)
     markdown = worksheet.as_markdown(entity.name)
@@ -277,17 +287,17 @@ def closed_bas(settings: Settings, today: date, period_label: str | None = None)
     return BasOutcome(period.label, worksheet.net_gst, None, markdown, str(path))
 
 
-def reconcile(settings: Settings, today: date) -> list[Check]:
-    """Fills all in the ledger; parcels built from fills alone hold what positions hold."""
+def reconcile(settings: Settings, today: date, lots: LotsRebuild) -> list[Check]:
+    """Fills all in the ledger; the parcels (``lots``, as :func:`rebuild_lots` left them),
+    less what rows other than Lyra's fills hold, hold what the positions hold."""
     entity = nightly_entity(settings)
     accounts = fill_accounts(settings)
     database = open_database(settings)
     with database.transaction() as session:
         fills = load_fills(session, accounts)
         positions = load_positions(session, accounts)
-        stored = load_ledger_rows(session, entity.name)
-    fill_keys = {f"fill-{f.account}-{f.id}" for f in fills}
-    stored_keys = {t.id for t in stored}
+        stored_keys = load_ledger_keys(session, entity.name, "fills")
+    fill_keys = {fill_key(f.account, f.id) for f in fills}
     missing = sorted(fill_keys - stored_keys)
     checks = [
         Check(
@@ -298,17 +308,19 @@ def reconcile(settings: Settings, today: date) -> list[Check]:
             else f"{len(missing)} fills missing, first {missing[0]}",
         )
     ]
-    fill_rows = [t for t in stored if t.id in fill_keys]
-    engine = CgtEngine(entity.type)
-    engine.apply(sort_ledger(fill_rows))
-    lots = engine.book.balances()
-    for asset in sorted(set(lots) | {a for a, q in positions.items() if q}):
-        lot_qty, pos_qty = lots.get(asset, Decimal(0)), positions.get(asset, Decimal(0))
+    assets = set(lots.balances) | set(lots.other_holdings) | {a for a, q in positions.items() if q}
+    for asset in sorted(assets):
+        held = lots.balances.get(asset, Decimal(0))
+        other = lots.other_holdings.get(asset, Decimal(0))
+        lot_qty, pos_qty = held - other, positions.get(asset, Decimal(0))
+        if not (lot_qty or pos_qty):
+            continue
         checks.append(
             Check(
                 f"lots = position {asset}",
                 lot_qty == pos_qty,
-                f"lots {lot_qty} vs positions {pos_qty}",
+                f"lots {lot_qty} vs positions {pos_qty}"
+                + (f" (parcels {held}, less {other} from other records)" if other else ""),
             )
         )
     with database.transaction() as session:

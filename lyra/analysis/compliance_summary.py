@@ -28,6 +28,10 @@ class NightlyComplianceSummary(BaseModel):
     fills_added: int
     csv_added: int
     disposals: int
+    #: Ledger rows applied to the parcels by this run (all of them on a replay).
+    rows_applied: int = 0
+    #: Why the whole ledger was replayed instead of resumed; None when resumed.
+    replayed: str | None = None
     year: str
     net_capital_gain: str
     ordinary_income: str

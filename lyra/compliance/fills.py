@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import Final
 
 from lyra.compliance.fx import RateTable
-from lyra.compliance.ledger import Txn
+from lyra.compliance.ledger import FILL_KEY_PREFIX, Txn
 from lyra.compliance.periods import sydney_date
 
-__all__ = ["PAPER_SOURCE", "FillRecord", "fills_to_ledger"]
+__all__ = ["PAPER_SOURCE", "FillRecord", "fill_key", "fills_to_ledger"]
 
 PAPER_SOURCE: Final = "paper (simulated, not a tax event)"
 
@@ -42,6 +42,11 @@ class FillRecord:
     price: Decimal
     fee: Decimal
     filled_at: datetime
+
+
+def fill_key(account: str, fill_id: int) -> str:
+    """The ledger id of a fill: unique per execution account and fill."""
+    return f"{FILL_KEY_PREFIX}{account}-{fill_id}"
 
 
 def fills_to_ledger(fills: Iterable[FillRecord], rates: RateTable) -> list[Txn]:
@@ -66,7 +71,7 @@ def fills_to_ledger(fills: Iterable[FillRecord], rates: RateTable) -> list[Txn]:
                 given_aud_value=None,
                 exchange=fill.exchange.lower(),
                 counterparty="",
-                id=f"fill-{fill.account}-{fill.id}",
+                id=fill_key(fill.account, fill.id),
                 lot="",
                 aud_source=source,
             )

@@ -36,6 +36,7 @@ from lyra.errors import UserError
 __all__ = [
     "ACQUISITIONS",
     "DISPOSALS",
+    "FILL_KEY_PREFIX",
     "HEADER",
     "TX_TYPES",
     "LedgerError",
@@ -65,6 +66,9 @@ TX_TYPES: Final = frozenset(
 )
 #: Types that dispose of ``asset`` (CGT event A1, or C1 for a lost coin).
 DISPOSALS: Final = frozenset({"sell", "swap", "lost", "fee"})
+#: Ids of rows made from Lyra's own fills start so (:mod:`lyra.compliance.fills`); an
+#: imported row may not, so the reconciliation can tell the two apart by id.
+FILL_KEY_PREFIX: Final = "fill-"
 #: Types that acquire ``asset`` (a swap acquires ``to_asset``).
 ACQUISITIONS: Final = frozenset({"buy", "income", "chain_split"})
 #: Types whose ``aud_value`` must be given.
@@ -179,6 +183,10 @@ def _row(cells: list[str], line: int, source: str, aud_source: str) -> Txn:
             )
     if lot and kind not in DISPOSALS:
         raise LedgerError(line, f"lot is only for disposals, not {kind}", source=source)
+    if ident.lower().startswith(FILL_KEY_PREFIX):
+        raise LedgerError(
+            line, f"id {ident!r}: ids starting {FILL_KEY_PREFIX!r} are Lyra's fills", source=source
+        )
     # Positional (field order of Txn): measurably faster on 10^6 rows. Repeated short
     # names are interned: a million rows share a handful of strings.
     return Txn(

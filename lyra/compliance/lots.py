@@ -29,12 +29,21 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Final, Literal
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
 
 from lyra.errors import UserError
 
-__all__ = ["METHODS", "SHARE_PLACES", "Lot", "LotBook", "LotTake", "Method", "ShortfallError"]
+__all__ = [
+    "METHODS",
+    "SHARE_PLACES",
+    "Lot",
+    "LotBook",
+    "LotTake",
+    "Method",
+    "ShortfallError",
+    "SnapshotError",
+]
 
 Method = Literal["fifo", "specific", "lowest-tax"]
 METHODS: Final[tuple[Method, ...]] = ("fifo", "specific", "lowest-tax")
@@ -46,6 +55,11 @@ SHARE_PLACES: Final = Decimal("1e-12")
 
 class ShortfallError(UserError):
     """A disposal of more than the entity holds, or of a parcel that cannot serve it."""
+
+
+class SnapshotError(ValueError):
+    """A stored snapshot of a book that cannot be restored as it is (the caller rebuilds
+    the book from the ledger instead of trusting it)."""
 
 
 @dataclass(slots=True)
@@ -196,8 +210,8 @@ class LotBook:
 
     def _take_named(self, pool: _Pool, asset: str, quantity: Decimal, name: str) -> list[LotTake]:
         lot = pool.by_id.get(self._aliases.get(name, name))
-        if lot is None:
-            raise ShortfallError(f"lot {name!r} is not an acquisition of {asset}")
+        if lot is None or not lot.quantity:  # a used-up parcel is not kept in a snapshot
+            raise ShortfallError(f"lot {name!r} is not an acquisition of {asset} with units left")
         if lot.quantity < quantity:
             raise ShortfallError(f"lot {name!r} holds only {lot.quantity} {asset}, not {quantity}")
         return [self._take(lot, quantity)]
@@ -217,3 +231,76 @@ class LotBook:
             if not lot.quantity:
                 heapq.heappop(heap)
         return takes
+
+    # -- snapshots: the open parcels as JSON, so a nightly run resumes instead of replaying
+
+    def snapshot(self) -> dict[str, Any]:
+        """The book as plain JSON values (Decimals as exact strings).
+
+        Kept per asset: the open parcels in acquisition order, plus the newest parcel even
+        when used up (same-day averaging looks only at the newest); the live entries of
+        the lowest-tax heap in heap order (their keys as pushed, so ties and rounding
+        resolve as they would have); the aliases of averaged parcels still open. Used-up
+        parcels are dropped: nothing can take from them again.
+        """
+        pools: dict[str, Any] = {}
+        for asset, pool in sorted(self._pools.items()):
+            kept = [lot for lot in pool.fifo if lot.quantity]
+            if pool.fifo and not pool.fifo[-1].quantity:
+                kept.append(pool.fifo[-1])
+            live = [
+                [str(key), lot.id]
+                for key, _, version, lot in sorted(pool.heap)
+                if version == lot.version and lot.quantity
+            ]
+            pools[asset] = {
+                "held": str(pool.held),
+                "lots": [
+                    [
+                        lot.id,
+                        lot.acquired_at.isoformat(),
+                        lot.acquired_on.isoformat(),
+                        str(lot.quantity),
+                        str(lot.cost),
+                        lot.touched,
+                    ]
+                    for lot in kept
+                ],
+                "heap": live,
+            }
+        open_ids = {lot.id for lot in self.open_lots()}
+        return {
+            "method": self.method,
+            "same_day_average": self.same_day_average,
+            "pools": pools,
+            "aliases": {a: t for a, t in sorted(self._aliases.items()) if t in open_ids},
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> LotBook:
+        """The book a :meth:`snapshot` was taken of; :class:`SnapshotError` when the
+        snapshot is malformed or does not add up (each pool's parcels = its holding)."""
+        try:
+            book = cls(snapshot["method"], same_day_average=bool(snapshot["same_day_average"]))
+            for asset, data in snapshot["pools"].items():
+                pool = book._pool(str(asset))
+                for lot_id, at, on, quantity, cost, touched in data["lots"]:
+                    lot = Lot(str(lot_id), str(asset), datetime.fromisoformat(at),
+                              date.fromisoformat(on), Decimal(quantity), Decimal(cost),
+                              bool(touched))  # fmt: skip
+                    if lot.acquired_at.tzinfo is None or lot.quantity < 0:
+                        raise SnapshotError(f"parcel {lot_id!r} of {asset} is malformed")
+                    pool.fifo.append(lot)
+                    pool.by_id[lot.id] = lot
+                pool.held = Decimal(data["held"])
+                if sum((lot.quantity for lot in pool.fifo), _ZERO) != pool.held:
+                    raise SnapshotError(f"the parcels of {asset} do not add up to its holding")
+                for key, lot_id in data["heap"]:
+                    lot = pool.by_id[lot_id]
+                    heapq.heappush(pool.heap, (Decimal(key), next(book._seq), 0, lot))
+            book._aliases = {str(a): str(t) for a, t in snapshot["aliases"].items()}
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, InvalidOperation, UserError) as exc:
+            raise SnapshotError(f"unreadable book snapshot: {type(exc).__name__}") from None
+        return book

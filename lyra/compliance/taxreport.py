@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -26,7 +27,7 @@ from lyra.compliance.netting import CapitalTotals, GainPart, net_capital_gain
 from lyra.compliance.periods import Period, income_year, sydney_date
 from lyra.compliance.rules import RULE_SETS, EntityType
 
-__all__ = ["ASSUMED_RATE_PREFIX", "TaxReport", "build_tax_report"]
+__all__ = ["ASSUMED_RATE_PREFIX", "TaxReport", "build_tax_report", "value_sources", "year_report"]
 
 _ZERO: Final = Decimal(0)
 #: ``aud_source`` of values converted at an assumed (not a published) rate.
@@ -67,18 +68,56 @@ def build_tax_report(
 
     ``recorded``: parcels identified for disposals when they were made (by id); they are
     used as recorded, whatever ``method`` says now."""
-    period = income_year(year)
     with paused_gc():  # see lyra.compliance.gcpause: keeps a big ledger linear
         ordered = sort_ledger(rows)
         engine = CgtEngine(entity_type, method, same_day_average)
         engine.recorded = dict(recorded or {})
         engine.apply(ordered)
-    disposals = tuple(d for d in engine.disposals if period.contains(d.on))
-    income = tuple(i for i in engine.income if period.contains(i.on))
-    received = sum((i.aud_value for i in income), _ZERO)
+    return year_report(
+        engine.disposals,
+        engine.income,
+        value_sources(ordered),
+        entity_type=entity_type,
+        year=year,
+        basis=basis,
+        method=method,
+        prior_losses=prior_losses,
+        entity_name=entity_name,
+    )
+
+
+def value_sources(rows: Iterable[Txn]) -> dict[str, datetime]:
+    """Each AUD value source of the rows with the first instant it was used."""
+    first: dict[str, datetime] = {}
+    for t in rows:
+        seen = first.get(t.aud_source)
+        if seen is None or t.timestamp < seen:
+            first[t.aud_source] = t.timestamp
+    return first
+
+
+def year_report(
+    disposals: Iterable[Disposal],
+    income: Iterable[IncomeEvent],
+    sources: Mapping[str, datetime],
+    *,
+    entity_type: EntityType,
+    year: str,
+    basis: Literal["investor", "trader"] = "investor",
+    method: Method = "fifo",
+    prior_losses: Decimal = _ZERO,
+    entity_name: str = "",
+) -> TaxReport:
+    """Total the year from worked-out disposals and income (of any years: those of
+    ``year`` are taken); ``sources``: :func:`value_sources` of the ledger, which decide
+    the provisional notes. The nightly run calls this with its stored results."""
+    period = income_year(year)
+    in_year = tuple(d for d in disposals if period.contains(d.on))
+    received_in_year = tuple(i for i in income if period.contains(i.on))
+    received = sum((i.aud_value for i in received_in_year), _ZERO)
     notes: list[str] = []
     if basis == "trader":
-        trading = sum((d.gain for d in disposals), _ZERO)
+        trading = sum((d.gain for d in in_year), _ZERO)
         totals = net_capital_gain((), prior_losses)
         notes.append(
             "Trader (revenue account): disposals are trading stock at cost and their "
@@ -86,19 +125,20 @@ def build_tax_report(
         )
     else:
         trading = _ZERO
-        parts = (GainPart(lot.gain, lot.discount_rate) for d in disposals for lot in d.lots)
+        parts = (GainPart(lot.gain, lot.discount_rate) for d in in_year for lot in d.lots)
         totals = net_capital_gain(parts, prior_losses)
         if entity_type == "company":
             notes.append("Companies get no CGT discount (ITAA 1997 s 115-10).")
-    provisional = _notes(disposals, income, ordered, period, notes)
+    used = {s for s, at in sources.items() if sydney_date(at) <= period.end}
+    provisional = _notes(in_year, received_in_year, used, notes)
     return TaxReport(
         entity_name=entity_name or entity_type,
         entity_type=entity_type,
         basis=basis,
         year=period,
         method=method,
-        disposals=disposals,
-        income=income,
+        disposals=in_year,
+        income=received_in_year,
         totals=totals,
         ordinary_income=received + trading,
         trading_income=trading,
@@ -110,31 +150,25 @@ def build_tax_report(
 def _notes(
     disposals: tuple[Disposal, ...],
     income: tuple[IncomeEvent, ...],
-    rows: list[Txn],
-    period: Period,
+    sources: set[str],
     notes: list[str],
 ) -> bool:
+    """Notes on what qualifies the figures; whether they are provisional. ``sources``:
+    the AUD value sources used up to the end of the year."""
     provisional = False
     used = {d.rule_set for d in disposals}
     for rules in RULE_SETS:
         if rules.name in used and rules.provisional:
             provisional = True
             notes.append(rules.note)
-    assumed = sorted(
-        {
-            t.aud_source
-            for t in rows
-            if t.aud_source.startswith(ASSUMED_RATE_PREFIX)
-            and sydney_date(t.timestamp) <= period.end
-        }
-    )
+    assumed = sorted(s for s in sources if s.startswith(ASSUMED_RATE_PREFIX))
     if assumed:
         provisional = True
         notes.append(
             "PROVISIONAL: some AUD values were converted at an assumed rate, not a "
             f"published daily rate ({'; '.join(assumed)}); supply RBA or ECB rates."
         )
-    if any(t.aud_source.startswith("paper") for t in rows):
+    if any(s.startswith("paper") for s in sources):
         provisional = True
         notes.append(
             "PROVISIONAL: includes paper (simulated) fills, which are no tax event: an "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
@@ -48,9 +49,12 @@ __all__ = [
     "TaxLedgerRow",
     "TaxLotIdentificationRow",
     "TaxReportRow",
+    "json_digest",
     "load_fills",
     "load_identifications",
+    "load_ledger_keys",
     "load_ledger_rows",
+    "load_ledger_rows_after",
     "load_positions",
     "save_identifications",
     "save_ledger_rows",
@@ -186,57 +190,86 @@ def save_ledger_rows(
 
 def load_ledger_rows(session: Session, entity: str) -> list[Txn]:
     """The entity's stored rows in time order."""
-    stmt = (
-        select(TaxLedgerRow)
-        .where(TaxLedgerRow.entity == entity)
-        .order_by(TaxLedgerRow.timestamp, TaxLedgerRow.id)
-    )
+    return [t for _, t in load_ledger_rows_after(session, entity, 0)]
+
+
+def load_ledger_rows_after(
+    session: Session,
+    entity: str,
+    after_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[int, Txn]]:
+    """The entity's stored rows whose id is above ``after_id`` (and whose time is in
+    ``since``..``until`` when given), with their ids, in time order (rows at one instant
+    in the order they were stored)."""
+    c = TaxLedgerRow
+    stmt = select(c).where(c.entity == entity, c.id > after_id).order_by(c.timestamp, c.id)
+    if since is not None:
+        stmt = stmt.where(c.timestamp >= since)
+    if until is not None:
+        stmt = stmt.where(c.timestamp <= until)
     return [
-        Txn(
-            line=r.line,
-            timestamp=r.timestamp,
-            type=r.type,
-            asset=r.asset,
-            quantity=r.quantity,
-            aud_value=r.aud_value,
-            fee_aud=r.fee_aud,
-            to_asset=r.to_asset,
-            to_quantity=r.to_quantity,
-            given_aud_value=r.given_aud_value,
-            exchange=r.exchange,
-            counterparty=r.counterparty,
-            id=r.key,
-            lot=r.lot,
-            aud_source=r.aud_source,
+        (
+            r.id,
+            Txn(
+                line=r.line,
+                timestamp=r.timestamp,
+                type=r.type,
+                asset=r.asset,
+                quantity=r.quantity,
+                aud_value=r.aud_value,
+                fee_aud=r.fee_aud,
+                to_asset=r.to_asset,
+                to_quantity=r.to_quantity,
+                given_aud_value=r.given_aud_value,
+                exchange=r.exchange,
+                counterparty=r.counterparty,
+                id=r.key,
+                lot=r.lot,
+                aud_source=r.aud_source,
+            ),
         )
         for r in session.scalars(stmt)
     ]
 
 
+def load_ledger_keys(session: Session, entity: str, source: str) -> set[str]:
+    """The keys of the entity's rows that came from ``source`` (``fills``, a file name)."""
+    c = TaxLedgerRow
+    return set(session.scalars(select(c.key).where(c.entity == entity, c.source == source)))
+
+
+#: Up to this many keys are looked up with ``IN (...)``; more read the entity's keys whole.
+_IN_LIMIT = 500
+
+
+def _identification_keys(
+    entity: str, keys: set[str] | None
+) -> Select[tuple[TaxLotIdentificationRow]]:
+    stmt = select(TaxLotIdentificationRow).where(TaxLotIdentificationRow.entity == entity)
+    if keys is not None and len(keys) <= _IN_LIMIT:
+        stmt = stmt.where(TaxLotIdentificationRow.disposal_key.in_(sorted(keys)))
+    return stmt
+
+
 def load_identifications(
-    session: Session, entity: str
+    session: Session, entity: str, keys: set[str] | None = None
 ) -> dict[str, tuple[tuple[str, Decimal], ...]]:
-    """Recorded parcels per disposal key, in the order they were taken."""
-    stmt = (
-        select(TaxLotIdentificationRow)
-        .where(TaxLotIdentificationRow.entity == entity)
-        .order_by(TaxLotIdentificationRow.id)
-    )
+    """Recorded parcels per disposal key, in the order they were taken (of ``keys``
+    only, when given)."""
+    stmt = _identification_keys(entity, keys).order_by(TaxLotIdentificationRow.id)
     found: dict[str, list[tuple[str, Decimal]]] = {}
     for row in session.scalars(stmt):
-        found.setdefault(row.disposal_key, []).append((row.lot_key, row.quantity))
+        if keys is None or row.disposal_key in keys:
+            found.setdefault(row.disposal_key, []).append((row.lot_key, row.quantity))
     return {k: tuple(v) for k, v in found.items()}
 
 
-def save_identifications(session: Session, entity: str, disposals: Iterable[Disposal]) -> int:
+def save_identifications(session: Session, entity: str, disposals: Sequence[Disposal]) -> int:
     """Record the parcels of disposals not recorded yet; how many disposals."""
-    known = set(
-        session.scalars(
-            select(TaxLotIdentificationRow.disposal_key).where(
-                TaxLotIdentificationRow.entity == entity
-            )
-        ).all()
-    )
+    known = set(load_identifications(session, entity, {d.id for d in disposals}))
     now = datetime.now(UTC)
     count = 0
     for disposal in disposals:
@@ -259,7 +292,8 @@ def save_identifications(session: Session, entity: str, disposals: Iterable[Disp
     return count
 
 
-def _digest(body: dict[str, Any]) -> str:
+def json_digest(body: dict[str, Any]) -> str:
+    """SHA-256 of a JSON body in canonical form (sorted keys, no spaces)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -275,7 +309,7 @@ def save_report(
     path: str | None = None,
 ) -> TaxReportRow:
     """Store a report and append its audit record (event ``report``) in one transaction."""
-    digest = _digest(body)
+    digest = json_digest(body)
     row = TaxReportRow(
         kind=kind,
         entity=entity,

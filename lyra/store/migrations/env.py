@@ -12,7 +12,8 @@ import lyra.store.compliance_tables
 import lyra.store.execution_tables
 import lyra.store.gateway_tables
 import lyra.store.market_tables
-import lyra.store.risk_tables  # noqa: F401 - registers every table module's tables
+import lyra.store.risk_tables
+import lyra.store.tax_engine_tables  # noqa: F401 - registers every table module's tables
 from lyra.store.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,172 @@
+"""Parcels rebuilt incrementally: each night applies only the ledger rows that arrived
+since the night before, from the open parcels kept the night before.
+
+The ledger is applied in (time, id) order. A stored checkpoint (the open parcels, the
+highest row id applied, the latest row time applied, how many rows) is resumed only when
+everything it was built from still holds; otherwise the whole ledger is replayed and the
+reason is reported (``replayed``):
+
+- there is none yet, or it was built under another configuration (entity type, method,
+  same-day averaging, rule sets: :func:`lyra.compliance.engine_state.engine_config`);
+- its digest does not match its state, or the state does not add up (never trusted);
+- the ledger rows up to its position are no longer the rows it applied (their count
+  changed: a row committed late with a lower id, or a row removed);
+- a new row is dated before the latest row applied (a back-dated import or a late fill):
+  FIFO order, the 12-month rule and every later disposal may change with it.
+
+Identifications recorded when a disposal was first worked out are re-used on a replay
+(TAX.md: a specific identification is recorded at the time of disposal), so a replay
+reproduces the recorded parcels whatever the method says now. Everything (new
+identifications, results, checkpoint) is written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lyra.bootstrap import open_database
+from lyra.compliance import CgtEngine, Entity
+from lyra.compliance.engine_state import engine_config, holding_changes
+from lyra.compliance.gcpause import paused_gc
+from lyra.compliance.ledger import DISPOSALS, FILL_KEY_PREFIX, Txn
+from lyra.compliance.lots import LotBook, Method, SnapshotError
+from lyra.config import Settings
+from lyra.store.compliance_tables import (
+    load_identifications,
+    load_ledger_rows_after,
+    save_identifications,
+)
+from lyra.store.tax_engine_tables import (
+    StoredCheckpoint,
+    clear_cgt_events,
+    count_cgt_events,
+    count_ledger_rows,
+    load_checkpoint,
+    save_cgt_events,
+    save_checkpoint,
+)
+
+__all__ = ["LotsRebuild", "rebuild_lots_incrementally"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LotsRebuild:
+    """What one rebuild did. ``balances``: units held per asset in all parcels;
+    ``other_holdings``: units per asset from rows that are not Lyra's fills."""
+
+    rows_applied: int
+    rows_total: int
+    disposals_added: int
+    disposals_total: int
+    replayed: str | None
+    balances: dict[str, Decimal]
+    other_holdings: dict[str, Decimal]
+
+
+@dataclass(slots=True)
+class _Resume:
+    engine: CgtEngine
+    other: dict[str, Decimal]
+    through_id: int
+    through_at: datetime
+    rows_before: int
+
+
+def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuild:
+    """Apply the rows not applied yet (module docstring), in one transaction."""
+    method: Method = settings.tax_method
+    config = engine_config(entity.type, method, settings.tax_same_day_average)
+    with open_database(settings).transaction() as session, paused_gc():
+        stored = load_checkpoint(session, entity.name)
+        resume, why = _resumable(session, entity, stored, config, method)
+        new: list[tuple[int, Txn]] = []
+        if resume is not None:
+            new = load_ledger_rows_after(session, entity.name, resume.through_id)
+            late = [t for _, t in new if t.timestamp < resume.through_at]
+            if late:
+                why = (
+                    f"{len(late)} new rows are dated before the latest row applied "
+                    f"({resume.through_at.isoformat()}), first {late[0].id!r}"
+                )
+                resume = None
+        if resume is None:
+            clear_cgt_events(session, entity.name)
+            engine = CgtEngine(entity.type, method, settings.tax_same_day_average)
+            resume = _Resume(engine, {}, 0, _EPOCH, 0)
+            new = load_ledger_rows_after(session, entity.name, 0)
+        engine = resume.engine
+        disposal_keys = {t.id for _, t in new if t.type in DISPOSALS}
+        engine.recorded = load_identifications(session, entity.name, disposal_keys)
+        engine.apply(t for _, t in new)
+        for _, txn in new:
+            if not txn.id.startswith(FILL_KEY_PREFIX):
+                for asset, change in holding_changes(txn):
+                    resume.other[asset] = resume.other.get(asset, Decimal(0)) + change
+        rows_total = resume.rows_before + len(new)
+        if new or why is not None:  # else the stored checkpoint is already current
+            save_identifications(session, entity.name, engine.disposals)
+            save_cgt_events(session, entity.name, engine.disposals, engine.income)
+            state: dict[str, Any] = {
+                "book": engine.book.snapshot(),
+                "other_holdings": {a: str(q) for a, q in sorted(resume.other.items()) if q},
+            }
+            save_checkpoint(
+                session,
+                entity.name,
+                config=config,
+                through_id=max((i for i, _ in new), default=resume.through_id),
+                through_at=max((t.timestamp for _, t in new), default=resume.through_at),
+                rows_applied=rows_total,
+                state=state,
+                now=datetime.now(UTC),
+            )
+        disposals_total = count_cgt_events(session, entity.name, "disposal")
+    return LotsRebuild(
+        rows_applied=len(new),
+        rows_total=rows_total,
+        disposals_added=len(engine.disposals),
+        disposals_total=disposals_total,
+        replayed=why,
+        balances=engine.book.balances(),
+        other_holdings={a: q for a, q in resume.other.items() if q},
+    )
+
+
+def _resumable(
+    session: Session,
+    entity: Entity,
+    stored: StoredCheckpoint | None,
+    config: str,
+    method: Method,
+) -> tuple[_Resume | None, str | None]:
+    """The engine to resume, or None and why the ledger must be replayed."""
+    if stored is None:
+        return None, "no stored parcels yet"
+    if stored.config != config:
+        return None, f"configuration changed (stored {stored.config!r}, now {config!r})"
+    if not stored.intact:
+        return None, "the stored parcels failed their digest check"
+    applied = count_ledger_rows(session, entity.name, up_to_id=stored.through_id)
+    if applied != stored.rows_applied:
+        return None, (
+            f"the ledger up to the stored position holds {applied} rows, "
+            f"not the {stored.rows_applied} applied"
+        )
+    try:
+        book = LotBook.restore(stored.state["book"])
+        other = {str(a): Decimal(q) for a, q in stored.state["other_holdings"].items()}
+    except (SnapshotError, KeyError, TypeError, ArithmeticError, ValueError) as exc:
+        return None, f"the stored parcels cannot be restored: {exc}"
+    if book.method != method:
+        return None, "the stored parcels were kept under another method"
+    engine = CgtEngine(entity.type, method, book.same_day_average)
+    engine.book = book
+    resume = _Resume(engine, other, stored.through_id, stored.through_at, stored.rows_applied)
+    return resume, None
