@@ -32,14 +32,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, NamedTuple
 
 from lyra.compliance.ledger import Txn
 from lyra.compliance.lots import SHARE_PLACES, LotBook, LotTake, Method, ShortfallError
 from lyra.compliance.periods import sydney_date
 from lyra.compliance.rules import discount_eligible, rule_set_for
 
-__all__ = ["CgtEngine", "Disposal", "IncomeEvent", "LotGain"]
+__all__ = ["CgtEngine", "Disposal", "IncomeEvent", "LotGain", "RecordedParcels"]
 
 _ZERO: Final = Decimal(0)
 
@@ -81,6 +81,14 @@ class Disposal:
     lots: tuple[LotGain, ...]
 
 
+class RecordedParcels(NamedTuple):
+    """The parcels a disposal used, as recorded when it was first worked out, and how
+    they were chosen then (``fifo``, ``specific ...``): a later run reproduces both."""
+
+    parts: tuple[tuple[str, Decimal], ...]
+    identification: str
+
+
 @dataclass(frozen=True, slots=True)
 class IncomeEvent:
     """Ordinary income received in coin (staking, rewards) at its AUD market value."""
@@ -106,7 +114,7 @@ class CgtEngine:
     income: list[IncomeEvent] = field(default_factory=list)
     rows_applied: int = 0
     #: Parcels recorded for a disposal id when it was made: used as they are.
-    recorded: dict[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
+    recorded: dict[str, RecordedParcels] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.book = LotBook(self.method, same_day_average=self.same_day_average)
@@ -160,7 +168,8 @@ class CgtEngine:
         on = sydney_date(txn.timestamp)
         rules = rule_set_for(on)
         rate = rules.discount_rate(self.entity_type)
-        parts = self.recorded.get(txn.id)
+        recorded = self.recorded.get(txn.id)
+        parts = recorded.parts if recorded else ()
         if parts:
             if sum((q for _, q in parts), _ZERO) != txn.quantity:
                 raise ShortfallError(
@@ -171,8 +180,8 @@ class CgtEngine:
             takes = self.book.dispose(txn.asset, txn.quantity, txn.lot)
         costs = txn.fee_aud if txn.type in ("sell", "swap") else _ZERO
         lots = _lot_gains(takes, txn.quantity, proceeds, costs, on, rate)
-        if parts:
-            chosen = "specific (recorded at disposal)"
+        if recorded and parts:
+            chosen = recorded.identification  # as chosen then, whatever the method now
         elif self.method == "lowest-tax":
             chosen = "specific (lowest-tax choice, recorded at disposal)"
         else:

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Literal
 
-from lyra.compliance.cgt import CgtEngine, Disposal, IncomeEvent
+from lyra.compliance.cgt import CgtEngine, Disposal, IncomeEvent, RecordedParcels
 from lyra.compliance.gcpause import paused_gc
 from lyra.compliance.ledger import Txn, sort_ledger
 from lyra.compliance.lots import Method
@@ -62,7 +62,7 @@ def build_tax_report(
     prior_losses: Decimal = _ZERO,
     same_day_average: bool = False,
     entity_name: str = "",
-    recorded: Mapping[str, tuple[tuple[str, Decimal], ...]] | None = None,
+    recorded: Mapping[str, RecordedParcels] | None = None,
 ) -> TaxReport:
     """Run the ledger through the CGT engine and total the year (module docstring).
 

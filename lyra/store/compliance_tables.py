@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lyra.compliance.cgt import Disposal
+from lyra.compliance.cgt import Disposal, RecordedParcels
 from lyra.compliance.fills import FillRecord
 from lyra.compliance.ledger import Txn
 from lyra.errors import UserError
@@ -256,15 +256,16 @@ def _identification_keys(
 
 def load_identifications(
     session: Session, entity: str, keys: set[str] | None = None
-) -> dict[str, tuple[tuple[str, Decimal], ...]]:
-    """Recorded parcels per disposal key, in the order they were taken (of ``keys``
-    only, when given)."""
+) -> dict[str, RecordedParcels]:
+    """Recorded parcels per disposal key, in the order they were taken, with how they
+    were chosen (of ``keys`` only, when given)."""
     stmt = _identification_keys(entity, keys).order_by(TaxLotIdentificationRow.id)
-    found: dict[str, list[tuple[str, Decimal]]] = {}
+    found: dict[str, tuple[list[tuple[str, Decimal]], str]] = {}
     for row in session.scalars(stmt):
         if keys is None or row.disposal_key in keys:
-            found.setdefault(row.disposal_key, []).append((row.lot_key, row.quantity))
-    return {k: tuple(v) for k, v in found.items()}
+            parts, _ = found.setdefault(row.disposal_key, ([], row.method))
+            parts.append((row.lot_key, row.quantity))
+    return {k: RecordedParcels(tuple(parts), how) for k, (parts, how) in found.items()}
 
 
 def save_identifications(session: Session, entity: str, disposals: Sequence[Disposal]) -> int:

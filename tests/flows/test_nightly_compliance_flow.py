@@ -51,8 +51,14 @@ def test_nightly_compliance_reports_reconciles_and_audits(lyra_env: Path) -> Non
     assert all(Path(p).exists() for p in first.reports)
     cgt_json = next(p for p in first.reports if p.endswith(".json") and "cgt-" in p)
     assert "totals" in json.loads(Path(cgt_json).read_text())
+    assert first.replayed == "no stored parcels yet"
+    assert first.rows_applied == 11
     second = nightly_compliance(include_bas=False)
     assert second.csv_added == 0
+    assert second.replayed is None  # resumed from the parcels kept the night before
+    assert second.rows_applied == 0
+    assert second.disposals == 5
+    assert second.net_capital_gain == first.net_capital_gain
     assert second.bas_skipped == "not requested"
     database = bootstrap.open_database(load_settings())
     with database.transaction() as session:

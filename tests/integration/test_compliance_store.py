@@ -77,7 +77,8 @@ def test_parcels_recorded_at_disposal_are_reused_whatever_the_method_later(db: D
     later.recorded = recorded
     later.apply(sort_ledger(ROWS))
     assert [lot.lot_id for lot in later.disposals[0].lots] == ["dear"]
-    assert later.disposals[0].identification == "specific (recorded at disposal)"
+    assert later.disposals[0].identification == chosen.disposals[0].identification
+    assert later.disposals[0].identification.startswith("specific (lowest-tax choice")
     assert [d.gain for d in later.disposals] == [d.gain for d in chosen.disposals]
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from lyra.compliance import build_tax_report
+from lyra.compliance.cgt import RecordedParcels
 from lyra.compliance.lots import ShortfallError
 from lyra.compliance.reports import tax_report_json
 from tests.support.tax import ledger
@@ -235,8 +236,9 @@ def test_disposals_from_july_2027_are_marked_provisional_in_the_report() -> None
 def test_a_report_uses_parcels_recorded_at_disposal_whatever_the_method() -> None:
     """TAX.md: a specific identification is valid when recorded at the time; the report
     must show it even when re-run later under FIFO."""
-    r = _report(*ROWS, recorded={"s1": (("new", D(1)),)})
+    how = "specific (lowest-tax choice, recorded at disposal)"
+    r = _report(*ROWS, recorded={"s1": RecordedParcels((("new", D(1)),), how)})
     assert [lot.lot_id for lot in r.disposals[0].lots] == ["new"]
-    assert r.disposals[0].identification == "specific (recorded at disposal)"
+    assert r.disposals[0].identification == how  # as recorded then, not "fifo" now
     with pytest.raises(ShortfallError, match="do not add up"):
-        _report(*ROWS, recorded={"s1": (("new", D("0.5")),)})
+        _report(*ROWS, recorded={"s1": RecordedParcels((("new", D("0.5")),), how)})
