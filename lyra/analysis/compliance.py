@@ -50,7 +50,8 @@ from lyra.compliance.periods import (
     last_closed_quarter,
     sydney_date,
 )
-from lyra.compliance.taxreport import year_report
+from lyra.compliance.reports import json_text
+from lyra.compliance.taxreport import TaxReport, year_report
 from lyra.config import Settings
 from lyra.store.compliance_tables import (
     load_fills,
@@ -79,6 +80,7 @@ __all__ = [
     "rebuild_lots",
     "reconcile",
     "sync_ledger",
+    "write_cgt_report",
 ]
 
 
@@ -213,20 +215,26 @@ def cgt_position(settings: Settings, today: date) -> CgtOutcome:
         method=settings.tax_method,
         entity_name=entity.name,
     )
+    return write_cgt_report(settings, report, today)
+
+
+def write_cgt_report(settings: Settings, report: TaxReport, today: date) -> CgtOutcome:
+    """Write a year's report as JSON, CSV and Markdown files, stored and audited."""
     body = tax_report_json(report)
     markdown = tax_report_markdown(report)
     folder = settings.reports_dir / "tax"
+    year = report.year
     stem = f"cgt-{year.label}-{today.isoformat()}"
     paths = (
-        _write(folder, f"{stem}.json", json.dumps(body, indent=2) + "\n"),
+        _write(folder, f"{stem}.json", json_text(body)),
         _write(folder, f"{stem}.csv", tax_report_csv(report)),
         _write(folder, f"{stem}.md", markdown),
     )
-    with database.transaction() as session:
+    with open_database(settings).transaction() as session:
         save_report(
             session,
             kind="cgt",
-            entity=entity.name,
+            entity=report.entity_name,
             period=year.label,
             body=body,
             provisional=report.provisional,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from lyra.errors import UserError
 
 __all__ = [
     "CSV_COLUMNS",
+    "json_text",
     "money",
     "mytax_item18",
     "tax_report_csv",
@@ -62,6 +64,20 @@ def whole_dollars(value: Decimal) -> int:
 
 def _quantity(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def json_text(body: dict[str, Any]) -> str:
+    """A report body as JSON text: one top-level key per line and one list item (a
+    disposal) per line, each compact. Readable and diffable, and encoded by the C
+    encoder: ``indent=`` falls back to the pure-Python one, seconds on a year's disposals."""
+    lines = []
+    for key, value in body.items():
+        if isinstance(value, list) and value:
+            items = ",\n    ".join(json.dumps(v, ensure_ascii=False) for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n    {items}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def tax_report_json(report: TaxReport) -> dict[str, Any]:

@@ -293,10 +293,13 @@ def save_identifications(session: Session, entity: str, disposals: Sequence[Disp
     return count
 
 
+def _canonical(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def json_digest(body: dict[str, Any]) -> str:
     """SHA-256 of a JSON body in canonical form (sorted keys, no spaces)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
 def save_report(
@@ -310,7 +313,8 @@ def save_report(
     path: str | None = None,
 ) -> TaxReportRow:
     """Store a report and append its audit record (event ``report``) in one transaction."""
-    digest = json_digest(body)
+    canonical = _canonical(body)  # encoded once: digest and stored body (a year's report
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()  # can be megabytes)
     row = TaxReportRow(
         kind=kind,
         entity=entity,
@@ -318,7 +322,7 @@ def save_report(
         provisional=provisional,
         digest=digest,
         path=path,
-        body=json.loads(json.dumps(body, default=str)),
+        body=json.loads(canonical),
         created_at=datetime.now(UTC),
     )
     session.add(row)

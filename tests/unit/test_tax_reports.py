@@ -25,6 +25,7 @@ from lyra.compliance import (
 )
 from lyra.compliance.fills import FillRecord, fills_to_ledger
 from lyra.compliance.fx import load_rate_table
+from lyra.compliance.reports import json_text
 from lyra.errors import ConfigError, UserError
 from tests.support.tax import ledger
 
@@ -165,3 +166,14 @@ def test_a_bad_rate_file_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="line 2"):
         load_rate_table(rates, Decimal("1.5"))
     assert date(2024, 7, 1)
+
+
+def test_report_files_hold_one_disposal_per_line_and_read_back_equal() -> None:
+    """The JSON file of a report: every disposal on its own line, the same body back."""
+    body = tax_report_json(
+        build_tax_report(ledger(*ROWS), entity_type="individual", year="2024-25")
+    )
+    text = json_text(body)
+    assert json.loads(text) == body
+    disposal_lines = [line for line in text.splitlines() if line.lstrip().startswith('{"id"')]
+    assert len(disposal_lines) == len(body["disposals"]) >= 2
