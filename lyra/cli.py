@@ -186,6 +186,8 @@ def run(
         f"{tax.net_capital_gain} AUD ({tax.year}){' PROVISIONAL' if tax.provisional else ''}; "
         f"BAS {bas}{gst}; reconciled: {'yes' if tax.reconciled else 'NO'}"
     )
+    how = f"replayed: {tax.replayed}" if tax.replayed else "resumed from the kept parcels"
+    out.print(f"  parcels: {tax.rows_applied} ledger rows applied ({how})")
     for report in tax.reports:
         out.print(f"  report: {report}")
 

@@ -42,6 +42,7 @@ from lyra.compliance import (
 from lyra.compliance.fills import fill_key, fills_to_ledger
 from lyra.compliance.fx import load_rate_table
 from lyra.compliance.ledger import Txn
+from lyra.compliance.netting import losses_carried_into
 from lyra.compliance.periods import (
     SYDNEY,
     Period,
@@ -85,6 +86,7 @@ __all__ = [
 
 
 MARKET_CLOCK = "market-analysis"
+_ZERO = Decimal(0)
 #: The BAS reads rows from this many days before the period's end: more than the 12
 #: months the financial acquisitions threshold looks back over (GSTR 2003/9), so the
 #: rows it reads are a superset of those it counts (Sydney dates, UTC times: a day's
@@ -197,10 +199,12 @@ def _write(folder: Path, name: str, body: str) -> Path:
 def cgt_position(settings: Settings, today: date) -> CgtOutcome:
     """The income year holding ``today``, to date, written and recorded: from the
     results :func:`rebuild_lots` stored (brought up to date first), so a night reads the
-    year's disposals, not the whole ledger."""
+    year's disposals, not the whole ledger. Net capital losses of earlier years of the
+    ledger are carried into the year (s 102-5: they carry forward indefinitely)."""
     entity = nightly_entity(settings)
     year = income_year_of(today)
-    rebuild_lots_incrementally(settings, entity)  # a no-op when the flow has just run it
+    lots = rebuild_lots_incrementally(settings, entity)  # no-op when the flow just ran it
+    prior = _ZERO if entity.basis == "trader" else losses_carried_into(lots.years, year.label)
     database = open_database(settings)
     with database.transaction() as session:
         disposals, income = load_cgt_events(session, entity.name, year.start, year.end)
@@ -213,6 +217,7 @@ def cgt_position(settings: Settings, today: date) -> CgtOutcome:
         basis=entity.basis,
         year=year.label,
         method=settings.tax_method,
+        prior_losses=prior,
         entity_name=entity.name,
     )
     return write_cgt_report(settings, report, today)

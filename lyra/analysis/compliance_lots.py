@@ -35,6 +35,8 @@ from lyra.compliance.engine_state import engine_config, holding_changes
 from lyra.compliance.gcpause import paused_gc
 from lyra.compliance.ledger import DISPOSALS, FILL_KEY_PREFIX, Txn
 from lyra.compliance.lots import LotBook, Method, SnapshotError
+from lyra.compliance.netting import GainPart, YearGains
+from lyra.compliance.periods import income_year_of
 from lyra.config import Settings
 from lyra.store.compliance_tables import (
     load_identifications,
@@ -68,12 +70,15 @@ class LotsRebuild:
     replayed: str | None
     balances: dict[str, Decimal]
     other_holdings: dict[str, Decimal]
+    #: Parcel gains per income year, for the losses carried forward into a year.
+    years: dict[str, YearGains]
 
 
 @dataclass(slots=True)
 class _Resume:
     engine: CgtEngine
     other: dict[str, Decimal]
+    years: dict[str, YearGains]
     through_id: int
     through_at: datetime
     rows_before: int
@@ -99,7 +104,7 @@ def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuil
         if resume is None:
             clear_cgt_events(session, entity.name)
             engine = CgtEngine(entity.type, method, settings.tax_same_day_average)
-            resume = _Resume(engine, {}, 0, _EPOCH, 0)
+            resume = _Resume(engine, {}, {}, 0, _EPOCH, 0)
             new = load_ledger_rows_after(session, entity.name, 0)
         engine = resume.engine
         disposal_keys = {t.id for _, t in new if t.type in DISPOSALS}
@@ -109,6 +114,10 @@ def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuil
             if not txn.id.startswith(FILL_KEY_PREFIX):
                 for asset, change in holding_changes(txn):
                     resume.other[asset] = resume.other.get(asset, Decimal(0)) + change
+        for disposal in engine.disposals:
+            year = resume.years.setdefault(income_year_of(disposal.on).label, YearGains())
+            for lot in disposal.lots:
+                year.add(GainPart(lot.gain, lot.discount_rate))
         rows_total = resume.rows_before + len(new)
         if new or why is not None:  # else the stored checkpoint is already current
             save_identifications(session, entity.name, engine.disposals)
@@ -116,6 +125,7 @@ def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuil
             state: dict[str, Any] = {
                 "book": engine.book.snapshot(),
                 "other_holdings": {a: str(q) for a, q in sorted(resume.other.items()) if q},
+                "years": {y: g.to_json() for y, g in sorted(resume.years.items())},
             }
             save_checkpoint(
                 session,
@@ -136,6 +146,7 @@ def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuil
         replayed=why,
         balances=engine.book.balances(),
         other_holdings={a: q for a, q in resume.other.items() if q},
+        years=resume.years,
     )
 
 
@@ -162,11 +173,14 @@ def _resumable(
     try:
         book = LotBook.restore(stored.state["book"])
         other = {str(a): Decimal(q) for a, q in stored.state["other_holdings"].items()}
+        years = {str(y): YearGains.from_json(g) for y, g in stored.state["years"].items()}
     except (SnapshotError, KeyError, TypeError, ArithmeticError, ValueError) as exc:
         return None, f"the stored parcels cannot be restored: {exc}"
     if book.method != method:
         return None, "the stored parcels were kept under another method"
     engine = CgtEngine(entity.type, method, book.same_day_average)
     engine.book = book
-    resume = _Resume(engine, other, stored.through_id, stored.through_at, stored.rows_applied)
+    resume = _Resume(
+        engine, other, years, stored.through_id, stored.through_at, stored.rows_applied
+    )
     return resume, None

@@ -14,11 +14,11 @@ Gains and losses are Decimal AUD, unrounded; rounding happens only in reports.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-__all__ = ["CapitalTotals", "GainPart", "net_capital_gain"]
+__all__ = ["CapitalTotals", "GainPart", "YearGains", "losses_carried_into", "net_capital_gain"]
 
 _ZERO: Final = Decimal(0)
 
@@ -83,3 +83,54 @@ def _apply(remaining: dict[Decimal, Decimal], losses: Decimal) -> Decimal:
         remaining[rate] = gain - take
         used += take
     return used
+
+
+@dataclass(slots=True)
+class YearGains:
+    """One income year's parcel gains in the only shape netting needs: total losses and
+    gains per discount rate (:func:`net_capital_gain` adds them up the same way). Kept
+    per year by the nightly run, so losses carried forward from earlier years of the
+    ledger are worked out from a handful of sums, not by re-reading old disposals."""
+
+    losses: Decimal = _ZERO
+    gains: dict[Decimal, Decimal] = field(default_factory=dict)
+
+    def add(self, part: GainPart) -> None:
+        """Count one parcel's gain (negative: a loss)."""
+        if part.gain < 0:
+            self.losses -= part.gain
+        elif part.gain > 0:
+            rate = part.discount_rate
+            self.gains[rate] = self.gains.get(rate, _ZERO) + part.gain
+
+    def parts(self) -> list[GainPart]:
+        """Parts that net exactly as the year's parcels would."""
+        out = [GainPart(gain, rate) for rate, gain in sorted(self.gains.items())]
+        return [*out, GainPart(-self.losses, _ZERO)] if self.losses else out
+
+    def to_json(self) -> dict[str, object]:
+        """Exact strings."""
+        return {
+            "losses": str(self.losses),
+            "gains": {str(r): str(g) for r, g in self.gains.items()},
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> YearGains:
+        """What :meth:`to_json` wrote."""
+        gains = body["gains"]
+        if not isinstance(gains, dict):
+            raise ValueError("gains must be an object")
+        return cls(Decimal(str(body["losses"])), {Decimal(r): Decimal(g) for r, g in gains.items()})
+
+
+def losses_carried_into(
+    years: dict[str, YearGains], year: str, opening: Decimal = _ZERO
+) -> Decimal:
+    """Net capital losses carried into income ``year`` (e.g. ``2024-25``) from the
+    earlier years of ``years``, each netted in turn (s 102-5 step 2 and 4: losses carry
+    forward indefinitely); ``opening``: losses from before the first of them."""
+    carried = opening
+    for label in sorted(y for y in years if y < year):
+        carried = net_capital_gain(years[label].parts(), carried).net_capital_loss_carried_forward
+    return carried

@@ -70,6 +70,7 @@ def test_second_run_adds_a_cycle_and_leaves_the_first_untouched(workdir: Path) -
     assert "bitfinex" in second.stdout
     assert "offline" in second.stdout
     assert "news sentiment: BTC" in second.stdout  # the sample feed's headlines reach the run
+    assert "resumed from the kept parcels" in second.stdout  # the tax parcels, incremental
     cycles = _rows(db, "SELECT as_of, status FROM cycles ORDER BY as_of")
     assert [c[1] for c in cycles] == ["completed", "completed"]
     assert cycles[0][0] < cycles[1][0]  # the replay clock moved on one candle

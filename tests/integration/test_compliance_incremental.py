@@ -191,3 +191,23 @@ def test_a_failing_night_leaves_the_checkpoint_and_results_as_they_were(env: Pat
         recorded = set(session.scalars(select(TaxLotIdentificationRow.disposal_key)))
     assert keys == {"s1", "x1"}
     assert recorded == {"s1", "x1"}
+
+
+def test_losses_of_an_earlier_year_are_carried_into_the_nightly_position(env: Path) -> None:
+    """A 2023-24 capital loss of $20,000 reduces the 2024-25 gain of $30,000 (s 102-5:
+    prior-year net capital losses carry forward), on a resumed night too."""
+    loss_year = (
+        "2023-08-01T02:00:00Z,buy,BTC,1,50000,,,,,kraken,,lb,",
+        "2024-03-01T02:00:00Z,sell,BTC,1,30000,,,,,kraken,,ls,",
+    )
+    gain_year = (
+        "2024-08-01T02:00:00Z,buy,ETH,1,1000,,,,,kraken,,gb,",
+        "2024-09-01T02:00:00Z,sell,ETH,1,31000,,,,,kraken,,gs,",
+    )
+    _night(env, *loss_year)
+    settings, lots = _night(env, *loss_year, *gain_year)
+    assert lots.replayed is None
+    totals = _stored_report(settings)["totals"]
+    assert totals["prior_losses_applied"] == "20000.00"  # type: ignore[index]
+    assert totals["net_capital_gain"] == "10000.00"  # type: ignore[index]
+    assert totals["net_capital_loss_carried_forward"] == "0.00"  # type: ignore[index]

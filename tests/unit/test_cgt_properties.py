@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from lyra.compliance.cgt import CgtEngine
 from lyra.compliance.ledger import Txn
+from lyra.compliance.netting import GainPart, YearGains, losses_carried_into, net_capital_gain
+from lyra.compliance.periods import income_year_of
 from lyra.compliance.taxreport import build_tax_report
 from tests.support.tax.generated import ASSETS, ledgers
 
@@ -64,3 +66,28 @@ def test_a_company_never_gets_a_discount(rows: list[Txn], year: str) -> None:
         Decimal(0), report.totals.capital_gains - report.totals.capital_losses
     )
     assert not any(lot.discount_eligible for d in report.disposals for lot in d.lots)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ledgers(), st.sampled_from(["individual", "smsf", "company"]))
+def test_losses_carried_from_year_sums_equal_netting_every_parcel(
+    rows: list[Txn], entity: str
+) -> None:
+    """The nightly run keeps only per-year sums (YearGains); the losses they carry into
+    each year equal those of netting every parcel of every earlier year in turn."""
+    engine = CgtEngine(entity, "fifo")  # type: ignore[arg-type]
+    engine.apply(rows)
+    years: dict[str, YearGains] = {}
+    by_year: dict[str, list[GainPart]] = {}
+    for d in engine.disposals:
+        label = income_year_of(d.on).label
+        for lot in d.lots:
+            years.setdefault(label, YearGains()).add(GainPart(lot.gain, lot.discount_rate))
+            by_year.setdefault(label, []).append(GainPart(lot.gain, lot.discount_rate))
+    carried = Decimal(0)
+    for label in sorted(by_year):
+        assert losses_carried_into(years, label) == carried
+        round_trip = {y: YearGains.from_json(g.to_json()) for y, g in years.items()}
+        assert losses_carried_into(round_trip, label) == carried
+        carried = net_capital_gain(by_year[label], carried).net_capital_loss_carried_forward
+    assert losses_carried_into(years, "2099-00") == carried
