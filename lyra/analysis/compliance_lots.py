@@ -34,7 +34,7 @@ from lyra.compliance import CgtEngine, Entity
 from lyra.compliance.engine_state import engine_config, holding_changes
 from lyra.compliance.gcpause import paused_gc
 from lyra.compliance.ledger import DISPOSALS, FILL_KEY_PREFIX, Txn
-from lyra.compliance.lots import LotBook, Method, SnapshotError
+from lyra.compliance.lots import LotBook, Method
 from lyra.compliance.netting import GainPart, YearGains
 from lyra.compliance.periods import income_year_of
 from lyra.config import Settings
@@ -174,10 +174,8 @@ def _resumable(
         book = LotBook.restore(stored.state["book"])
         other = {str(a): Decimal(q) for a, q in stored.state["other_holdings"].items()}
         years = {str(y): YearGains.from_json(g) for y, g in stored.state["years"].items()}
-    except (SnapshotError, KeyError, TypeError, ArithmeticError, ValueError) as exc:
-        return None, f"the stored parcels cannot be restored: {exc}"
-    if book.method != method:
-        return None, "the stored parcels were kept under another method"
+    except (KeyError, TypeError, ArithmeticError, ValueError) as exc:  # SnapshotError too
+        return None, f"the stored parcels cannot be restored: {type(exc).__name__}: {exc}"
     engine = CgtEngine(entity.type, method, book.same_day_average)
     engine.book = book
     resume = _Resume(

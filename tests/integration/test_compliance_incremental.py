@@ -20,7 +20,11 @@ from lyra.compliance import build_tax_report, load_entity, tax_report_json
 from lyra.compliance.ledger import read_ledger
 from lyra.config import Settings, load_settings
 from lyra.errors import UserError
-from lyra.store.compliance_tables import TaxLotIdentificationRow, load_identifications
+from lyra.store.compliance_tables import (
+    TaxLotIdentificationRow,
+    json_digest,
+    load_identifications,
+)
 from lyra.store.tax_engine_tables import TaxCgtEventRow, TaxLotCheckpointRow
 from tests.support.tax import csv_text
 
@@ -211,3 +215,18 @@ def test_losses_of_an_earlier_year_are_carried_into_the_nightly_position(env: Pa
     assert totals["prior_losses_applied"] == "20000.00"  # type: ignore[index]
     assert totals["net_capital_gain"] == "10000.00"  # type: ignore[index]
     assert totals["net_capital_loss_carried_forward"] == "0.00"  # type: ignore[index]
+
+
+def test_a_checkpoint_that_cannot_be_restored_is_replayed_with_the_reason(env: Path) -> None:
+    """A state whose digest matches but whose parcels do not add up (or whose shape is
+    from another version) is not resumed either."""
+    settings, _ = _night(env, *FIRST)
+    with bootstrap.open_database(settings).transaction() as session:
+        state = session.scalars(select(TaxLotCheckpointRow.state)).one()
+        state["book"]["pools"]["BTC"]["held"] = "999"
+        session.execute(update(TaxLotCheckpointRow).values(state=state, digest=json_digest(state)))
+    settings, lots = _night(env, *FIRST, *LATER)
+    assert lots.replayed is not None
+    assert lots.replayed.startswith("the stored parcels cannot be restored")
+    assert "parcels of BTC do not add up" in lots.replayed
+    assert _stored_report(settings) == _replayed_report(settings, env)
