@@ -93,7 +93,7 @@ def incremental_night(settings: Settings) -> tuple[dict[str, Any], int, float]:
     started = time.perf_counter()
     lots = steps.rebuild_lots(settings)
     rebuild = time.perf_counter() - started
-    outcome = steps.cgt_position(settings, TODAY)
+    outcome = steps.cgt_position(settings, TODAY, lots)
     body = json.loads(Path(outcome.paths[0]).read_text(encoding="utf-8"))
     return body, lots.rows_applied, rebuild
 

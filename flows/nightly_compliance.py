@@ -30,7 +30,7 @@ def nightly_compliance(
     today = t.sydney_today(settings)
     sync = t.sync_ledger(settings)
     lots = t.rebuild_lots(settings)
-    cgt = t.cgt_report(settings, today)
+    cgt = t.cgt_report(settings, today, lots)
     t.publish_cgt(cgt)
     bas = t.bas_report(settings, today, bas_period) if include_bas else None
     if bas is not None:

@@ -55,9 +55,9 @@ def rebuild_lots(settings: Settings) -> LotsRebuild:
 
 
 @task(name="cgt-position", cache_policy=NO_CACHE)
-def cgt_report(settings: Settings, today: date) -> steps.CgtOutcome:
+def cgt_report(settings: Settings, today: date, lots: LotsRebuild) -> steps.CgtOutcome:
     """The income year's CGT position to date, written and recorded."""
-    return steps.cgt_position(settings, today)
+    return steps.cgt_position(settings, today, lots)
 
 
 @task(name="bas-closed-period", cache_policy=NO_CACHE)

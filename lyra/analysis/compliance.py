@@ -196,14 +196,13 @@ def _write(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def cgt_position(settings: Settings, today: date) -> CgtOutcome:
+def cgt_position(settings: Settings, today: date, lots: LotsRebuild) -> CgtOutcome:
     """The income year holding ``today``, to date, written and recorded: from the
-    results :func:`rebuild_lots` stored (brought up to date first), so a night reads the
-    year's disposals, not the whole ledger. Net capital losses of earlier years of the
-    ledger are carried into the year (s 102-5: they carry forward indefinitely)."""
+    results the run's :func:`rebuild_lots` (``lots``) stored, so a night reads the year's
+    disposals, not the whole ledger. Net capital losses of earlier years of the ledger
+    are carried into the year (s 102-5: they carry forward indefinitely)."""
     entity = nightly_entity(settings)
     year = income_year_of(today)
-    lots = rebuild_lots_incrementally(settings, entity)  # no-op when the flow just ran it
     prior = _ZERO if entity.basis == "trader" else losses_carried_into(lots.years, year.label)
     database = open_database(settings)
     with database.transaction() as session:

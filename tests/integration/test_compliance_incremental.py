@@ -84,7 +84,8 @@ def _replayed_report(settings: Settings, ledger_file: Path) -> dict[str, object]
 
 
 def _stored_report(settings: Settings) -> dict[str, object]:
-    outcome = steps.cgt_position(settings, TODAY)
+    """The year's report as the nightly run writes it, after its rebuild."""
+    outcome = steps.cgt_position(settings, TODAY, steps.rebuild_lots(settings))
     return dict(json.loads(Path(outcome.paths[0]).read_text(encoding="utf-8")))
 
 
