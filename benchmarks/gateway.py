@@ -12,8 +12,8 @@ warm-up of 100 that opens the connections, every request with a distinct prompt:
   tier and key scopes) held before every call and charged after it, every call recorded,
   and the response cache in the same database, missed on purpose (distinct prompts), so
   each request pays the lookup, the call and the store. Built as
-  :func:`lyra.llm.wiring.build_gateway` builds it, with the cache on
-  :class:`lyra.llm.ledger_cache.LedgerCache` and ``max_in_flight`` at 50 (the default is
+  :func:`lyra.bootstrap.gateway.build_gateway` builds it, with the cache on
+  :class:`lyra.store.answer_cache.LedgerCache` and ``max_in_flight`` at 50 (the default is
   16, which alone would cap it at 800 calls/s). SQLite in a temporary folder is the
   embedded default, and the targets are checked on it; PostgreSQL (127.0.0.1:5432, a
   temporary database created and dropped as ``tests/conftest.py`` does) is reported
@@ -76,13 +76,13 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from lyra.llm.budget import BudgetPolicy  # noqa: E402
 from lyra.llm.cache import InflightMerger, ResponseCache  # noqa: E402
-from lyra.llm.catalog import TIERS, Catalog  # noqa: E402
-from lyra.llm.client import OpenRouterClient  # noqa: E402
 from lyra.llm.gateway import Gateway, GatewayOptions  # noqa: E402
 from lyra.llm.keys import KeySpec  # noqa: E402
-from lyra.llm.ledger_cache import LedgerCache  # noqa: E402
+from lyra.openrouter.client import OpenRouterClient  # noqa: E402
+from lyra.spend.budget import BudgetPolicy  # noqa: E402
+from lyra.spend.catalog import TIERS, Catalog  # noqa: E402
+from lyra.store.answer_cache import LedgerCache  # noqa: E402
 from lyra.store.db import Database  # noqa: E402
 from lyra.store.migrate import upgrade_to_head  # noqa: E402
 from tests.support.fake_openrouter import DEFAULT_MODELS  # noqa: E402
@@ -323,7 +323,7 @@ def catalog(models: list[str] | None = None) -> Catalog:
 async def gateway(
     db: Database, base_url: str, api_key: str, models: list[str] | None = None
 ) -> AsyncIterator[Gateway]:
-    """A gateway as :func:`lyra.llm.wiring.build_gateway` makes one, on ``db``."""
+    """A gateway as :func:`lyra.bootstrap.gateway.build_gateway` makes one, on ``db``."""
     key = KeySpec("bench", SecretStr(api_key), frozenset(TIERS), Decimal("500"), "env")
     client = OpenRouterClient(base_url, timeout_s=30, max_connections=100)
     gw = Gateway(

@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lyra.llm.client import OpenRouterClient, Transport  # noqa: E402
-from lyra.llm.wire import ChatMessage, ChatRequest  # noqa: E402
+from lyra.openrouter.client import OpenRouterClient, Transport  # noqa: E402
+from lyra.openrouter.wire import ChatMessage, ChatRequest  # noqa: E402
 
 REQUESTS = 2_000
 IN_FLIGHT = 50

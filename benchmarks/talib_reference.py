@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from lyra.market.datafiles import FEEDS, read_candles
+from lyra.exchanges.datafiles import FEEDS, read_candles
 
 
 def talib_columns(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> dict[str, np.ndarray]:

@@ -6,9 +6,9 @@ A generated ledger (``benchmarks/tax.py``'s generator: 20 assets, every row type
 ``NEW_ROWS`` rows; the first night replays it and keeps the parcels. Then the last
 ``NEW_ROWS`` rows (a busy day) arrive and are synced, and the next night is timed two ways:
 
-- ``incremental``: :func:`lyra.analysis.compliance.rebuild_lots` (restore the parcels,
+- ``incremental``: :func:`lyra.services.tax_nightly.rebuild_lots` (restore the parcels,
   apply the new rows, store results and checkpoint) plus
-  :func:`~lyra.analysis.compliance.cgt_position` (the year's report from stored results);
+  :func:`~lyra.services.tax_nightly.cgt_position` (the year's report from stored results);
 - ``replay`` (baseline): every stored row loaded, the engine run over all of them with
   the recorded identifications, and the year's report built, written and stored the same
   way, as the nightly run did before.
@@ -46,9 +46,9 @@ for entry in (ROOT, ROOT / "benchmarks"):
 from tax import generate  # noqa: E402  (benchmarks/tax.py)
 
 from lyra import bootstrap  # noqa: E402
-from lyra.analysis import compliance as steps  # noqa: E402
 from lyra.compliance import build_tax_report  # noqa: E402
 from lyra.config import Settings, load_settings  # noqa: E402
+from lyra.services import tax_nightly as steps  # noqa: E402
 from lyra.store.compliance_tables import load_identifications, load_ledger_rows  # noqa: E402
 
 ROWS = 100_000

@@ -26,7 +26,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.concurrency.asyncio import concurrency
 
 from lyra.config import Settings
-from lyra.orchestration.names import LLM_LIMIT, exchange_limit
+from lyra.rollout.names import LLM_LIMIT, exchange_limit
 
 __all__ = ["ensure_limits", "limits_for", "slots"]
 

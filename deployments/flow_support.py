@@ -23,9 +23,9 @@ from prefect.states import Completed, State
 
 from lyra.bootstrap import open_database
 from lyra.config import Settings
-from lyra.orchestration.budget_check import check_cycle_budget
-from lyra.orchestration.budget_gate import UnaffordableCycle
-from lyra.orchestration.spend import spend_chart_png, spend_markdown, spend_of_run
+from lyra.services.budget_check import check_cycle_budget
+from lyra.services.spend_report import spend_chart_png, spend_markdown, spend_of_run
+from lyra.spend.cycle_cost import UnaffordableCycle
 
 __all__ = ["UNAFFORDABLE", "budget_gate", "publish_spend"]
 

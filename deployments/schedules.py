@@ -1,7 +1,7 @@
 """Apply the phase in force to the deployments' schedules through the Prefect API.
 
 Which schedule should be active is decided by
-:func:`lyra.orchestration.phase_state.desired_schedules` (one trading schedule at a time;
+:func:`lyra.store.phase_changes.desired_schedules` (one trading schedule at a time;
 the live phases paused while the kill switch is tripped); this module reads the phase and
 the kill switch from Lyra's database and sets each schedule's ``active`` flag. It is
 called after a promotion or demotion, by ``lyra serve`` after every deploy (``prefect
@@ -15,8 +15,8 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
 from lyra.config import Settings
-from lyra.orchestration.phase_state import desired_schedules
-from lyra.orchestration.promotion import phase_in_force
+from lyra.rollout.schedules import desired_schedules
+from lyra.services.promotion import phase_in_force
 
 __all__ = ["apply_schedules", "enforce_kill_switch", "reconcile_schedules"]
 

@@ -33,7 +33,7 @@ import httpx
 
 from lyra.config import Settings
 from lyra.errors import ConfigError, LyraError
-from lyra.orchestration.names import WORK_POOL
+from lyra.rollout.names import WORK_POOL
 
 __all__ = ["ServeOptions", "Served", "healthy", "prefect_command", "serve", "wait_healthy"]
 

@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments.schedules import reconcile_schedules
 from lyra.config import Settings
-from lyra.orchestration.promotion import phase_in_force
+from lyra.services.promotion import phase_in_force
 
 __all__ = ["DeploymentStatus", "deployment_statuses", "server_status"]
 

@@ -11,10 +11,10 @@ from pydantic import Field
 
 from deployments.flow_support import budget_gate, publish_spend
 from flows.pre_trade_risk import pre_trade_risk
-from lyra.analysis.market_cycle import FLOW_NAME, describe_error
-from lyra.analysis.summaries import CycleSummary, DecisionSummary
 from lyra.config import load_settings
 from lyra.errors import QuarantinedBatchError
+from lyra.services.market_cycle import FLOW_NAME, describe_error
+from lyra.services.summaries import CycleSummary, DecisionSummary
 from tasks import market as t
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]

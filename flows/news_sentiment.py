@@ -8,8 +8,8 @@ from prefect import flow
 from prefect.states import State
 
 from deployments.flow_support import budget_gate, publish_spend
-from lyra.analysis.news_summary import AssetSentimentSummary, NewsSummary
 from lyra.config import load_settings
+from lyra.services.news_summary import AssetSentimentSummary, NewsSummary
 from tasks import news as t
 
 FLOW_NAME = "news-sentiment"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from lyra.analysis.compliance_summary import CheckSummary, NightlyComplianceSummary
 from lyra.config import load_settings
+from lyra.services.tax_summary import CheckSummary, NightlyComplianceSummary
 from tasks import compliance as t
 
 FLOW_NAME = "nightly-compliance"

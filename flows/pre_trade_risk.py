@@ -10,9 +10,9 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
 from deployments.schedules import enforce_kill_switch
-from lyra.analysis.pre_trade import FLOW_NAME
-from lyra.analysis.pre_trade_summary import PreTradeSummary
 from lyra.config import load_settings
+from lyra.services.pre_trade import FLOW_NAME
+from lyra.services.pre_trade_summary import PreTradeSummary
 from tasks import execution as t
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the order mode.")]

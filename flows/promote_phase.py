@@ -14,8 +14,10 @@ from pydantic import Field
 
 from deployments.schedules import reconcile_schedules
 from lyra.config import load_settings
-from lyra.orchestration.names import PROMOTE_PHASE
-from lyra.orchestration.promotion import (
+from lyra.rollout.names import PROMOTE_PHASE
+from lyra.rollout.phases import get_phase
+from lyra.rollout.readiness import Verdict
+from lyra.services.promotion import (
     PromotionResult,
     check_readiness,
     plan_change,
@@ -23,8 +25,6 @@ from lyra.orchestration.promotion import (
     record_change,
     record_refusal,
 )
-from lyra.orchestration.readiness import Verdict
-from lyra.phases import get_phase
 
 FLOW_NAME = PROMOTE_PHASE.split("/")[0]
 

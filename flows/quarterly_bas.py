@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from lyra.analysis.compliance_summary import BasSummary
 from lyra.config import load_settings
+from lyra.services.tax_summary import BasSummary
 from tasks import compliance as t
 
 FLOW_NAME = "quarterly-bas"

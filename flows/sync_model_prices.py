@@ -6,8 +6,8 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from lyra.config import load_settings
-from lyra.orchestration.price_sync import PriceSyncSummary
-from lyra.orchestration.price_sync import sync_model_prices as sync
+from lyra.services.price_sync import PriceSyncSummary
+from lyra.services.price_sync import sync_model_prices as sync
 
 FLOW_NAME = "sync-model-prices"
 

@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lyra.errors import ConfigError
 from lyra.market.types import TIMEFRAMES
-from lyra.phases import Phase, get_phase, tighten
+from lyra.rollout.phases import Phase, get_phase, tighten
 
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     # --- rollout ---------------------------------------------------------------------
     phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
-    # A phase run may be made stricter than its phase, never looser (lyra.phases.tighten).
+    # A phase run may be made stricter than its phase, never looser (lyra.rollout.phases.tighten).
     consensus_threshold: Decimal | None = Field(
         default=None, ge=0, le=1, description="At least the phase's threshold (stricter)."
     )

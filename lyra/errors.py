@@ -6,7 +6,7 @@ at the boundary, so callers and Prefect's retry policy decide on Lyra's types on
     LyraError
     ├── RetryableError          transient: a retry may succeed (Prefect retries these)
     │   └── ExchangeUnavailableError
-    ├── UpstreamError           an LLM provider's error, classified (lyra.llm.errors)
+    ├── UpstreamError           an LLM provider's error, classified (lyra.openrouter.errors)
     └── FinalError              retrying cannot help
         ├── UserError           the user's input or set-up is wrong: print one line, exit 2
         │   ├── ConfigError
@@ -123,7 +123,7 @@ def is_retryable(exc: BaseException) -> bool:
 class UpstreamError(LyraError):
     """An LLM provider's answer that is an error (status, or an error inside a 200 body).
 
-    ``kind`` is the classification of DESIGN.md (see :mod:`lyra.llm.errors`); the message
+    ``kind`` is the classification of DESIGN.md (see :mod:`lyra.openrouter.errors`); the message
     carries the provider's text with secrets already redacted.
     """
 

@@ -1,5 +1,5 @@
 """Tasks of the nightly-compliance and quarterly-BAS flows, each a thin wrapper around one
-step of :mod:`lyra.analysis.compliance` (no cache: every night reads the ledger afresh;
+step of :mod:`lyra.services.tax_nightly` (no cache: every night reads the ledger afresh;
 no retries on the steps that write reports, which are not idempotent artifacts)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.analysis import compliance as steps
-from lyra.analysis.compliance_lots import LotsRebuild
 from lyra.bootstrap import open_database
 from lyra.config import Settings
+from lyra.services import tax_nightly as steps
+from lyra.services.tax_lots import LotsRebuild
 from tasks.retry import NETWORK_RETRIES
 
 __all__ = [

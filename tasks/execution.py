@@ -1,5 +1,5 @@
 """Tasks of the pre-trade flow: each a thin wrapper around one step of
-:mod:`lyra.analysis.pre_trade` with its retry, cache and naming policy.
+:mod:`lyra.services.pre_trade` with its retry, cache and naming policy.
 
 ``take-decision`` retries retryable errors (an exchange timeout) safely: the order is
 written down before it is sent and looked up by its client id before any resend, so a
@@ -15,15 +15,15 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.analysis import pre_trade as steps
-from lyra.analysis.pre_trade_summary import (
+from lyra.bootstrap import open_database
+from lyra.config import Settings
+from lyra.services import pre_trade as steps
+from lyra.services.pre_trade_summary import (
     PreTradeSummary,
     TradeOutcome,
     equity_markdown,
     order_table,
 )
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ORDERS_ARTIFACT_KEY = "pre-trade-orders"

@@ -1,5 +1,5 @@
 """Tasks of the market-analysis flow: each a thin wrapper around one step of
-:mod:`lyra.analysis.market_cycle` with its retry, cache and naming policy.
+:mod:`lyra.services.market_cycle` with its retry, cache and naming policy.
 
 Every task sets ``cache_policy=NO_CACHE``: Prefect 3 caches by inputs by default, and a
 cycle must fetch and decide afresh each time (the replay clock moves between cycles).
@@ -15,15 +15,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from deployments.concurrency import slots
-from lyra.analysis import market_cycle as steps
-from lyra.analysis.news_cycle import market_sentiment
-from lyra.analysis.summaries import CycleSummary, DecisionSummary, decision_rows, spread_rows
 from lyra.bootstrap import open_database
 from lyra.config import Settings
-from lyra.llm.catalog import load_catalog
-from lyra.llm.votes import CrossSpread, MarketSnapshot, Vote
+from lyra.decision.votes import CrossSpread, MarketSnapshot, Vote
 from lyra.market.checks import CheckResult
-from lyra.orchestration.names import LLM_LIMIT, exchange_limit
+from lyra.rollout.names import LLM_LIMIT, exchange_limit
+from lyra.services import market_cycle as steps
+from lyra.services.news_cycle import market_sentiment
+from lyra.services.summaries import CycleSummary, DecisionSummary, decision_rows, spread_rows
+from lyra.spend.catalog import load_catalog
 from lyra.store.quarantine import markdown_summary
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 

@@ -1,5 +1,5 @@
 """Tasks of the news-sentiment flow, each a thin wrapper around one step of
-:mod:`lyra.analysis.news_cycle` (no cache: every cycle reads the feeds afresh)."""
+:mod:`lyra.services.news_cycle` (no cache: every cycle reads the feeds afresh)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.analysis import news_cycle as steps
 from lyra.bootstrap import open_database
 from lyra.config import Settings
 from lyra.news import AssetSentiment
+from lyra.services import news_cycle as steps
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ARTIFACT_KEY = "news-sentiment"

@@ -14,16 +14,6 @@ from lyra.execution.checks import CheckedOrder, OrderCheckError, check_order, ro
 from lyra.execution.client_ids import client_order_id, is_lyra_client_id
 from lyra.execution.fees import taker_fee
 from lyra.execution.paper import Bar, FillModel, PaperBroker, simulate_fill
-from lyra.execution.records import OrderSummary
-from lyra.execution.submit import (
-    CancelAllResult,
-    Placement,
-    ReconcileResult,
-    cancel_all,
-    place_order,
-    reconcile,
-    validate_order,
-)
 from lyra.execution.types import (
     FillReport,
     MarketRules,
@@ -32,6 +22,16 @@ from lyra.execution.types import (
     OrderState,
     Side,
 )
+from lyra.services.submission import (
+    CancelAllResult,
+    Placement,
+    ReconcileResult,
+    cancel_all,
+    place_order,
+    reconcile,
+    validate_order,
+)
+from lyra.store.orders import OrderSummary
 
 __all__ = [
     "Bar",

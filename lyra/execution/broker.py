@@ -1,6 +1,6 @@
 """The one interface both brokers implement (DESIGN.md, "Execution").
 
-The order flow (:mod:`lyra.execution.submit`) talks only to this Protocol; the paper
+The order flow (:mod:`lyra.services.submission`) talks only to this Protocol; the paper
 broker simulates against market data, the live broker speaks ccxt. Errors crossing it are
 Lyra's: :class:`~lyra.errors.ExchangeUnavailableError` (retryable: the outcome of a
 submission is then UNKNOWN and must be looked up before anything is resent) and

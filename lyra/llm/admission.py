@@ -19,7 +19,7 @@ all of it (flows are separate processes); this class asks it as rarely as that a
   reservation per call. A lease is opened by one caller while the others wait for it.
 - **Conclusion.** A success is group-committed by the ledger (record, plus
   ``record_success`` for a breaker that is not clean); a failure goes through
-  :func:`lyra.llm.gateway_ledger.conclude_failure` in a transaction of its own; the
+  :func:`lyra.store.gateway_transactions.conclude_failure` in a transaction of its own; the
   last call in flight on a lease settles it in the same transaction as its record.
   Either is committed before the call's vote returns. The cost is charged to the lease
   in memory first, so a database failure afterwards cannot lose it: an unsettled lease
@@ -44,9 +44,11 @@ from decimal import Decimal
 from functools import partial
 
 from lyra.errors import BreakerOpenError, InvariantError
-from lyra.llm.breaker import BreakerPolicy, BreakerStatus, breaker_name
-from lyra.llm.budget import BudgetPolicy, charge_nusd
-from lyra.llm.gateway_ledger import (
+from lyra.llm.leases import Lease, LeaseBook, LeaseKey
+from lyra.resilience.breaker import BreakerPolicy, BreakerStatus, breaker_name
+from lyra.spend.budget import BudgetPolicy, charge_nusd
+from lyra.store.budget import Settlement
+from lyra.store.gateway_transactions import (
     BreakerCheck,
     LeaseClosing,
     acquire_breakers,
@@ -55,9 +57,7 @@ from lyra.llm.gateway_ledger import (
     conclude_success,
     open_lease,
 )
-from lyra.llm.leases import Lease, LeaseBook, LeaseKey
-from lyra.llm.ledger import BreakerView, Ledger
-from lyra.store.budget import Settlement
+from lyra.store.gateway_writer import BreakerView, Ledger
 from lyra.store.llm_calls import CallRecord
 
 __all__ = ["Admission", "AdmissionOptions", "KeyBreakerOpenError", "Ticket"]

@@ -3,8 +3,8 @@
 The inner loop of :class:`lyra.llm.gateway.Gateway` (whose docstring states the rules and
 guarantees). Each attempt is admitted (:class:`lyra.llm.admission.Admission`: breakers,
 then the budget), sent, and concluded. Retryable errors are retried here with full-jitter
-exponential backoff honouring Retry-After (:func:`lyra.llm.backoff.delay`) up to
-``attempts_per_model`` failures; an answer its spec refuses (:mod:`lyra.llm.answers`: a
+exponential backoff honouring Retry-After (:func:`lyra.resilience.backoff.delay`) up to
+``attempts_per_model`` failures; an answer its spec refuses (:mod:`lyra.structured`: a
 vote, headline scores) is re-asked once. What
 ends the model (a final error, too many failures, a refusal) is raised as one of the
 exceptions below, for the gateway to fall back, downgrade, change keys or abstain.
@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from lyra.decision.ballots import provider_preferences
 from lyra.errors import BreakerOpenError
 from lyra.llm.admission import Admission, KeyBreakerOpenError, Ticket
-from lyra.llm.answers import Answer, AnswerSpec, InvalidAnswerError
-from lyra.llm.backoff import delay as backoff_delay
-from lyra.llm.catalog import ModelPrice
-from lyra.llm.client import ChatResult, OpenRouterClient, ProviderError
 from lyra.llm.keys import KeySpec
-from lyra.llm.ledger import Ledger
-from lyra.llm.structured import provider_preferences
-from lyra.llm.wire import ChatMessage, ChatRequest
+from lyra.openrouter.client import ChatResult, OpenRouterClient, ProviderError
+from lyra.openrouter.wire import ChatMessage, ChatRequest
+from lyra.resilience.backoff import delay as backoff_delay
+from lyra.spend.catalog import ModelPrice
 from lyra.store.budget import ScopeExhaustedError
+from lyra.store.gateway_writer import Ledger
 from lyra.store.llm_calls import CallRecord
+from lyra.structured import Answer, AnswerSpec, InvalidAnswerError
 
 __all__ = [
     "Attempts",

@@ -4,7 +4,7 @@ DESIGN.md ("LLM gateway", Cache): answers are cached per task for as long as the
 they were asked about stays current (:data:`TASK_TTLS`), keyed by a hash of model and
 messages (:func:`cache_key`), and identical requests in flight are merged. The cache is
 shared by every flow run, so it lives outside the process: in the database by default
-(:class:`lyra.llm.ledger_cache.LedgerCache`), in Redis when ``LYRA_REDIS_URL`` is set
+(:class:`lyra.store.answer_cache.LedgerCache`), in Redis when ``LYRA_REDIS_URL`` is set
 (:class:`RedisCache`).
 
 The cache only saves money and time, it decides nothing: when its backend is unreachable

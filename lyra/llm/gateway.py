@@ -1,6 +1,6 @@
 """The LLM gateway: one structured answer from the best affordable, healthy model.
 
-:meth:`Gateway.ask` asks for any structured answer (:class:`lyra.llm.answers.AnswerSpec`:
+:meth:`Gateway.ask` asks for any structured answer (:class:`lyra.structured.AnswerSpec`:
 headline scores for the news task, for instance); :meth:`Gateway.vote` is ``ask`` for a
 trading vote. For a request on a task the gateway walks the task's tier and its
 downgrades; within a tier it tries the models in the order of the task's routing policy
@@ -45,10 +45,10 @@ Guarantees, and what keeps each:
   spent, as the expiry rule would, and still settles its lease.
 
 The database work runs on one worker thread per database that group-commits the small
-writes (:mod:`lyra.llm.ledger`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in
+writes (:mod:`lyra.store.gateway_writer`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in
 flight, SQLite) this took the gateway from 5.9 ms of CPU per call and 150 calls/s to
 0.6-1.2 ms and 800-1,300 calls/s, depending on the host's load; about half of what is
-left is the HTTP client (:mod:`lyra.llm.client`).
+left is the HTTP client (:mod:`lyra.openrouter.client`).
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from lyra.decision.ballots import VOTE_ANSWER
+from lyra.decision.votes import Ballot
 from lyra.errors import ConfigError
 from lyra.llm.admission import Admission, AdmissionOptions
-from lyra.llm.answers import Answer, AnswerSpec
 from lyra.llm.attempts import (
     Attempts,
     Call,
@@ -76,18 +77,17 @@ from lyra.llm.attempts import (
     estimate_tokens,
     record_of,
 )
-from lyra.llm.breaker import BreakerPolicy
-from lyra.llm.budget import BudgetPolicy
 from lyra.llm.cache import ResponseCache, cache_key
-from lyra.llm.catalog import Catalog, ModelPrice, RoutingPolicy
-from lyra.llm.client import OpenRouterClient
-from lyra.llm.gateway_ledger import load_metrics
 from lyra.llm.keys import KeySpec
-from lyra.llm.ledger import ledger_for
-from lyra.llm.routing import ModelMetrics, rank_models
-from lyra.llm.structured import VOTE_ANSWER
-from lyra.llm.votes import Ballot
+from lyra.openrouter.client import OpenRouterClient
+from lyra.resilience.breaker import BreakerPolicy
+from lyra.spend.budget import BudgetPolicy
+from lyra.spend.catalog import Catalog, ModelPrice, RoutingPolicy
+from lyra.spend.routing import ModelMetrics, rank_models
 from lyra.store.db import Database
+from lyra.store.gateway_transactions import load_metrics
+from lyra.store.gateway_writer import ledger_for
+from lyra.structured import Answer, AnswerSpec
 
 __all__ = ["Gateway", "GatewayOptions", "VoteOutcome"]
 

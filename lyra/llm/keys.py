@@ -27,8 +27,8 @@ from typing import Literal
 from pydantic import SecretStr
 
 from lyra.errors import ConfigError
-from lyra.llm.catalog import TIERS
 from lyra.security.keystore import KeyInfo, is_valid_alias
+from lyra.spend.catalog import TIERS
 
 __all__ = [
     "KEYS_SETTING",

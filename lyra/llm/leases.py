@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lyra.llm.budget import charge_nusd
+from lyra.spend.budget import charge_nusd
 
 __all__ = ["Lease", "LeaseBook", "LeaseKey"]
 

@@ -3,7 +3,7 @@ and per-asset sentiment with time decay (DESIGN.md, News; issue 4).
 
 The pipeline a news flow runs, in order::
 
-    sources = load_feed_sources("sample")          # feeds.py: the feed list (YAML)
+    sources = load_feed_sources("sample")          # lyra.feeds: the feed list (YAML)
     results = await read_feeds(sources)            # fetch + parse, one result per feed
     items = unique_items(results)                  # cleaned, deduplicated NewsItems
     scores = await VaderScorer().score(items)      # sentiment.py (or an LLM scorer)
@@ -20,22 +20,6 @@ from lyra.news.aggregate import (
     aggregate_sentiment,
     decay_weight,
     lookback_start,
-)
-from lyra.news.feeds import (
-    FEED_LIST,
-    FeedError,
-    FeedResult,
-    FeedSource,
-    FeedUnavailableError,
-    FetchLimits,
-    MalformedFeedError,
-    ParsedFeed,
-    fetch_feed_body,
-    load_feed_sources,
-    parse_feed,
-    read_feed,
-    read_feeds,
-    unique_items,
 )
 from lyra.news.items import (
     ASSET_KEYWORDS,
@@ -69,7 +53,6 @@ __all__ = [
     "ASSET_KEYWORDS",
     "CRYPTO_OVERLAY",
     "DEFAULT_HALF_LIFE",
-    "FEED_LIST",
     "FEED_NAME_CHARS",
     "LINK_CHARS",
     "LOOKBACK_HALF_LIVES",
@@ -79,16 +62,9 @@ __all__ = [
     "TITLE_CHARS",
     "VADER_SCORER",
     "AssetSentiment",
-    "FeedError",
-    "FeedResult",
-    "FeedSource",
-    "FeedUnavailableError",
-    "FetchLimits",
     "InvalidSentimentAnswerError",
-    "MalformedFeedError",
     "NewsItem",
     "OverlayWord",
-    "ParsedFeed",
     "Score",
     "SentimentObservation",
     "SentimentScorer",
@@ -97,18 +73,12 @@ __all__ = [
     "content_hash",
     "decay_weight",
     "dedupe",
-    "fetch_feed_body",
     "html_to_text",
-    "load_feed_sources",
     "lookback_start",
     "make_item",
-    "parse_feed",
     "parse_score_list",
     "parse_sentiment_answer",
-    "read_feed",
-    "read_feeds",
     "sentiment_messages",
     "sentiment_response_format",
     "tag_assets",
-    "unique_items",
 ]

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from lyra.llm.answers import Answer, AnswerSpec, InvalidAnswerError
 from lyra.news.items import NewsItem
 from lyra.news.sentiment import (
     Score,
@@ -37,6 +36,7 @@ from lyra.news.sentiment import (
     sentiment_messages,
     sentiment_response_format,
 )
+from lyra.structured import Answer, AnswerSpec, InvalidAnswerError
 
 __all__ = ["LLM_SCORER_PREFIX", "NEWS_TASK", "NEWS_TIER", "AskGateway", "LlmScorer", "ScoredBatch"]
 

@@ -35,11 +35,11 @@ from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
     SentimentIntensityAnalyzer,
 )
 
-from lyra.llm.answers import InvalidAnswerError
 from lyra.news.items import TITLE_CHARS, NewsItem
 from lyra.news.lexicon import CRYPTO_OVERLAY, OverlayWord
 from lyra.security.redaction import redact
 from lyra.security.untrusted import DATA_BLOCK_RULE, clean_untrusted, data_block
+from lyra.structured import InvalidAnswerError
 
 __all__ = [
     "SENTIMENT_SCHEMA",

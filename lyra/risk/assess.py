@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from lyra.phases import OrderMode, get_phase
 from lyra.risk.check import Check, CheckContext, RiskCheck
 from lyra.risk.checks_account import (
     capital_cap_check,
@@ -47,6 +46,7 @@ from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskRequest
 from lyra.risk.sizing import size_order
 from lyra.risk.stops import validate_request
+from lyra.rollout.phases import OrderMode, get_phase
 
 __all__ = ["CHECKS", "DEFAULT_LIMITS", "RiskAssessment", "assess", "needs_premium_vote"]
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lyra.phases import Phase
 from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskRequest
 from lyra.risk.sizing import SizedOrder
+from lyra.rollout.phases import Phase
 
 __all__ = ["Check", "CheckContext", "RiskCheck"]
 

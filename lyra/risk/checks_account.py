@@ -7,11 +7,11 @@ risk: the design allows closing trades even while the kill switch is tripped.
 
 from __future__ import annotations
 
-from lyra.phases import OrderMode
 from lyra.risk.check import CheckContext, RiskCheck
 from lyra.risk.figures import fmt, pct
 from lyra.risk.killswitch import drawdown
 from lyra.risk.sizing import gross_exposure
+from lyra.rollout.phases import OrderMode
 
 __all__ = [
     "capital_cap_check",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from lyra.phases import CapitalSource, OrderMode, Phase
+from lyra.rollout.phases import CapitalSource, OrderMode, Phase
 
 if TYPE_CHECKING:
     from lyra.config import Settings

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
-from lyra.phases import get_phase
 from lyra.risk.figures import fmt, pct
 from lyra.risk.limits import RiskLimits, phase_capital
 from lyra.risk.request import RiskRequest
 from lyra.risk.stops import Stop, resolve_stop, signed
+from lyra.rollout.phases import get_phase
 
 __all__ = ["Bound", "SizedOrder", "gross_exposure", "size_order"]
 

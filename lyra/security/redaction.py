@@ -246,7 +246,7 @@ def install_redaction(
     """Redact every record of the named loggers, and of their children, before output.
 
     A filter on a logger sees only records logged on that very logger, not those that
-    propagate from its children (``lyra.llm.client`` into ``lyra``), so the filter is also
+    propagate from its children (``lyra.openrouter.client`` into ``lyra``), so the filter is also
     added to every handler a named logger's records reach: its own and its ancestors'
     up to the root, following ``propagate``. Call this after logging is configured (a
     handler added later is not covered; calling again covers it). Returns the filter;

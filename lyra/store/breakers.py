@@ -1,7 +1,7 @@
 """Circuit breaker state in the database, shared by every flow run (separate processes).
 
 Each operation reads the breaker's row, applies the pure transition of
-:mod:`lyra.llm.breaker` and writes the result back, all under the row's lock: on
+:mod:`lyra.resilience.breaker` and writes the result back, all under the row's lock: on
 PostgreSQL ``SELECT ... FOR UPDATE`` (READ COMMITTED re-reads the row a waiter was
 blocked on, so it sees the winner's write); on SQLite the transaction already holds the
 database's write lock (``BEGIN IMMEDIATE``, :mod:`lyra.store.db`). That is what makes the
@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lyra.llm.breaker import (
+from lyra.resilience.breaker import (
     BreakerPolicy,
     BreakerState,
     BreakerStatus,
@@ -140,7 +140,7 @@ def record_failure(
 ) -> None:
     """A guarded call failed in a way that counts against the model or key.
 
-    ``error`` is kept (cut to :data:`~lyra.llm.breaker.MAX_ERROR_CHARS`) for the status
+    ``error`` is kept (cut to :data:`~lyra.resilience.breaker.MAX_ERROR_CHARS`) for the status
     display; it must already be free of secrets.
     """
     row = _locked(session, name, now)

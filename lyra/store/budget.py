@@ -1,7 +1,7 @@
 """Reserve-then-settle of the daily LLM budget, atomic across processes.
 
 Before a call its worst-case cost is *reserved* in every scope of the call (total, tier,
-key; see :mod:`lyra.llm.budget`), after it the real cost is *settled*. Flow runs are
+key; see :mod:`lyra.spend.budget`), after it the real cost is *settled*. Flow runs are
 separate processes, so the counters live in the database and every change to them
 happens under row locks taken in one fixed order, ``(day, scope)`` ascending: two
 transactions can then only queue on each other, never deadlock. On PostgreSQL the locks
@@ -45,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from lyra.errors import BudgetExhaustedError, InvariantError
-from lyra.llm.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
+from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from lyra.store.types import UTCDateTime
 

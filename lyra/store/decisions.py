@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from lyra.llm.consensus import ConsensusResult
-from lyra.llm.votes import Action, Vote
+from lyra.decision.consensus import ConsensusResult
+from lyra.decision.votes import Action, Vote
 from lyra.store.audit import append_audit
 from lyra.store.models import CycleRow, DecisionRow, VoteRow
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lyra.llm.routing import ModelMetrics
+from lyra.spend.routing import ModelMetrics
 from lyra.store.gateway_tables import ApiKeyRow, LlmCallRow
 
 __all__ = [

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lyra.llm.catalog import Catalog, ModelPrice
-from lyra.llm.wire import ModelInfo
+from lyra.openrouter.wire import ModelInfo
+from lyra.spend.catalog import Catalog, ModelPrice
 from lyra.store.gateway_tables import LlmModelRow
 
 __all__ = ["SyncReport", "load_prices", "sync_prices"]

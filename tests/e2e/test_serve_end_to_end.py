@@ -142,8 +142,8 @@ async def test_promotion_to_phase_4_waits_for_approval(served: ServedLyra) -> No
     from prefect.deployments import run_deployment
 
     from lyra.config import load_settings
-    from lyra.orchestration.phase_state import current_phase
     from lyra.store.db import Database
+    from lyra.store.phase_changes import current_phase
 
     with served.prefect():
         run = await run_deployment(

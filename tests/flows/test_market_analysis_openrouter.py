@@ -12,7 +12,7 @@ from sqlalchemy import select
 from flows.market_analysis import market_analysis
 from lyra import bootstrap
 from lyra.config import load_settings
-from lyra.llm.catalog import load_catalog
+from lyra.spend.catalog import load_catalog
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import recorded_cost
 from lyra.store.models import VoteRow

@@ -14,7 +14,7 @@ from flows.market_analysis import market_analysis
 from flows.news_sentiment import news_sentiment
 from lyra import bootstrap
 from lyra.config import load_settings
-from lyra.llm.catalog import load_catalog
+from lyra.spend.catalog import load_catalog
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import recorded_cost
 from lyra.store.market_tables import AssetSentimentRow, NewsItemRow, NewsScoreRow

@@ -20,8 +20,8 @@ from deployments.task_runners import task_runner
 from flows.sync_model_prices import sync_model_prices
 from lyra import bootstrap
 from lyra.config import load_settings
-from lyra.llm.catalog import load_catalog
-from lyra.orchestration.budget_gate import UnaffordableCycle
+from lyra.spend.catalog import load_catalog
+from lyra.spend.cycle_cost import UnaffordableCycle
 from lyra.store.model_prices import load_prices
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
 

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from flows.promote_phase import ApprovalInput, promote_phase
 from lyra import bootstrap
 from lyra.config import load_settings
-from lyra.orchestration.phase_state import current_phase
-from lyra.orchestration.promotion import REFUSED
+from lyra.services.promotion import REFUSED
 from lyra.store.cycles import finish_cycle, start_cycle
 from lyra.store.models import AuditRecord
+from lyra.store.phase_changes import current_phase
 
 FAR = 7 * 86_400
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from lyra.llm.breaker import BreakerPolicy, BreakerStatus, breaker_name
+from lyra.resilience.breaker import BreakerPolicy, BreakerStatus, breaker_name
 from lyra.store.breakers import acquire, record_failure, record_success, reset, states
 from lyra.store.db import Database
 from lyra.store.gateway_tables import CircuitBreakerRow

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lyra.errors import BudgetExhaustedError, InvariantError, RetryableError
-from lyra.llm.budget import NANO_USD, BudgetPolicy, charge_nusd
+from lyra.spend.budget import NANO_USD, BudgetPolicy, charge_nusd
 from lyra.store.budget import (
     ScopeExhaustedError,
     expire_stale,

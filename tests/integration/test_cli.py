@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lyra.market.datafiles import default_data_dir
+from lyra.exchanges.datafiles import default_data_dir
 
 LYRA = [sys.executable, "-m", "lyra.cli"]
 

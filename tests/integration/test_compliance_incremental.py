@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select, update
 
 from lyra import bootstrap
-from lyra.analysis import compliance as steps
 from lyra.compliance import build_tax_report, load_entity, tax_report_json
 from lyra.compliance.ledger import read_ledger
 from lyra.config import Settings, load_settings
 from lyra.errors import UserError
+from lyra.services import tax_nightly as steps
 from lyra.store.compliance_tables import (
     TaxLotIdentificationRow,
     json_digest,

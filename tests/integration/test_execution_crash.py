@@ -7,7 +7,7 @@ outlives the killed process (:class:`tests.support.ccxt_canned.BinanceOrderBook`
 child writes the order down (``submitting``, committed), sends it, and the canned
 exchange stores it, fills it, and then holds the answer back until the parent kills the
 child with SIGKILL: the fill is never recorded. The restart is Lyra's own start-up path
-(:func:`lyra.analysis.pre_trade.run_pre_trade`, live phase 4), run in this process.
+(:func:`lyra.services.pre_trade.run_pre_trade`, live phase 4), run in this process.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lyra import bootstrap
-from lyra.analysis.pre_trade import run_pre_trade
 from lyra.config import Settings, load_settings
 from lyra.execution import OrderIntent, Side, client_order_id, place_order
 from lyra.portfolio import ensure_funded, held_quantity
+from lyra.services.pre_trade import run_pre_trade
 from lyra.store.audit import verify_audit_log
 from lyra.store.db import Database
 from lyra.store.execution_tables import FillRow, OrderRow

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from lyra import bootstrap
-from lyra.analysis.pre_trade import run_pre_trade
 from lyra.config import Settings, load_settings
 from lyra.portfolio import ensure_funded
 from lyra.risk import RiskLimits
+from lyra.services.pre_trade import run_pre_trade
 from lyra.store.execution_tables import EquitySnapshotRow, OrderRow
 from lyra.store.killswitch import check_drawdown_and_trip
 from lyra.store.models import AuditRecord, DecisionRow

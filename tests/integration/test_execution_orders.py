@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lyra import bootstrap
+from lyra.bootstrap.brokers import paper_broker
 from lyra.config import Settings, load_settings
 from lyra.errors import ExchangeUnavailableError
+from lyra.exchanges.ccxt_orders import CcxtBroker
 from lyra.execution import (
     OrderIntent,
     Side,
@@ -26,8 +28,6 @@ from lyra.execution import (
     place_order,
     reconcile,
 )
-from lyra.execution.live import CcxtBroker
-from lyra.execution.wiring import paper_broker
 from lyra.portfolio import cash_balance, ensure_funded, held_quantity
 from lyra.store.audit import verify_audit_log
 from lyra.store.db import Database
@@ -212,8 +212,8 @@ async def test_reconcile_on_start_records_what_the_exchange_got_and_fails_what_i
         book.after_create = None
         # a second intent written down, then the process died before sending it
         with funded.transaction() as session:
-            from lyra.execution.records import insert_intent
             from lyra.execution.types import OrderState
+            from lyra.store.orders import insert_intent
 
             insert_intent(
                 session,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from lyra.errors import FinalError, RetryableError
-from lyra.news.feeds import (
+from lyra.feeds.rss import (
     FeedError,
     FeedSource,
     FeedUnavailableError,

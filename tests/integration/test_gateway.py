@@ -14,18 +14,18 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from lyra.llm.breaker import BreakerPolicy
-from lyra.llm.budget import BudgetPolicy
+from lyra.decision.analysts.llm import build_llm_panel
+from lyra.decision.consensus import ConsensusPolicy, decide
+from lyra.decision.votes import MarketSnapshot
 from lyra.llm.cache import InflightMerger, ResponseCache
-from lyra.llm.catalog import Catalog
-from lyra.llm.client import OpenRouterClient
-from lyra.llm.consensus import ConsensusPolicy, decide
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import KeySpec
-from lyra.llm.ledger_cache import LedgerCache
-from lyra.llm.panel import build_llm_panel
-from lyra.llm.votes import MarketSnapshot
 from lyra.market.indicators import add_indicators
+from lyra.openrouter.client import OpenRouterClient
+from lyra.resilience.breaker import BreakerPolicy
+from lyra.spend.budget import BudgetPolicy
+from lyra.spend.catalog import Catalog
+from lyra.store.answer_cache import LedgerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import disabled_keys, recorded_cost

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from lyra.errors import ConfigError
-from lyra.llm.budget import NANO_USD, BudgetPolicy, budget_day, charge_nusd
 from lyra.llm.cache import InflightMerger, ResponseCache
-from lyra.llm.client import OpenRouterClient
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import KeySpec
-from lyra.llm.ledger_cache import LedgerCache
+from lyra.openrouter.client import OpenRouterClient
+from lyra.spend.budget import NANO_USD, BudgetPolicy, budget_day, charge_nusd
+from lyra.store.answer_cache import LedgerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from lyra.store.llm_calls import recorded_cost

@@ -24,7 +24,7 @@ from lyra.llm.cache import (
     cache_key,
     ttl_for,
 )
-from lyra.llm.ledger_cache import LedgerCache
+from lyra.store.answer_cache import LedgerCache
 from lyra.store.db import Database
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

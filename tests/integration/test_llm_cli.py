@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lyra.llm.catalog import load_catalog
+from lyra.spend.catalog import load_catalog
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
 
 PASSPHRASE = "correct horse battery staple"

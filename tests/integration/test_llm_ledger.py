@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lyra.llm.breaker import BreakerPolicy, breaker_name
-from lyra.llm.ledger import Ledger, ledger_for
-from lyra.llm.ledger_cache import LedgerCache
+from lyra.resilience.breaker import BreakerPolicy, breaker_name
 from lyra.store import breakers as breaker_store
+from lyra.store.answer_cache import LedgerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCacheRow, LlmCallRow
+from lyra.store.gateway_writer import Ledger, ledger_for
 from lyra.store.llm_calls import CallRecord, recorded_cost
 from lyra.store.migrate import upgrade_to_head
 

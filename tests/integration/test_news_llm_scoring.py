@@ -14,14 +14,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from lyra.llm.budget import BudgetPolicy
 from lyra.llm.cache import InflightMerger, ResponseCache
-from lyra.llm.client import OpenRouterClient
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import KeySpec
-from lyra.llm.ledger_cache import LedgerCache
 from lyra.news import VADER_SCORER, NewsItem, make_item
 from lyra.news.llm_scorer import LlmScorer
+from lyra.openrouter.client import OpenRouterClient
+from lyra.spend.budget import BudgetPolicy
+from lyra.store.answer_cache import LedgerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import recorded_cost

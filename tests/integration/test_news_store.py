@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from lyra.errors import InvariantError
+from lyra.feeds.rss import parse_feed
 from lyra.news.aggregate import AssetSentiment, aggregate_sentiment, lookback_start
-from lyra.news.feeds import parse_feed
 from lyra.news.items import NewsItem, make_item
 from lyra.news.sentiment import VADER_SCORER, Score, VaderScorer
 from lyra.store.db import Database

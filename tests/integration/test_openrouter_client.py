@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from lyra.decision.ballots import parse_ballot, provider_preferences, vote_response_format
 from lyra.errors import InvariantError, UpstreamError
-from lyra.llm.client import (
+from lyra.openrouter.client import (
     ChatResult,
     OpenRouterClient,
     ProviderError,
     Transport,
 )
-from lyra.llm.shared_clients import aclose_shared_clients, shared_client
-from lyra.llm.structured import parse_ballot, provider_preferences, vote_response_format
-from lyra.llm.wire import ChatMessage, ChatRequest
+from lyra.openrouter.shared_clients import aclose_shared_clients, shared_client
+from lyra.openrouter.wire import ChatMessage, ChatRequest
 from tests.support.fake_openrouter import (
     DEFAULT_KEY,
     FakeKey,

@@ -9,23 +9,23 @@ from decimal import Decimal
 import pytest
 
 from lyra.config import Settings, load_settings
-from lyra.orchestration.phase_state import (
+from lyra.risk.limits import RiskLimits
+from lyra.rollout.readiness import evaluate_promotion
+from lyra.services.promotion import phase_in_force, plan_change
+from lyra.services.readiness_facts import gather_facts
+from lyra.services.spend_report import spend_of_run
+from lyra.store.audit import verify_audit_log
+from lyra.store.cycles import finish_cycle, start_cycle
+from lyra.store.db import Database
+from lyra.store.killswitch import check_drawdown_and_trip
+from lyra.store.llm_calls import CallRecord, record_calls
+from lyra.store.phase_changes import (
     DEMOTED,
     PROMOTED,
     current_phase,
     phase_history,
     record_phase_change,
 )
-from lyra.orchestration.promotion import phase_in_force, plan_change
-from lyra.orchestration.readiness import evaluate_promotion
-from lyra.orchestration.readiness_facts import gather_facts
-from lyra.orchestration.spend import spend_of_run
-from lyra.risk.limits import RiskLimits
-from lyra.store.audit import verify_audit_log
-from lyra.store.cycles import finish_cycle, start_cycle
-from lyra.store.db import Database
-from lyra.store.killswitch import check_drawdown_and_trip
-from lyra.store.llm_calls import CallRecord, record_calls
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

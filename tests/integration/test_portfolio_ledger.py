@@ -16,7 +16,6 @@ from lyra import bootstrap
 from lyra.cli import main
 from lyra.config import Settings, load_settings
 from lyra.execution import FillReport, OrderIntent, Side, client_order_id
-from lyra.execution.records import insert_intent
 from lyra.execution.types import OrderState
 from lyra.portfolio import (
     book_fill,
@@ -29,6 +28,7 @@ from lyra.portfolio import (
 from lyra.portfolio.chart import plot_equity_curve
 from lyra.store.db import Database
 from lyra.store.execution_tables import CashEntryRow, OrderRow
+from lyra.store.orders import insert_intent
 from tests.integration.test_execution_orders import AS_OF, insert_decision
 
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from lyra import bootstrap
-from lyra.analysis.pre_trade import premium_vote_for
 from lyra.config import Settings, load_settings
-from lyra.llm.catalog import load_catalog
 from lyra.risk import RiskRequest
+from lyra.services.pre_trade import premium_vote_for
+from lyra.spend.catalog import load_catalog
 from lyra.store.gateway_tables import LlmCallRow
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
 

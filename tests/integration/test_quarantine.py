@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lyra.exchanges.datafiles import FEEDS, Feed, feed_path, read_candles
 from lyra.market.checks import CheckResult, FailedCheck, check_candles
-from lyra.market.datafiles import FEEDS, Feed, feed_path, read_candles
 from lyra.market.types import CANDLE_COLUMNS
 from lyra.store.db import Database
 from lyra.store.migrate import upgrade_to_head

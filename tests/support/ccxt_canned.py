@@ -125,7 +125,7 @@ class CannedServer:
     # -- the ccxt side -------------------------------------------------------------
 
     def factory(self, ccxt_id: str, config: dict[str, Any]) -> Any:
-        """A :data:`~lyra.market.ccxt_exchange.CcxtFactory`: ccxt's class, canned fetch.
+        """A :data:`~lyra.exchanges.ccxt_market.CcxtFactory`: ccxt's class, canned fetch.
 
         The rate limiter stays on (``enableRateLimit`` as the adapter set it) but with a
         1 ms interval, so that a test does not wait Kraken's real second per request.

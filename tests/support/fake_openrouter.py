@@ -1,7 +1,7 @@
 """A fake OpenRouter: a real HTTP server on 127.0.0.1 speaking OpenRouter's wire format.
 
 It serves ``POST /api/v1/chat/completions``, ``GET /api/v1/models`` and ``GET /api/v1/key``
-as https://openrouter.ai/docs describes them (see :mod:`lyra.llm.wire`): usage with an
+as https://openrouter.ai/docs describes them (see :mod:`lyra.openrouter.wire`): usage with an
 exact decimal ``cost`` computed from the tokens and the model's per-token prices, error
 bodies ``{"error": {"code", "message", "metadata"}}``, ``Retry-After`` headers, errors
 inside 200 answers, malformed JSON, dropped connections and per-model latency.

@@ -1,4 +1,4 @@
-"""Full-jitter exponential backoff with a Retry-After floor (lyra.llm.backoff)."""
+"""Full-jitter exponential backoff with a Retry-After floor (lyra.resilience.backoff)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.llm.backoff import Backoff, delay
+from lyra.resilience.backoff import Backoff, delay
 
 
 @given(

@@ -10,8 +10,8 @@ import pytest
 from lyra import bootstrap
 from lyra.config import Settings, load_settings
 from lyra.errors import ConfigError, UnknownExchangeError
-from lyra.market.ccxt_exchange import CcxtExchange
-from lyra.market.replay import ReplayExchange
+from lyra.exchanges.ccxt_market import CcxtExchange
+from lyra.exchanges.replay import ReplayExchange
 
 AS_OF = datetime(2019, 1, 1, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lyra.llm.breaker import (
+from lyra.resilience.breaker import (
     MAX_ERROR_CHARS,
     BreakerPolicy,
     BreakerState,

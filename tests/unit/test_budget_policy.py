@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lyra.errors import ConfigError
-from lyra.llm.budget import (
+from lyra.spend.budget import (
     NANO_USD,
     TIERS,
     BudgetPolicy,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lyra.exchanges.datafiles import COINBASE_HOURLY, FEEDS, Feed, feed_path, read_candles
 from lyra.market.checks import (
     CHECKS,
     HAS_CANDLES,
@@ -28,7 +29,6 @@ from lyra.market.checks import (
     CheckResult,
     check_candles,
 )
-from lyra.market.datafiles import COINBASE_HOURLY, FEEDS, Feed, feed_path, read_candles
 
 HOUR = timedelta(hours=1)
 START = datetime(2024, 3, 1, tzinfo=UTC)

@@ -31,16 +31,16 @@ from lyra.errors import (
     UnknownSymbolError,
     is_retryable,
 )
-from lyra.llm.backoff import Backoff
-from lyra.market.ccxt_exchange import (
+from lyra.exchanges.ccxt_market import (
     CcxtExchange,
     ExchangeCredentialsError,
     ExchangeRejectedError,
     RetryPolicy,
 )
+from lyra.exchanges.venues import load_venues
 from lyra.market.exchange import ExchangeClient
 from lyra.market.types import CANDLE_COLUMNS
-from lyra.market.venues import load_venues
+from lyra.resilience.backoff import Backoff
 from tests.support.ccxt_canned import (
     CANNED_NOW,
     CannedServer,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.llm.consensus import ConsensusPolicy, decide
-from lyra.llm.votes import Action, Ballot, Vote
+from lyra.decision.consensus import ConsensusPolicy, decide
+from lyra.decision.votes import Action, Ballot, Vote
 
 D = Decimal
 POLICY = ConsensusPolicy(threshold=D("0.70"))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lyra.errors import DataFileError
-from lyra.market.datafiles import (
+from lyra.exchanges.datafiles import (
     BITFINEX_HOURLY,
     COINBASE_HOURLY,
     FEEDS,

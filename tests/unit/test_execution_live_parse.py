@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from lyra.bootstrap.brokers import build_brokers, live_credentials
 from lyra.config import load_settings
 from lyra.errors import ConfigError
+from lyra.exchanges.ccxt_orders import parse_ccxt_order
 from lyra.execution import OrderState
-from lyra.execution.live import parse_ccxt_order
-from lyra.execution.wiring import build_brokers, live_credentials
-from lyra.phases import OrderMode
+from lyra.rollout.phases import OrderMode
 
 
 def _order(**fields: object) -> dict[str, object]:

@@ -44,7 +44,11 @@ def test_pure_modules_import_no_adapter(path: str) -> None:
 
 
 def test_lyra_never_imports_prefect_from_these_packages() -> None:
-    for name in ("lyra.execution.submit", "lyra.execution.live", "lyra.analysis.pre_trade"):
+    for name in (
+        "lyra.services.submission",
+        "lyra.exchanges.ccxt_orders",
+        "lyra.services.pre_trade",
+    ):
         module = importlib.import_module(name)
         source = Path(str(module.__file__)).read_text()
         assert "import prefect" not in source

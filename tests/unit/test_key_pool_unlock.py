@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from lyra.bootstrap import gateway as wiring
 from lyra.config import load_settings
 from lyra.errors import ConfigError
-from lyra.llm import wiring
 from lyra.security.keystore import Keystore, default_keystore_path
 
 PASSPHRASE = SecretStr("correct horse battery")

@@ -12,7 +12,6 @@ import pytest
 from pydantic import SecretStr
 
 from lyra.errors import ConfigError
-from lyra.llm.catalog import TIERS
 from lyra.llm.keys import (
     KeySpec,
     build_key_pool,
@@ -22,6 +21,7 @@ from lyra.llm.keys import (
     parse_tier_map,
 )
 from lyra.security.keystore import KeyInfo
+from lyra.spend.catalog import TIERS
 
 KEY_A = "sk-or-v1-" + "0a" * 32
 KEY_B = "sk-or-v1-" + "1b" * 32

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LYRA = ROOT / "lyra"
 
 PURE_MODULES = [
-    "lyra/llm/consensus.py",
-    "lyra/llm/votes.py",
-    "lyra/phases.py",
+    "lyra/decision/consensus.py",
+    "lyra/decision/votes.py",
+    "lyra/rollout/phases.py",
     "lyra/market/indicators.py",
     "lyra/market/types.py",
     "lyra/market/regime.py",
@@ -30,16 +30,16 @@ PURE_MODULES = [
     "lyra/market/spreads.py",
     "lyra/market/timeframes.py",
     "lyra/security/audit_chain.py",
-    "lyra/llm/breaker.py",
-    "lyra/llm/budget.py",
+    "lyra/resilience/breaker.py",
+    "lyra/spend/budget.py",
     "lyra/news/aggregate.py",
     "lyra/news/items.py",
     "lyra/news/lexicon.py",
     "lyra/security/redaction.py",
     "lyra/security/untrusted.py",
-    "lyra/llm/routing.py",
-    "lyra/llm/structured.py",
-    "lyra/llm/catalog.py",
+    "lyra/spend/routing.py",
+    "lyra/decision/ballots.py",
+    "lyra/spend/catalog.py",
     *sorted(str(p.relative_to(ROOT)) for p in (LYRA / "llm" / "analysts").glob("*.py")),
 ]
 ADAPTER_PACKAGES = {

@@ -9,8 +9,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.llm.budget import charge_nusd
 from lyra.llm.leases import Lease, LeaseBook
+from lyra.spend.budget import charge_nusd
 
 KEY = ("fast", "main", "m/fast")
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from lyra.errors import ConfigError
-from lyra.llm.catalog import TIERS, load_catalog
-from lyra.llm.routing import ModelMetrics, rank_models
-from lyra.llm.structured import (
+from lyra.decision.ballots import (
     VOTE_SCHEMA,
     InvalidVoteError,
     parse_ballot,
     reask_message,
     vote_response_format,
 )
-from lyra.llm.votes import Action
+from lyra.decision.votes import Action
+from lyra.errors import ConfigError
+from lyra.spend.catalog import TIERS, load_catalog
+from lyra.spend.routing import ModelMetrics, rank_models
 
 
 def test_shipped_catalog_prices_every_model_and_chains_downgrades() -> None:
@@ -33,7 +33,7 @@ def test_shipped_catalog_prices_every_model_and_chains_downgrades() -> None:
 
 
 def test_catalog_errors_name_the_problem(tmp_path: Path) -> None:
-    text = (Path(__file__).parents[2] / "lyra/llm/data/catalog.yaml").read_text()
+    text = (Path(__file__).parents[2] / "lyra/spend/data/catalog.yaml").read_text()
     bad = tmp_path / "catalog.yaml"
     bad.write_text(text.replace("downgrade_to: null\n", "downgrade_to: premium\n", 1))
     with pytest.raises(ConfigError, match="loops"):

@@ -1,4 +1,4 @@
-"""The error classification of DESIGN.md's LLM gateway, case by case (lyra.llm.errors)."""
+"""The error classification of DESIGN.md's LLM gateway, case by case (lyra.openrouter.errors)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.llm.errors import ErrorClass, classify, classify_exception, parse_retry_after
+from lyra.openrouter.errors import ErrorClass, classify, classify_exception, parse_retry_after
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The cycle's multi-timeframe trends and cross-exchange spreads (lyra.analysis.market_context)."""
+"""The cycle's multi-timeframe trends and cross-exchange spreads (lyra.services.market_context)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 
 from benchmarks.talib_reference import real_hourly_candles
-from lyra.analysis.market_context import (
+from lyra.decision.votes import CrossSpread, MarketSnapshot, TrendReading
+from lyra.market.indicators import add_indicators
+from lyra.market.timeframes import multi_timeframe_view
+from lyra.services.market_context import (
     DAILY_VIEW_HOURS,
     SPREAD_THRESHOLD_BPS,
     context_indicators,
@@ -19,15 +22,12 @@ from lyra.analysis.market_context import (
     fetch_limit,
     trend_readings,
 )
-from lyra.analysis.summaries import (
+from lyra.services.summaries import (
     CycleSummary,
     DecisionSummary,
     SpreadSummary,
     cycle_report_markdown,
 )
-from lyra.llm.votes import CrossSpread, MarketSnapshot, TrendReading
-from lyra.market.indicators import add_indicators
-from lyra.market.timeframes import multi_timeframe_view
 
 HOURLY = real_hourly_candles()
 #: 30 days of hourly candles ending 2019-06-30 23:00 (a bull run on Coinbase)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lyra.errors import ConfigError, FinalError, RetryableError
-from lyra.news.feeds import (
+from lyra.feeds.rss import (
     FeedResult,
     FeedSource,
     FeedUnavailableError,

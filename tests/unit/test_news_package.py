@@ -6,7 +6,7 @@ import importlib
 
 import lyra.news
 
-MODULES = ["aggregate", "feeds", "items", "lexicon", "sentiment"]
+MODULES = ["aggregate", "items", "lexicon", "sentiment"]
 
 
 def test_the_package_exports_every_public_name_of_its_modules() -> None:

@@ -16,9 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lyra.llm.analysts as analysts_package
-from lyra.errors import ConfigError
-from lyra.llm.analysts import (
+import lyra.decision.analysts as analysts_package
+from lyra.decision.analysts import (
     OFFLINE_ANALYSTS,
     BollingerBreakoutAnalyst,
     EmaTrendAnalyst,
@@ -28,7 +27,8 @@ from lyra.llm.analysts import (
     build_offline_panel,
     collect_votes,
 )
-from lyra.llm.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
+from lyra.decision.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
+from lyra.errors import ConfigError
 
 D = Decimal
 PRICE = D("100.00")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.llm.catalog import load_catalog
-from lyra.orchestration.budget_gate import (
+from lyra.spend.catalog import load_catalog
+from lyra.spend.cycle_cost import (
     CallPlan,
     judge_cycle,
     market_cycle_plan,

@@ -8,16 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lyra.orchestration import (
-    APPROVAL_PHASES,
-    LIVE_PHASES,
-    MARKET_ANALYSIS,
-    ReadinessFacts,
-    desired_schedules,
-    evaluate_promotion,
-    exchange_limit,
-    phase_deployment,
-)
+from lyra.rollout.names import LIVE_PHASES, MARKET_ANALYSIS, exchange_limit, phase_deployment
+from lyra.rollout.readiness import APPROVAL_PHASES, ReadinessFacts, evaluate_promotion
+from lyra.rollout.schedules import desired_schedules
 
 READY = ReadinessFacts(
     current_phase=3,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from lyra.orchestration.spend import SpendLine, spend_chart_png, spend_markdown
+from lyra.services.spend_report import SpendLine, spend_chart_png, spend_markdown
 
 LINES = [
     SpendLine("advanced", "openai/gpt-5-mini", 2, Decimal("0.0040")),

@@ -9,7 +9,7 @@ import talib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lyra.market.datafiles import FEEDS, read_candles
+from lyra.exchanges.datafiles import FEEDS, read_candles
 from lyra.market.patterns import PATTERNS, detect_patterns, latest_patterns
 
 #: Eleven white candles: open 100, close 101, high 101.5, low 99.5 (body 1, range 2).

@@ -9,7 +9,7 @@ import pytest
 
 from lyra.config import load_settings
 from lyra.errors import ConfigError
-from lyra.phases import OrderMode, get_phase, tighten
+from lyra.rollout.phases import OrderMode, get_phase, tighten
 
 
 def test_the_phase_figures_themselves_pass_unchanged() -> None:

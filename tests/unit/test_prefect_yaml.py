@@ -28,11 +28,11 @@ def test_every_deployment_points_at_a_flow_with_matching_parameters() -> None:
 
 
 def test_the_phase_deployments_carry_exactly_their_phase_figures() -> None:
-    """The parameters written in prefect.yaml are the phase table's (lyra/phases.py), so
+    """The parameters written in prefect.yaml are the phase table's (lyra/rollout/phases.py), so
     a change to one without the other fails here instead of making a run stricter."""
     from decimal import Decimal
 
-    from lyra.phases import PHASES
+    from lyra.rollout.phases import PHASES
 
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     phases = {

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.talib_reference import real_hourly_candles
+from lyra.decision.prompt_templates import load_templates
+from lyra.decision.prompts import market_vote_messages, risk_assessment_messages
+from lyra.decision.votes import MarketSnapshot
 from lyra.errors import ConfigError
-from lyra.llm.prompt_templates import load_templates
-from lyra.llm.prompts import market_vote_messages, risk_assessment_messages
-from lyra.llm.votes import MarketSnapshot
 from lyra.market.indicators import add_indicators
 from lyra.security.untrusted import DATA_BLOCK_RULE
 
@@ -82,7 +82,7 @@ def test_risk_prompt_names_the_trade_and_the_market() -> None:
 
 
 def test_templates_without_an_unknown_regime_are_refused(tmp_path: Path) -> None:
-    shipped = Path(__file__).parents[2] / "lyra/llm/data/prompts.yaml"
+    shipped = Path(__file__).parents[2] / "lyra/decision/data/prompts.yaml"
     bad = tmp_path / "prompts.yaml"
     bad.write_text(shipped.read_text().replace("    unknown: >-", "    unknownx: >-"))
     with pytest.raises(ConfigError, match="unknown"):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lyra.llm.prompt_templates import load_templates
-from lyra.llm.prompts import market_vote_messages, trend_agreement
-from lyra.llm.votes import CrossSpread, TrendReading
+from lyra.decision.prompt_templates import load_templates
+from lyra.decision.prompts import market_vote_messages, trend_agreement
+from lyra.decision.votes import CrossSpread, TrendReading
 from tests.unit.test_prompts import snapshot
 
 SPREAD = CrossSpread(
@@ -95,7 +95,7 @@ def test_a_hostile_exchange_name_in_a_spread_stays_inside_its_data_block() -> No
 
 
 def test_templates_without_trend_or_spread_entries_still_load(tmp_path: Path) -> None:
-    shipped = (Path(__file__).parents[2] / "lyra/llm/data/prompts.yaml").read_text()
+    shipped = (Path(__file__).parents[2] / "lyra/decision/data/prompts.yaml").read_text()
     older = shipped[: shipped.index("  # chosen by the multi-timeframe view")]
     older += shipped[shipped.index("risk_assessment:") :]
     path = tmp_path / "prompts.yaml"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lyra.market.datafiles import FEEDS, read_candles
+from lyra.exchanges.datafiles import FEEDS, read_candles
 from lyra.market.indicators import add_indicators
 from lyra.market.regime import (
     DEFAULT_RULE,

@@ -17,9 +17,9 @@ from lyra.errors import (
     UnknownExchangeError,
     UnknownSymbolError,
 )
-from lyra.market.datafiles import FEEDS, default_data_dir, read_candles
+from lyra.exchanges.datafiles import FEEDS, default_data_dir, read_candles
+from lyra.exchanges.replay import REPLAY_EXCHANGES, ReplayClock, ReplayExchange, replay_exchange_ids
 from lyra.market.exchange import ExchangeClient
-from lyra.market.replay import REPLAY_EXCHANGES, ReplayClock, ReplayExchange, replay_exchange_ids
 from lyra.market.types import CANDLE_COLUMNS
 
 HOUR = timedelta(hours=1)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lyra.phases import OrderMode
 from lyra.risk import CHECKS, RiskAssessment, RiskLimits, assess, needs_premium_vote, parse_request
+from lyra.rollout.phases import OrderMode
 
 D = Decimal
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lyra.market.datafiles import FEEDS, read_candles
+from lyra.exchanges.datafiles import FEEDS, read_candles
 from lyra.market.indicators import INDICATOR_COLUMNS
 from lyra.market.timeframes import (
     Trend,

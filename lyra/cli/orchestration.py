@@ -1,0 +1,156 @@
+"""Commands: lyra serve, lyra status (issue 7).
+
+``lyra serve`` is the one command that puts every deployment of prefect.yaml in the
+Prefect UI (DESIGN.md, Contracts); ``lyra status`` answers "what is running and at what
+phase" from Lyra's database and, when a Prefect server answers, from Prefect.
+
+Like ``lyra/cli.py`` this is an entry point: Prefect (through the ``deployments``
+package) is imported inside the commands only, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lyra.config import Settings, load_settings
+from lyra.errors import ConfigError
+
+__all__ = ["register", "serve", "status"]
+
+out = Console(highlight=False, soft_wrap=True)
+
+#: Where ``lyra status`` looks for a Prefect server when PREFECT_API_URL is not set.
+DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+
+
+def _project_dir(settings: Settings) -> Path:
+    project = settings.project_dir or Path.cwd()
+    if not (project / "prefect.yaml").is_file():
+        raise ConfigError(
+            f"no prefect.yaml in {project}: run from the Lyra clone or set LYRA_PROJECT_DIR"
+        )
+    return project
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address the Prefect server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Its port.")] = 4200,
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="Use this running Prefect server (default: PREFECT_API_URL)."),
+    ] = None,
+    worker: Annotated[bool, typer.Option(help="Start a worker for the lyra-process pool.")] = True,
+    prefect_file: Annotated[
+        Path | None, typer.Option(help="Another prefect.yaml (default: the project's).")
+    ] = None,
+) -> None:
+    """Start (or connect to) a Prefect server, create the work pool and concurrency
+    limits, deploy every deployment of prefect.yaml and start a worker; Ctrl-C stops
+    what it started."""
+    from deployments.serve import PREFECT_ENV, ServeOptions
+    from deployments.serve import serve as start
+
+    settings = load_settings()
+    for name, value in PREFECT_ENV.items():
+        os.environ.setdefault(name, value)
+    options = ServeOptions(
+        project_dir=_project_dir(settings),
+        host=host,
+        port=port,
+        api_url=api_url,
+        worker=worker,
+        prefect_file=prefect_file,
+    )
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    served = None
+    try:
+        served = start(settings, options, lambda line: out.print(line, markup=False))
+        while all(p.poll() is None for p in served.processes):
+            time.sleep(1)
+        out.print("lyra serve: a child process exited; stopping the others")
+    except KeyboardInterrupt:
+        out.print("lyra serve: stopping")
+    finally:
+        if served is not None:
+            served.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _prefect_rows(settings: Settings) -> tuple[str, list[Any], dict[str, bool] | None]:
+    from deployments.serve import healthy
+    from deployments.status import server_status
+
+    url = os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL
+    if not healthy(url):
+        return url, [], None
+    rows, enforced = asyncio.run(server_status(settings, url))
+    return url, rows, enforced
+
+
+def status() -> None:
+    """Show the phase in force, the kill switch, today's LLM spend and the last run of
+    each deployment (when a Prefect server answers)."""
+    from lyra.bootstrap import open_database
+    from lyra.bootstrap.gateway import budget_policy
+    from lyra.rollout.phases import get_phase
+    from lyra.services.promotion import phase_in_force
+    from lyra.spend.budget import budget_day
+    from lyra.store.budget import spend_by_scope
+
+    settings = load_settings()
+    state = phase_in_force(settings)
+    spec = get_phase(state.phase)
+    origin = "recorded promotion" if state.recorded else "LYRA_PHASE; no promotion recorded"
+    out.print(f"phase       {spec.number} {spec.name} ({origin})", markup=False)
+    out.print(
+        f"            threshold {spec.threshold}, orders {spec.order_mode}, capital {spec.capital}",
+        markup=False,
+    )
+    out.print(f"kill switch {'TRIPPED' if state.kill_switch_tripped else 'armed'}")
+    day = budget_day(datetime.now(UTC))
+    with open_database(settings).transaction() as session:
+        scopes = spend_by_scope(session, day, budget_policy(settings, []))
+    total = next(s for s in scopes if s.scope == "total")
+    out.print(
+        f"LLM spend   {total.spent_usd:.6f} of {total.cap_usd:.2f} USD today ({day} UTC), "
+        f"{total.reserved_usd:.6f} reserved",
+        markup=False,
+    )
+    url, rows, enforced = _prefect_rows(settings)
+    if enforced is not None:
+        paused = ", ".join(n for n, on in enforced.items() if not on)
+        out.print(f"kill switch: schedules paused: {paused}", markup=False)
+    if not rows:
+        out.print(f"prefect     no server answers at {url} (start one: lyra serve)", markup=False)
+        return
+    table = Table(title=f"Deployments at {url}")
+    for column in ("deployment", "schedule", "last run", "started (UTC)"):
+        table.add_column(column)
+    for row in rows:
+        schedule = {None: "-", True: "active", False: "paused"}[row.schedules_active]
+        started = (
+            row.last_started.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if row.last_started else "-"
+        )
+        table.add_row(row.name, schedule, row.last_state or "never", started)
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``lyra`` app."""
+    app.command("serve")(serve)
+    app.command("status")(status)

@@ -1,0 +1,50 @@
+"""The daily model price sync: ``lyra models sync`` as a function a flow can call.
+
+Prices are read from the provider's models list (``GET /models``, no key needed) and
+stored for the catalog's models (:func:`lyra.store.model_prices.sync_prices`); they size
+budget reservations only (DESIGN.md, "LLM gateway"). With the offline analysts no LLM is
+called, so there is nothing to price and nothing is fetched: the embedded default makes no
+network call.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from lyra.bootstrap import open_database
+from lyra.config import Settings
+from lyra.spend.catalog import load_catalog
+from lyra.store.model_prices import SyncReport, sync_prices
+
+__all__ = ["PriceSyncSummary", "fetch_and_store_prices", "sync_model_prices"]
+
+
+class PriceSyncSummary(BaseModel):
+    """What one price sync changed (the flow's result)."""
+
+    updated: list[str]
+    unchanged: list[str]
+    missing_upstream: list[str]
+    skipped: str | None = None
+
+
+async def sync_model_prices(settings: Settings, now: datetime | None = None) -> SyncReport | None:
+    """Fetch and store today's prices; None with the offline provider (nothing to do)."""
+    if settings.llm_provider == "offline":
+        return None
+    return await fetch_and_store_prices(settings, now)
+
+
+async def fetch_and_store_prices(settings: Settings, now: datetime | None = None) -> SyncReport:
+    """The provider's prices for the catalog's models, stored (``lyra models sync``)."""
+    from lyra.openrouter.client import OpenRouterClient
+
+    catalog = load_catalog()
+    async with OpenRouterClient(
+        settings.openrouter_base_url, transport=settings.http_transport
+    ) as client:
+        listed = await client.list_models()
+    with open_database(settings).transaction() as session:
+        return sync_prices(session, catalog, listed, now or datetime.now(UTC))

@@ -1,0 +1,351 @@
+"""The nightly compliance steps, each a plain function the flow's tasks wrap.
+
+1. :func:`sync_ledger`: Lyra's own fills (converted to AUD, the rate's source kept) and
+   the configured transactions CSV go into the stored tax ledger, all-or-nothing.
+2. :func:`rebuild_lots`: the ledger rows that arrived since the last run go through the
+   CGT engine from the parcels kept then (:mod:`lyra.services.tax_lots`, which
+   replays the whole ledger when a row is back-dated or the kept state cannot be
+   trusted); new disposals' parcels are recorded now (specific identification "recorded
+   at the time", TAX.md) and recorded ones are re-used on a replay.
+3. :func:`cgt_position`: the income year to date from the stored results, as JSON, CSV
+   and Markdown files.
+4. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a
+   GST-registered entity.
+5. :func:`reconcile`: fills against positions; lot balances, less what rows other than
+   Lyra's fills hold, against position balances.
+
+Every report is stored with its digest and gets an audit record. Dates are Sydney dates
+(the law counts local days); ``today`` is a parameter so tests and back-runs are exact
+(:func:`compliance_today`: the real date, or the replay clock's on the embedded default).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from lyra.bootstrap import open_database
+from lyra.compliance import (
+    Entity,
+    bas_period,
+    bas_worksheet,
+    load_entity,
+    read_ledger,
+    tax_report_csv,
+    tax_report_json,
+    tax_report_markdown,
+)
+from lyra.compliance.fills import fill_key, fills_to_ledger
+from lyra.compliance.fx import load_rate_table
+from lyra.compliance.ledger import Txn
+from lyra.compliance.netting import losses_carried_into
+from lyra.compliance.periods import (
+    SYDNEY,
+    Period,
+    income_year,
+    income_year_of,
+    last_closed_quarter,
+    sydney_date,
+)
+from lyra.compliance.reports import json_text
+from lyra.compliance.taxreport import TaxReport, year_report
+from lyra.config import Settings
+from lyra.services.tax_lots import LotsRebuild, rebuild_lots_incrementally
+from lyra.store.compliance_tables import (
+    load_fills,
+    load_ledger_keys,
+    load_ledger_rows,
+    load_ledger_rows_after,
+    load_positions,
+    save_ledger_rows,
+    save_report,
+)
+from lyra.store.cycles import replay_position
+from lyra.store.tax_engine_tables import load_cgt_events, value_sources_of
+
+__all__ = [
+    "MARKET_CLOCK",
+    "BasOutcome",
+    "CgtOutcome",
+    "Check",
+    "LedgerSync",
+    "cgt_position",
+    "closed_bas",
+    "closed_period",
+    "compliance_today",
+    "fill_accounts",
+    "nightly_entity",
+    "rebuild_lots",
+    "reconcile",
+    "sync_ledger",
+    "write_cgt_report",
+]
+
+
+MARKET_CLOCK = "market-analysis"
+_ZERO = Decimal(0)
+#: The BAS reads rows from this many days before the period's end: more than the 12
+#: months the financial acquisitions threshold looks back over (GSTR 2003/9), so the
+#: rows it reads are a superset of those it counts (Sydney dates, UTC times: a day's
+#: margin each side).
+_BAS_LOOKBACK_DAYS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSync:
+    """What :func:`sync_ledger` added."""
+
+    fills_added: int
+    csv_added: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class CgtOutcome:
+    """The year-to-date CGT position as reported."""
+
+    year: str
+    disposals: int
+    net_capital_gain: str
+    ordinary_income: str
+    provisional: bool
+    markdown: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BasOutcome:
+    """A BAS produced, or why none was."""
+
+    period: str | None
+    net_gst: int | None
+    skipped: str | None
+    markdown: str
+    path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One reconciliation check."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def compliance_today(settings: Settings) -> date:
+    """The Sydney date the nightly run reports for: today, or in replay the date of the
+    market-analysis replay clock (fills carry replay times, e.g. 2019, and the report of
+    the real calendar year would never show them)."""
+    if settings.market_source != "replay":
+        return datetime.now(SYDNEY).date()
+    with open_database(settings).transaction() as session:
+        position = replay_position(session, f"{MARKET_CLOCK}:{settings.timeframe}")
+    return sydney_date(position or settings.replay_start)
+
+
+def nightly_entity(settings: Settings) -> Entity:
+    """The configured entity (default: the shipped example company)."""
+    return load_entity(settings.tax_entity_file)
+
+
+def fill_accounts(settings: Settings) -> list[str]:
+    """Execution accounts whose fills are the entity's transactions."""
+    return [a.strip() for a in settings.tax_fill_accounts.split(",") if a.strip()]
+
+
+def _fill_rows(settings: Settings) -> list[Txn]:
+    rates = load_rate_table(settings.tax_fx_file, settings.tax_usd_aud_rate)
+    with open_database(settings).transaction() as session:
+        fills = load_fills(session, fill_accounts(settings))
+    return fills_to_ledger(fills, rates)
+
+
+def sync_ledger(settings: Settings) -> LedgerSync:
+    """Fills and the configured CSV into the stored ledger, in one transaction."""
+    entity = nightly_entity(settings)
+    fill_rows = _fill_rows(settings)
+    csv_rows: tuple[Txn, ...] = ()
+    if settings.tax_ledger_file is not None:
+        csv_rows = read_ledger(settings.tax_ledger_file)  # all-or-nothing: raises first
+    with open_database(settings).transaction() as session:
+        stored = {t.id: t for t in load_ledger_rows(session, entity.name)}  # read once
+        fills_added = save_ledger_rows(
+            session, entity.name, fill_rows, "fills", refuse_changed=False, stored=stored
+        )
+        csv_added = 0
+        if settings.tax_ledger_file is not None:
+            csv_added = save_ledger_rows(
+                session, entity.name, csv_rows, settings.tax_ledger_file.name, stored=stored
+            )
+    return LedgerSync(fills_added, csv_added, len(stored))
+
+
+def rebuild_lots(settings: Settings) -> LotsRebuild:
+    """Apply the stored rows not applied yet (or replay the ledger, saying why)."""
+    return rebuild_lots_incrementally(settings, nightly_entity(settings))
+
+
+def _write(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def cgt_position(settings: Settings, today: date, lots: LotsRebuild) -> CgtOutcome:
+    """The income year holding ``today``, to date, written and recorded: from the
+    results the run's :func:`rebuild_lots` (``lots``) stored, so a night reads the year's
+    disposals, not the whole ledger. Net capital losses of earlier years of the ledger
+    are carried into the year (s 102-5: they carry forward indefinitely)."""
+    entity = nightly_entity(settings)
+    year = income_year_of(today)
+    prior = _ZERO if entity.basis == "trader" else losses_carried_into(lots.years, year.label)
+    database = open_database(settings)
+    with database.transaction() as session:
+        disposals, income = load_cgt_events(session, entity.name, year.start, year.end)
+        sources = value_sources_of(session, entity.name)
+    report = year_report(
+        disposals,
+        income,
+        sources,
+        entity_type=entity.type,
+        basis=entity.basis,
+        year=year.label,
+        method=settings.tax_method,
+        prior_losses=prior,
+        entity_name=entity.name,
+    )
+    return write_cgt_report(settings, report, today)
+
+
+def write_cgt_report(settings: Settings, report: TaxReport, today: date) -> CgtOutcome:
+    """Write a year's report as JSON, CSV and Markdown files, stored and audited."""
+    body = tax_report_json(report)
+    markdown = tax_report_markdown(report)
+    folder = settings.reports_dir / "tax"
+    year = report.year
+    stem = f"cgt-{year.label}-{today.isoformat()}"
+    paths = (
+        _write(folder, f"{stem}.json", json_text(body)),
+        _write(folder, f"{stem}.csv", tax_report_csv(report)),
+        _write(folder, f"{stem}.md", markdown),
+    )
+    with open_database(settings).transaction() as session:
+        save_report(
+            session,
+            kind="cgt",
+            entity=report.entity_name,
+            period=year.label,
+            body=body,
+            provisional=report.provisional,
+            path=str(paths[0]),
+        )
+    return CgtOutcome(
+        year=year.label,
+        disposals=len(report.disposals),
+        net_capital_gain=body["totals"]["net_capital_gain"],
+        ordinary_income=body["totals"]["ordinary_income"],
+        provisional=report.provisional,
+        markdown=markdown,
+        paths=tuple(str(p) for p in paths),
+    )
+
+
+def closed_period(entity: Entity, today: date) -> Period:
+    """The last BAS period of the entity's cycle that ended before ``today``."""
+    if entity.gst.cycle == "monthly":
+        last = today.replace(day=1) - timedelta(days=1)
+        return bas_period(f"{last.year}-{last.month:02d}")
+    if entity.gst.cycle == "annual":
+        current = income_year_of(today)
+        return income_year(f"{current.start.year - 1}-{current.start.year % 100:02d}")
+    return last_closed_quarter(today)
+
+
+def closed_bas(settings: Settings, today: date, period_label: str | None = None) -> BasOutcome:
+    """The BAS of the period that just closed (or ``period_label``), if GST-registered."""
+    entity = nightly_entity(settings)
+    period = bas_period(period_label) if period_label else closed_period(entity, today)
+    if not entity.gst_registered_on(period.end):
+        why = f"{entity.name} is not registered for GST in {period.label}"
+        return BasOutcome(None, None, why, f"No BAS: {why}.\n", None)
+    database = open_database(settings)
+    since = datetime.combine(period.end - timedelta(days=_BAS_LOOKBACK_DAYS), time(), UTC)
+    until = datetime.combine(period.end + timedelta(days=2), time(), UTC)
+    with database.transaction() as session:
+        rows = [
+            t for _, t in load_ledger_rows_after(session, entity.name, 0, since=since, until=until)
+        ]
+    worksheet = bas_worksheet(rows, entity, period)
+    body = worksheet.as_json(entity.name)
+    markdown = worksheet.as_markdown(entity.name)
+    folder = settings.reports_dir / "tax"
+    path = _write(folder, f"bas-{period.label}.json", json.dumps(body, indent=2) + "\n")
+    _write(folder, f"bas-{period.label}.md", markdown)
+    with database.transaction() as session:
+        save_report(
+            session,
+            kind="bas",
+            entity=entity.name,
+            period=period.label,
+            body=body,
+            provisional=False,
+            path=str(path),
+        )
+    return BasOutcome(period.label, worksheet.net_gst, None, markdown, str(path))
+
+
+def reconcile(settings: Settings, today: date, lots: LotsRebuild) -> list[Check]:
+    """Fills all in the ledger; the parcels (``lots``, as :func:`rebuild_lots` left them),
+    less what rows other than Lyra's fills hold, hold what the positions hold."""
+    entity = nightly_entity(settings)
+    accounts = fill_accounts(settings)
+    database = open_database(settings)
+    with database.transaction() as session:
+        fills = load_fills(session, accounts)
+        positions = load_positions(session, accounts)
+        stored_keys = load_ledger_keys(session, entity.name, "fills")
+    fill_keys = {fill_key(f.account, f.id) for f in fills}
+    missing = sorted(fill_keys - stored_keys)
+    checks = [
+        Check(
+            "fills in ledger",
+            not missing,
+            f"{len(fill_keys)} fills, all in the tax ledger"
+            if not missing
+            else f"{len(missing)} fills missing, first {missing[0]}",
+        )
+    ]
+    assets = set(lots.balances) | set(lots.other_holdings) | {a for a, q in positions.items() if q}
+    for asset in sorted(assets):
+        held = lots.balances.get(asset, Decimal(0))
+        other = lots.other_holdings.get(asset, Decimal(0))
+        lot_qty, pos_qty = held - other, positions.get(asset, Decimal(0))
+        if not (lot_qty or pos_qty):
+            continue
+        checks.append(
+            Check(
+                f"lots = position {asset}",
+                lot_qty == pos_qty,
+                f"lots {lot_qty} vs positions {pos_qty}"
+                + (f" (parcels {held}, less {other} from other records)" if other else ""),
+            )
+        )
+    with database.transaction() as session:
+        save_report(
+            session,
+            kind="reconciliation",
+            entity=entity.name,
+            period=today.isoformat(),
+            body={"as_of": today.isoformat(), "checks": [_check_json(c) for c in checks]},
+            provisional=False,
+        )
+    return checks
+
+
+def _check_json(check: Check) -> dict[str, object]:
+    return {"name": check.name, "passed": check.passed, "detail": check.detail}
