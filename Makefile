@@ -1,4 +1,5 @@
 # Lyra: `make run` and `make test` are all a fresh machine needs (Python 3.11).
+# `make lint` also checks the layer contracts of docs/architecture.md (import-linter).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -33,6 +34,7 @@ test: lint typecheck pytest
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(DEV)
 	$(VENV)/bin/ruff check --fix .

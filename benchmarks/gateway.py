@@ -33,7 +33,7 @@ round with the median throughput is reported.
 
 Fan-out: a second fake serves five models answering after 50, 80, 110, 150 and 200 ms;
 one consensus cycle is the five votes in parallel through the gateway, each pinned to its
-model (``Gateway.vote(model=...)``), prompts distinct per cycle. The cycle time is
+model (``Gateway.ask(model=...)``), prompts distinct per cycle. The cycle time is
 compared with the slowest model's latency; the same five requests sent with raw aiohttp
 show what the fake and the loopback add by themselves.
 
@@ -66,6 +66,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from lyra.decision.ballots import VOTE_ANSWER
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -345,8 +347,8 @@ async def lyra_gateway(db: Database, base_url: str, api_key: str, requests: int)
     async with gateway(db, base_url, api_key) as gw:
 
         async def call(i: int) -> None:
-            outcome = await gw.vote(task=TASK, tier=TIER, messages=messages_for(i))
-            assert outcome.ballot is not None, outcome.abstain_reason
+            outcome = await gw.ask(spec=VOTE_ANSWER, task=TASK, tier=TIER, messages=messages_for(i))
+            assert outcome.value is not None, outcome.abstain_reason
             assert not outcome.cache_hit
 
         return await warm_and_measure(call, requests)
@@ -370,7 +372,10 @@ async def fan_out_lyra(db: Database, base_url: str, api_key: str, cycles: int) -
         async def cycle(i: int) -> None:
             messages = messages_for(i)
             outcomes = await asyncio.gather(
-                *(gw.vote(task=TASK, tier=TIER, messages=messages, model=m) for m in models)
+                *(
+                    gw.ask(spec=VOTE_ANSWER, task=TASK, tier=TIER, messages=messages, model=m)
+                    for m in models
+                )
             )
             assert [o.model for o in outcomes] == models, [o.abstain_reason for o in outcomes]
 

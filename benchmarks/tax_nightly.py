@@ -70,7 +70,7 @@ def _settings(home: Path, database_url: str, ledger: Path) -> Settings:
 def replay_night(settings: Settings) -> dict[str, Any]:
     """The baseline: the whole stored ledger through the engine, and the year's report
     written and stored as the nightly run writes it."""
-    entity = steps.nightly_entity(settings)
+    entity = steps.nightly_entity(bootstrap.build_runtime(settings))
     with bootstrap.open_database(settings).transaction() as session:
         rows = load_ledger_rows(session, entity.name)
         recorded = load_identifications(session, entity.name)
@@ -83,7 +83,7 @@ def replay_night(settings: Settings) -> dict[str, Any]:
         entity_name=entity.name,
         recorded=recorded,
     )
-    outcome = steps.write_cgt_report(settings, report, TODAY)
+    outcome = steps.write_cgt_report(bootstrap.build_runtime(settings), report, TODAY)
     return dict(json.loads(Path(outcome.paths[0]).read_text(encoding="utf-8")))
 
 
@@ -91,9 +91,9 @@ def incremental_night(settings: Settings) -> tuple[dict[str, Any], int, float]:
     """The nightly steps as the flow runs them: rebuild, then the year's report; also
     the seconds of the rebuild alone."""
     started = time.perf_counter()
-    lots = steps.rebuild_lots(settings)
+    lots = steps.rebuild_lots(bootstrap.build_runtime(settings))
     rebuild = time.perf_counter() - started
-    outcome = steps.cgt_position(settings, TODAY, lots)
+    outcome = steps.cgt_position(bootstrap.build_runtime(settings), TODAY, lots)
     body = json.loads(Path(outcome.paths[0]).read_text(encoding="utf-8"))
     return body, lots.rows_applied, rebuild
 
@@ -110,14 +110,14 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{db_file}"
         ledger.write_text("\n".join(lines[: len(lines) - NEW_ROWS]) + "\n", encoding="utf-8")
         settings = _settings(work / ".lyra", url, ledger)
-        steps.sync_ledger(settings)
+        steps.sync_ledger(bootstrap.build_runtime(settings))
         started = time.perf_counter()
-        first = steps.rebuild_lots(settings)
+        first = steps.rebuild_lots(bootstrap.build_runtime(settings))
         first_night = time.perf_counter() - started
         print(f"first night: {first.rows_applied:,} rows replayed in {first_night:.2f} s")
         ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
         started = time.perf_counter()
-        synced = steps.sync_ledger(settings)
+        synced = steps.sync_ledger(bootstrap.build_runtime(settings))
         sync_seconds = time.perf_counter() - started
         print(f"sync: {synced.csv_added:,} new rows of {synced.rows:,} in {sync_seconds:.2f} s")
         saved = work / "saved.db"

@@ -13,7 +13,7 @@ no-op, so the same task code runs in both.
 
 Usage in a task::
 
-    async with slots(settings, exchange_limit(exchange)):
+    async with slots(runtime.concurrency_limits, exchange_limit(exchange)):
         data = await fetch_market_data(...)
 """
 
@@ -48,11 +48,12 @@ async def ensure_limits(client: PrefectClient, settings: Settings) -> dict[str, 
 
 @asynccontextmanager
 async def slots(
-    settings: Settings, *names: str, occupy: int = 1, timeout_s: float = 600
+    provisioned: bool, *names: str, occupy: int = 1, timeout_s: float = 600
 ) -> AsyncIterator[None]:
-    """Hold ``occupy`` slots of each limit in ``names`` for the block (strict), when
-    provisioned; waits at most ``timeout_s`` for them (then Prefect raises TimeoutError)."""
-    if not settings.concurrency_limits or not names:
+    """Hold ``occupy`` slots of each limit in ``names`` for the block (strict), when the
+    limits are ``provisioned``; waits at most ``timeout_s`` for them (then Prefect raises
+    TimeoutError)."""
+    if not provisioned or not names:
         yield
         return
     async with concurrency(list(names), occupy=occupy, timeout_seconds=timeout_s, strict=True):

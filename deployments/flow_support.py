@@ -3,12 +3,12 @@ state and the spend artifact.
 
 Wiring in a flow (market analysis shown; news sentiment uses ``"news"`` and its window)::
 
-    settings = load_settings(...)
-    stopped = budget_gate(settings, "market", FLOW_NAME)
+    runtime = build_runtime(load_settings(...), phase=...)
+    stopped = budget_gate(runtime, "market", FLOW_NAME)
     if stopped is not None:
         return stopped                      # state "Unaffordable", result UnaffordableCycle
     ...
-    publish_spend(settings, "market-analysis", cycle_id=summary.cycle_id)
+    publish_spend(runtime, "market-analysis", cycle_id=summary.cycle_id)
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from typing import Literal
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, State
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.services.budget_check import check_cycle_budget
-from lyra.services.spend_report import spend_chart_png, spend_markdown, spend_of_run
+from lyra.services.runtime import Runtime
+from lyra.services.spend_report import run_spend, spend_chart_png, spend_markdown
 from lyra.spend.cycle_cost import UnaffordableCycle
 
 __all__ = ["UNAFFORDABLE", "budget_gate", "publish_spend"]
@@ -34,12 +33,12 @@ UNAFFORDABLE = "Unaffordable"
 
 
 def budget_gate(
-    settings: Settings, kind: Literal["market", "news"], flow: str, *, units: int | None = None
+    runtime: Runtime, kind: Literal["market", "news"], flow: str, *, units: int | None = None
 ) -> State | None:
     """None when the cycle can be afforded; else the Completed state named
     ``Unaffordable`` (with the reason) for the flow to return: not a failure, since
     stopping is the budget doing its job (DESIGN.md, "LLM gateway")."""
-    verdict = check_cycle_budget(settings, kind, units=units)
+    verdict = check_cycle_budget(runtime, kind, units=units)
     if verdict.affordable:
         return None
     return Completed(
@@ -48,7 +47,7 @@ def budget_gate(
 
 
 def publish_spend(
-    settings: Settings,
+    runtime: Runtime,
     flow: str,
     *,
     cycle_id: str | None = None,
@@ -57,15 +56,12 @@ def publish_spend(
 ) -> Path:
     """Publish the run's LLM spend per model and tier (Markdown artifact with a bar
     chart; PNG under the reports folder); returns the PNG's path."""
-    with open_database(settings).transaction() as session:
-        lines = spend_of_run(
-            session, cycle_id=cycle_id, since=since, until=datetime.now(UTC), tasks=tasks
-        )
+    lines = run_spend(runtime, cycle_id=cycle_id, since=since, until=datetime.now(UTC), tasks=tasks)
     if cycle_id is not None:
         label = cycle_id
     else:
         label = f"{since:%Y%m%dT%H%M%S}" if since is not None else "run"
-    png = settings.reports_dir / f"spend-{flow}-{label}.png"
+    png = runtime.reports.path(f"spend-{flow}-{label}.png")
     title = f"LLM spend of {flow}" + (f" cycle {cycle_id}" if cycle_id else "")
     spend_chart_png(title, lines, png)
     create_markdown_artifact(  # _sync: the same call from sync and async flows

@@ -14,9 +14,9 @@ from __future__ import annotations
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
-from lyra.config import Settings
 from lyra.rollout.schedules import desired_schedules
-from lyra.services.promotion import phase_in_force
+from lyra.services.promotion import rollout_state
+from lyra.services.runtime import Runtime
 
 __all__ = ["apply_schedules", "enforce_kill_switch", "reconcile_schedules"]
 
@@ -38,22 +38,22 @@ async def apply_schedules(client: PrefectClient, wanted: dict[str, bool]) -> dic
 
 
 async def reconcile_schedules(
-    settings: Settings, client: PrefectClient | None = None
+    runtime: Runtime, client: PrefectClient | None = None
 ) -> dict[str, bool]:
     """Bring the trading schedules in line with the phase and kill switch in the database."""
-    state = phase_in_force(settings)
-    wanted = desired_schedules(state.phase if state.recorded else None, state.kill_switch_tripped)
+    state = rollout_state(runtime)
+    wanted = desired_schedules(state.number if state.recorded else None, state.kill_switch_tripped)
     if client is not None:
         return await apply_schedules(client, wanted)
     async with get_client() as own:
         return await apply_schedules(own, wanted)
 
 
-async def enforce_kill_switch(settings: Settings) -> dict[str, bool]:
+async def enforce_kill_switch(runtime: Runtime) -> dict[str, bool]:
     """The kill-switch hook: pause the live phases' schedules when it is tripped.
 
     Call it wherever the switch may have tripped (after the pre-trade risk flow's
     assessment, from ``lyra status``); with the switch armed it only re-applies the phase
     in force, so calling it often is harmless.
     """
-    return await reconcile_schedules(settings)
+    return await reconcile_schedules(runtime)

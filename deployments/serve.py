@@ -151,10 +151,11 @@ async def _schedules(settings: Settings, api_url: str) -> dict[str, bool]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from deployments.schedules import reconcile_schedules
+    from lyra.bootstrap import build_runtime
 
     with temporary_settings({PREFECT_API_URL: api_url}):
         async with get_client() as client:
-            return await reconcile_schedules(settings, client)
+            return await reconcile_schedules(build_runtime(settings), client)
 
 
 def serve(settings: Settings, options: ServeOptions, say: Say) -> Served:

@@ -18,8 +18,8 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments.schedules import reconcile_schedules
-from lyra.config import Settings
-from lyra.services.promotion import phase_in_force
+from lyra.services.promotion import rollout_state
+from lyra.services.runtime import Runtime
 
 __all__ = ["DeploymentStatus", "deployment_statuses", "server_status"]
 
@@ -64,13 +64,13 @@ async def deployment_statuses(client: PrefectClient) -> list[DeploymentStatus]:
 
 
 async def server_status(
-    settings: Settings, api_url: str
+    runtime: Runtime, api_url: str
 ) -> tuple[list[DeploymentStatus], dict[str, bool] | None]:
     """Deployments at ``api_url``, and the schedules re-applied when the kill switch is
     tripped (a live phase must not stay scheduled: the kill-switch hook)."""
     with temporary_settings({PREFECT_API_URL: api_url}):
         async with get_client() as client:
             enforced = None
-            if phase_in_force(settings).kill_switch_tripped:
-                enforced = await reconcile_schedules(settings, client)
+            if rollout_state(runtime).kill_switch_tripped:
+                enforced = await reconcile_schedules(runtime, client)
             return await deployment_statuses(client), enforced

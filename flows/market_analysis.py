@@ -11,6 +11,7 @@ from pydantic import Field
 
 from deployments.flow_support import budget_gate, publish_spend
 from flows.pre_trade_risk import pre_trade_risk
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.errors import QuarantinedBatchError
 from lyra.services.market_cycle import FLOW_NAME, describe_error
@@ -50,27 +51,29 @@ def market_analysis(
     result's ``trades``. A cycle today's LLM budget cannot afford ends in the state
     ``Unaffordable`` with the reason (not a failure); with the LLM panel, the cycle's
     spend per model and tier is published as an artifact. Parameters left empty take the
-    settings (``LYRA_PHASE``, ``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``). A phase deployment
+    settings (``LYRA_EXCHANGES``, ``LYRA_SYMBOLS``); the phase left empty is the phase in
+    force (the newest recorded promotion, else ``LYRA_PHASE``, else 1). A phase deployment
     may make its run stricter than its phase, never looser: a higher
-    ``consensus_threshold``, a more cautious ``order_mode``, a lower ``capital_cap_usd``.
+    ``consensus_threshold``, a more cautious ``order_mode``, a lower ``capital_cap_usd``;
+    the one phase run judges the consensus, the risk assessment and the order.
     """
-    overrides = {
-        "phase": phase,
-        "exchanges": exchanges,
-        "symbols": symbols,
-        "consensus_threshold": consensus_threshold,
-        "order_mode": order_mode,
-        "capital_cap_usd": capital_cap_usd,
-    }
+    overrides = {"exchanges": exchanges, "symbols": symbols}
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    stopped = budget_gate(settings, "market", FLOW_NAME)
+    runtime = build_runtime(
+        settings,
+        phase=phase,
+        consensus_threshold=consensus_threshold,
+        order_mode=order_mode,
+        capital_cap=capital_cap_usd,
+    )
+    stopped = budget_gate(runtime, "market", FLOW_NAME)
     if stopped is not None:
         return stopped
-    markets = t.check_markets.submit(settings).result()
-    cycle = t.open_cycle(settings)
+    markets = t.check_markets.submit(runtime).result()
+    cycle = t.open_cycle(runtime)
     try:
         fetches = [
-            (exchange, symbol, t.fetch_market_data.submit(settings, cycle, exchange, symbol))
+            (exchange, symbol, t.fetch_market_data.submit(runtime, cycle, exchange, symbol))
             for exchange, symbol in markets
         ]
         fetched = []
@@ -82,7 +85,7 @@ def market_analysis(
                 if isinstance(data, QuarantinedBatchError):
                     checks.append(data.result)
                 why = describe_error(data)
-                unavailable.append(t.record_unavailable(settings, cycle, exchange, symbol, why))
+                unavailable.append(t.record_unavailable(runtime, cycle, exchange, symbol, why))
                 continue
             checks.append(data.checks)
             fetched.append(data)
@@ -90,25 +93,27 @@ def market_analysis(
         pending = []
         for data in fetched:
             market_spreads = spreads.get((data.exchange, data.symbol), ())
-            snapshot = t.build_snapshot.submit(settings, data, market_spreads)
-            votes = t.gather_votes.submit(settings, cycle, snapshot)
-            pending.append(t.decide_and_record.submit(settings, cycle, snapshot, votes))
+            snapshot = t.build_snapshot.submit(runtime, data, market_spreads)
+            votes = t.gather_votes.submit(runtime, cycle, snapshot)
+            pending.append(t.decide_and_record.submit(runtime, cycle, snapshot, votes))
         decided = [future.result() for future in pending]
-        summary = t.close_cycle(settings, cycle, _in_market_order(markets, decided + unavailable))
+        summary = t.close_cycle(runtime, cycle, _in_market_order(markets, decided + unavailable))
     except BaseException as exc:
-        t.abort_cycle(settings, cycle, describe_error(exc))
+        t.abort_cycle(runtime, cycle, describe_error(exc))
         raise
     t.publish_decisions(summary)
     t.publish_spreads(summary)
     t.publish_data_checks(checks)
-    if settings.llm_provider == "openrouter":
-        publish_spend(settings, FLOW_NAME, cycle_id=summary.cycle_id)
-    if summary.actionable:
+    if runtime.models is not None:
+        publish_spend(runtime, FLOW_NAME, cycle_id=summary.cycle_id)
+    if summary.actionable:  # the same phase run: one PhaseRun from the cycle to the order
+        run = cycle.run
         trades = pre_trade_risk(
             decision_ids=[d.decision_id for d in summary.actionable],
-            phase=settings.phase,
-            order_mode=order_mode,
-            capital_cap_usd=capital_cap_usd,
+            phase=run.number,
+            consensus_threshold=run.threshold,
+            order_mode=run.order_mode.value,
+            capital_cap_usd=run.capital_cap,
         )
         summary = summary.model_copy(update={"trades": trades})
     return summary

@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.states import State
 
 from deployments.flow_support import budget_gate, publish_spend
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.news_summary import AssetSentimentSummary, NewsSummary
 from tasks import news as t
@@ -28,17 +29,18 @@ def news_sentiment(feed_group: str | None = None) -> NewsSummary | State:
     LLM spend is published as an artifact.
     """
     settings = load_settings(**({"news_feed_group": feed_group} if feed_group else {}))
+    runtime = build_runtime(settings)
     started = datetime.now(UTC)
-    stopped = budget_gate(settings, "news", FLOW_NAME)
+    stopped = budget_gate(runtime, "news", FLOW_NAME)
     if stopped is not None:
         return stopped
-    as_of = t.news_instant(settings)
-    collection = t.collect_news.submit(settings).result()
-    t.score_news.submit(settings, as_of).result()
-    sentiments = t.aggregate_sentiment(settings, as_of)
+    as_of = t.news_instant(runtime)
+    collection = t.collect_news.submit(runtime).result()
+    t.score_news.submit(runtime, as_of).result()
+    sentiments = t.aggregate_sentiment(runtime, as_of)
     t.publish_sentiment(as_of, collection, sentiments)
-    if settings.llm_provider == "openrouter":
-        publish_spend(settings, FLOW_NAME, since=started, tasks=["news"])
+    if runtime.models is not None:
+        publish_spend(runtime, FLOW_NAME, since=started, tasks=["news"])
     return NewsSummary(
         as_of=as_of.isoformat(),
         new_items=collection.new_items,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import CheckSummary, NightlyComplianceSummary
 from tasks import compliance as t
@@ -26,16 +27,16 @@ def nightly_compliance(
     GST-registered entity; fills are reconciled with positions and lot balances with
     position balances. Reports are stored, audited and published as artifacts.
     """
-    settings = load_settings()
-    today = t.sydney_today(settings)
-    sync = t.sync_ledger(settings)
-    lots = t.rebuild_lots(settings)
-    cgt = t.cgt_report(settings, today, lots)
+    runtime = build_runtime(load_settings())
+    today = t.sydney_today(runtime)
+    sync = t.sync_ledger(runtime)
+    lots = t.rebuild_lots(runtime)
+    cgt = t.cgt_report(runtime, today, lots)
     t.publish_cgt(cgt)
-    bas = t.bas_report(settings, today, bas_period) if include_bas else None
+    bas = t.bas_report(runtime, today, bas_period) if include_bas else None
     if bas is not None:
         t.publish_bas(bas)
-    checks = t.reconcile(settings, today, lots)
+    checks = t.reconcile(runtime, today, lots)
     t.publish_checks(checks)
     return NightlyComplianceSummary(
         as_of=today.isoformat(),

@@ -13,6 +13,7 @@ from prefect.states import Completed, State
 from pydantic import Field
 
 from deployments.schedules import reconcile_schedules
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.rollout.names import PROMOTE_PHASE
 from lyra.rollout.phases import get_phase
@@ -63,7 +64,7 @@ async def promote_phase(
 ) -> PromotionResult | State:
     """Move the rollout to ``target_phase``: promote one phase up, or demote at once.
 
-    Promotion checks the readiness criteria of DESIGN.md (foundation checks; exchanges
+    Promotion checks the readiness criteria of docs/domain.md (foundation checks; exchanges
     reachable and markets loaded; paper results within risk limits) and, for phases 4 and
     5, pauses for a person's approval: resume the run in the UI and fill in who approves
     and why. It is recorded in the audit log and the phase's schedules are activated
@@ -72,21 +73,22 @@ async def promote_phase(
     ``Rejected``; both are recorded, neither is a failure.
     """
     settings = load_settings()
+    runtime = build_runtime(settings)
     logger = get_run_logger()
     run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    plan = plan_change(settings, target_phase)
+    plan = plan_change(runtime, target_phase)
     result = PromotionResult(
         outcome="unchanged", from_phase=plan.current, to_phase=plan.target, reason=reason
     )
     if plan.kind == "demote":
-        record_change(settings, plan, reason=reason or "demotion", flow_run_id=run_id)
+        record_change(runtime, plan, reason=reason or "demotion", flow_run_id=run_id)
         result.outcome = "demoted"
     elif plan.kind == "promote":
-        verdict = await check_readiness(settings, plan)
+        verdict = await check_readiness(runtime, plan)
         result.checks = _checks(verdict)
         if not verdict.ready:
             why = "; ".join(verdict.failures)
-            record_refusal(settings, plan, why=why, verdict=verdict, flow_run_id=run_id)
+            record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
             result.outcome, result.reason = "not_ready", why
             await _report(result)
             return Completed(name="NotReady", message=why, data=result)
@@ -99,16 +101,16 @@ async def promote_phase(
                 poll_interval=2,
             )
             result.approved_by, result.reason = approval.approved_by, approval.reason
-            verdict, why = await recheck_after_wait(settings, plan)
+            verdict, why = await recheck_after_wait(runtime, plan)
             result.checks = _checks(verdict)
             if why is not None:  # the phase or the facts changed during the wait
-                record_refusal(settings, plan, why=why, verdict=verdict, flow_run_id=run_id)
+                record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
                 result.outcome, result.reason = "not_ready", why
                 await _report(result)
                 return Completed(name="NotReady", message=why, data=result)
             if not approval.approve:
                 record_refusal(
-                    settings,
+                    runtime,
                     plan,
                     why=f"rejected: {approval.reason}",
                     verdict=verdict,
@@ -119,7 +121,7 @@ async def promote_phase(
                 await _report(result)
                 return Completed(name="Rejected", message=approval.reason, data=result)
         record_change(
-            settings,
+            runtime,
             plan,
             reason=result.reason or "readiness criteria met",
             approved_by=result.approved_by,
@@ -127,6 +129,6 @@ async def promote_phase(
             flow_run_id=run_id,
         )
         result.outcome = "promoted"
-    result.schedules = await reconcile_schedules(settings)
+    result.schedules = await reconcile_schedules(runtime)
     await _report(result)
     return result

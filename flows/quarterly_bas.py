@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import BasSummary
 from tasks import compliance as t
@@ -19,9 +20,9 @@ def quarterly_bas(period: str | None = None) -> BasSummary:
     and published as a Markdown artifact. Digital currency is input-taxed or GST-free,
     never taxed at 10%.
     """
-    settings = load_settings()
-    today = t.sydney_today(settings)
-    t.sync_ledger(settings)
-    bas = t.bas_report(settings, today, period)
+    runtime = build_runtime(load_settings())
+    today = t.sydney_today(runtime)
+    t.sync_ledger(runtime)
+    bas = t.bas_report(runtime, today, period)
     t.publish_bas(bas)
     return BasSummary(period=bas.period, net_gst=bas.net_gst, skipped=bas.skipped, report=bas.path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Completed, State
 
+from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.price_sync import PriceSyncSummary
 from lyra.services.price_sync import sync_model_prices as sync
@@ -21,8 +22,7 @@ async def sync_model_prices() -> PriceSyncSummary | State:
     reported. With the offline analysts (``LYRA_LLM_PROVIDER=offline``) there is nothing
     to price: the run ends in the state ``Skipped`` and fetches nothing.
     """
-    settings = load_settings()
-    report = await sync(settings)
+    report = await sync(build_runtime(load_settings()))
     if report is None:
         reason = "offline analysts: no LLM is called, no prices to sync"
         summary = PriceSyncSummary(updated=[], unchanged=[], missing_upstream=[], skipped=reason)

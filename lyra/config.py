@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lyra.errors import ConfigError
 from lyra.market.types import TIMEFRAMES
-from lyra.rollout.phases import Phase, get_phase, tighten
+from lyra.rollout.phases import PhaseRun
 
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 
@@ -67,8 +67,14 @@ class Settings(BaseSettings):
     )
 
     # --- rollout ---------------------------------------------------------------------
-    phase: int = Field(default=1, ge=1, le=5, description="Rollout phase 1..5 (DESIGN.md).")
-    # A phase run may be made stricter than its phase, never looser (lyra.rollout.phases.tighten).
+    phase: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Rollout phase 1..5 (docs/domain.md); unset: the newest recorded "
+        "promotion, else the entry's default (lyra.rollout.phases.phase_in_force).",
+    )
+    # A phase run may be made stricter than its phase, never looser (lyra.rollout.phases).
     consensus_threshold: Decimal | None = Field(
         default=None, ge=0, le=1, description="At least the phase's threshold (stricter)."
     )
@@ -220,6 +226,11 @@ class Settings(BaseSettings):
         default="replay", description="replay (shipped candles) or ccxt (real exchanges)."
     )
     ccxt_sandbox: bool = Field(default=False, description="Use exchanges' test endpoints.")
+    exchange_endpoints: str = Field(
+        default="",
+        description="Another base URL per exchange for ccxt's REST calls, paths kept: "
+        "exchange=http(s)://host[:port],... (a recording proxy, a mirror, a test server).",
+    )
     markets_ttl_hours: Decimal = Field(default=Decimal(6), gt=0, le=24 * 7)
     exchanges: CommaList = Field(default_factory=lambda: ["coinbase", "bitfinex"])
     symbols: CommaList = Field(default_factory=lambda: ["BTC/USD"])
@@ -326,8 +337,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_phase_run(self) -> Settings:
+        if self.phase is None:  # judged once the phase in force is known (lyra.bootstrap)
+            return self
         try:
-            tighten(get_phase(self.phase), self.consensus_threshold, self.order_mode)
+            PhaseRun.of(self.phase, threshold=self.consensus_threshold, order_mode=self.order_mode)
         except ValueError as exc:  # named by the variables a user sets
             raise ValueError(f"LYRA_CONSENSUS_THRESHOLD / LYRA_ORDER_MODE: {exc}") from None
         return self
@@ -351,11 +364,6 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Where report files are written (``<home>/reports``)."""
         return self.home / "reports"
-
-    @property
-    def phase_spec(self) -> Phase:
-        """The rollout phase in force, with this run's stricter threshold and order mode."""
-        return tighten(get_phase(self.phase), self.consensus_threshold, self.order_mode)
 
 
 def _unknown_env_names(environ: Mapping[str, str]) -> list[str]:

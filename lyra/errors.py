@@ -4,7 +4,8 @@ Adapters (replay files, ccxt, HTTP, the database) translate outside errors into 
 at the boundary, so callers and Prefect's retry policy decide on Lyra's types only::
 
     LyraError
-    ├── RetryableError          transient: a retry may succeed (Prefect retries these)
+    ├── RetryableError          transient: a retry may succeed (Prefect retries these,
+    │   │                       unless marked ``exhausted`` by the adapter that raised it)
     │   └── ExchangeUnavailableError
     ├── UpstreamError           an LLM provider's error, classified (lyra.openrouter.errors)
     └── FinalError              retrying cannot help
@@ -51,7 +52,19 @@ class LyraError(Exception):
 
 
 class RetryableError(LyraError):
-    """A transient failure (network, rate limit, busy database): a retry may succeed."""
+    """A transient failure (network, rate limit, busy database): a retry may succeed.
+
+    ``exhausted=True`` says the layer below already retried as often as this call may be
+    retried (the ccxt adapter's backoff, or a ``Retry-After`` longer than it will wait): a
+    later run may succeed, an immediate retry would only repeat it. One layer decides how
+    often a call is tried, so :func:`is_retryable` is False for an exhausted error and
+    Prefect does not multiply the adapter's attempts by its own. The flag is an attribute,
+    so it survives pickling (Prefect hands the exception over in a state).
+    """
+
+    def __init__(self, *args: object, exhausted: bool = False) -> None:
+        super().__init__(*args)
+        self.exhausted = exhausted
 
 
 class FinalError(LyraError):
@@ -113,8 +126,12 @@ class InvariantError(FinalError):
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for errors worth retrying; Prefect tasks use this as their retry condition."""
-    return isinstance(exc, RetryableError)
+    """True for errors worth retrying now; Prefect tasks use this as their retry condition.
+
+    A :class:`RetryableError` marked ``exhausted`` is not: its adapter spent the attempts
+    this call may have (see :class:`RetryableError`).
+    """
+    return isinstance(exc, RetryableError) and not exc.exhausted
 
 
 # --- LLM gateway -------------------------------------------------------------------

@@ -13,12 +13,12 @@ quotes the model's text: the reason is recorded and may be shown, the answer is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Answer", "AnswerSpec", "InvalidAnswerError"]
+__all__ = ["Answer", "AnswerSpec", "Asker", "InvalidAnswerError"]
 
 T = TypeVar("T")
 
@@ -64,3 +64,27 @@ class Answer(Generic[T]):
     cost_usd: Decimal = Decimal(0)
     latency_ms: float = 0.0
     cache_hit: bool = False
+
+
+class Asker(Protocol):
+    """Anything that answers a structured question: the LLM gateway
+    (:class:`lyra.llm.gateway.Gateway`), or a test's fake. The LLM analyst, the headline
+    scorer and the premium vote ask through this port."""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a prompt (redacted before sending)."""
+        ...
+
+    async def ask(
+        self,
+        *,
+        task: str,
+        tier: str,
+        messages: Sequence[dict[str, str]],
+        spec: AnswerSpec[T],
+        cycle_id: str | None = None,
+        model: str | None = None,
+    ) -> Answer[T]:
+        """One answer of ``spec``'s kind from ``tier`` (or an abstention with its reason)."""
+        ...

@@ -10,9 +10,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.services import tax_nightly as steps
+from lyra.services.runtime import Runtime
 from lyra.services.tax_lots import LotsRebuild
 from tasks.retry import NETWORK_RETRIES
 
@@ -30,11 +29,10 @@ __all__ = [
 
 
 @task(name="sydney-today", cache_policy=NO_CACHE)
-def sydney_today(settings: Settings) -> date:
-    """Migrate the database and take the Sydney date reported for (the law counts local
+def sydney_today(runtime: Runtime) -> date:
+    """Take the Sydney date reported for (the law counts local
     days; in replay, the replay clock's date)."""
-    open_database(settings)
-    return steps.compliance_today(settings)
+    return steps.compliance_today(runtime)
 
 
 @task(
@@ -42,34 +40,34 @@ def sydney_today(settings: Settings) -> date:
     cache_policy=NO_CACHE,
     **NETWORK_RETRIES,
 )
-def sync_ledger(settings: Settings) -> steps.LedgerSync:
+def sync_ledger(runtime: Runtime) -> steps.LedgerSync:
     """Fills and the configured CSV into the tax ledger (all-or-nothing)."""
-    return steps.sync_ledger(settings)
+    return steps.sync_ledger(runtime)
 
 
 @task(name="rebuild-lots", cache_policy=NO_CACHE)
-def rebuild_lots(settings: Settings) -> LotsRebuild:
+def rebuild_lots(runtime: Runtime) -> LotsRebuild:
     """The rows that arrived since the last run applied to the kept parcels (or the
     ledger replayed, with why); new disposals' identifications recorded."""
-    return steps.rebuild_lots(settings)
+    return steps.rebuild_lots(runtime)
 
 
 @task(name="cgt-position", cache_policy=NO_CACHE)
-def cgt_report(settings: Settings, today: date, lots: LotsRebuild) -> steps.CgtOutcome:
+def cgt_report(runtime: Runtime, today: date, lots: LotsRebuild) -> steps.CgtOutcome:
     """The income year's CGT position to date, written and recorded."""
-    return steps.cgt_position(settings, today, lots)
+    return steps.cgt_position(runtime, today, lots)
 
 
 @task(name="bas-closed-period", cache_policy=NO_CACHE)
-def bas_report(settings: Settings, today: date, period: str | None = None) -> steps.BasOutcome:
+def bas_report(runtime: Runtime, today: date, period: str | None = None) -> steps.BasOutcome:
     """The BAS of the period that has closed (or the one given)."""
-    return steps.closed_bas(settings, today, period)
+    return steps.closed_bas(runtime, today, period)
 
 
 @task(name="reconcile-fills", cache_policy=NO_CACHE)
-def reconcile(settings: Settings, today: date, lots: LotsRebuild) -> list[steps.Check]:
+def reconcile(runtime: Runtime, today: date, lots: LotsRebuild) -> list[steps.Check]:
     """Fills against positions; lot balances against position balances."""
-    return steps.reconcile(settings, today, lots)
+    return steps.reconcile(runtime, today, lots)
 
 
 @task(name="publish-cgt", cache_policy=NO_CACHE)

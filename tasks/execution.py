@@ -15,15 +15,17 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.services import pre_trade as steps
+from lyra.services.pre_trade_inputs import pending_decisions
 from lyra.services.pre_trade_summary import (
     PreTradeSummary,
     TradeOutcome,
     equity_markdown,
     order_table,
 )
+from lyra.services.premium_vote import premium_vote
+from lyra.services.runtime import Runtime
+from lyra.services.trade_decision import take_decision as take_one
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ORDERS_ARTIFACT_KEY = "pre-trade-orders"
@@ -36,10 +38,9 @@ EQUITY_ARTIFACT_KEY = "portfolio-equity"
     persist_result=False,
     **STORE_RETRIES,
 )
-def start(settings: Settings) -> steps.PreTradeContext:
-    """Migrate, take the phase's mode and account, fund a new paper account."""
-    open_database(settings)
-    return steps.start(settings)
+def start(runtime: Runtime) -> steps.PreTradeContext:
+    """Take the run's account and market instant; fund a new paper account."""
+    return steps.start(runtime)
 
 
 @task(
@@ -48,9 +49,9 @@ def start(settings: Settings) -> steps.PreTradeContext:
     persist_result=False,
     **NETWORK_RETRIES,
 )
-async def reconcile_orders(context: steps.PreTradeContext) -> tuple[str, ...]:
+async def reconcile_orders(runtime: Runtime, context: steps.PreTradeContext) -> tuple[str, ...]:
     """Look up unconfirmed and open orders by client id and record what they became."""
-    return await steps.reconcile_orders(context)
+    return await steps.reconcile_orders(runtime, context)
 
 
 @task(
@@ -59,15 +60,15 @@ async def reconcile_orders(context: steps.PreTradeContext) -> tuple[str, ...]:
     persist_result=False,
     **NETWORK_RETRIES,
 )
-async def guard(context: steps.PreTradeContext) -> steps.GuardResult:
+async def guard(runtime: Runtime, context: steps.PreTradeContext) -> steps.GuardResult:
     """Drawdown check; a tripped switch cancels every open order on every exchange."""
-    return await steps.guard(context)
+    return await steps.guard(runtime, context)
 
 
 @task(name="select-decisions", cache_policy=NO_CACHE, persist_result=False)
-def select_decisions(settings: Settings, decision_ids: Sequence[str] | None) -> list[str]:
+def select_decisions(runtime: Runtime, decision_ids: Sequence[str] | None) -> list[str]:
     """The given decisions, or every pending actionable one."""
-    return steps.pending_decisions(settings, decision_ids)
+    return pending_decisions(runtime, decision_ids)
 
 
 @task(
@@ -77,11 +78,11 @@ def select_decisions(settings: Settings, decision_ids: Sequence[str] | None) -> 
     persist_result=False,
     **NETWORK_RETRIES,
 )
-async def take_decision(context: steps.PreTradeContext, decision_id: str) -> TradeOutcome:
-    """Assess, size and execute one decision by the phase's order mode."""
-    return await steps.take_decision(
-        context, decision_id, premium_vote=steps.premium_vote_for(context.settings)
-    )
+async def take_decision(
+    runtime: Runtime, context: steps.PreTradeContext, decision_id: str
+) -> TradeOutcome:
+    """Assess, size and execute one decision by the run's order mode."""
+    return await take_one(runtime, context, decision_id, premium_vote=premium_vote(runtime.models))
 
 
 @task(
@@ -91,13 +92,16 @@ async def take_decision(context: steps.PreTradeContext, decision_id: str) -> Tra
     **STORE_RETRIES,
 )
 async def finish(
+    runtime: Runtime,
     context: steps.PreTradeContext,
     outcomes: list[TradeOutcome],
     reconciled: tuple[str, ...],
     guarded: steps.GuardResult,
 ) -> PreTradeSummary:
     """Equity snapshot (with the peak) and the equity-curve PNG."""
-    return await steps.finish(context, outcomes, reconciled=reconciled, guard_result=guarded)
+    return await steps.finish(
+        runtime, context, outcomes, reconciled=reconciled, guard_result=guarded
+    )
 
 
 @task(name="publish-orders", cache_policy=NO_CACHE, persist_result=False)
@@ -108,7 +112,8 @@ def publish_orders(summary: PreTradeSummary) -> None:
         key=ORDERS_ARTIFACT_KEY,
         description=(
             f"Pre-trade risk at {summary.market_time:%Y-%m-%d %H:%M} UTC, phase "
-            f"{summary.phase} ({summary.mode}): each decision's assessment and order."
+            f"{summary.phase} at {summary.threshold} ({summary.mode}): each decision's "
+            "assessment and order."
         ),
     )
 

@@ -15,16 +15,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from deployments.concurrency import slots
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.decision.votes import CrossSpread, MarketSnapshot, Vote
+from lyra.market.check_report import markdown_summary
 from lyra.market.checks import CheckResult
 from lyra.rollout.names import LLM_LIMIT, exchange_limit
 from lyra.services import market_cycle as steps
 from lyra.services.news_cycle import market_sentiment
+from lyra.services.runtime import Runtime
 from lyra.services.summaries import CycleSummary, DecisionSummary, decision_rows, spread_rows
-from lyra.spend.catalog import load_catalog
-from lyra.store.quarantine import markdown_summary
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ARTIFACT_KEY = "market-analysis-decisions"
@@ -37,10 +35,9 @@ SPREADS_ARTIFACT_KEY = "market-spreads"
     cache_policy=NO_CACHE,
     **STORE_RETRIES,
 )
-async def check_markets(settings: Settings) -> list[tuple[str, str]]:
-    """Migrate the database and check every configured market exists."""
-    open_database(settings)
-    return await steps.check_markets(settings)
+async def check_markets(runtime: Runtime) -> list[tuple[str, str]]:
+    """Check every configured market exists (and offers the timeframe)."""
+    return await steps.check_markets(runtime)
 
 
 @task(
@@ -48,10 +45,10 @@ async def check_markets(settings: Settings) -> list[tuple[str, str]]:
     cache_policy=NO_CACHE,
     **STORE_RETRIES,
 )
-def open_cycle(settings: Settings) -> steps.CycleContext:
+def open_cycle(runtime: Runtime) -> steps.CycleContext:
     """Take the cycle's market instant and record the cycle as running."""
     run_id = flow_run.get_id()
-    return steps.open_cycle(settings, flow_run_id=str(run_id) if run_id else None)
+    return steps.open_cycle(runtime, flow_run_id=str(run_id) if run_id else None)
 
 
 @task(
@@ -61,12 +58,12 @@ def open_cycle(settings: Settings) -> steps.CycleContext:
     **NETWORK_RETRIES,
 )
 async def fetch_market_data(
-    settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str
+    runtime: Runtime, cycle: steps.CycleContext, exchange_id: str, symbol: str
 ) -> steps.MarketData:
     """Candles and ticker for one market; the candles are stored. Holds a slot of the
     exchange's global concurrency limit when limits are provisioned (``lyra serve``)."""
-    async with slots(settings, exchange_limit(exchange_id)):
-        return await steps.fetch_market_data(settings, cycle, exchange_id, symbol)
+    async with slots(runtime.concurrency_limits, exchange_limit(exchange_id)):
+        return await steps.fetch_market_data(runtime, cycle, exchange_id, symbol)
 
 
 @task(name="compare-exchanges", cache_policy=NO_CACHE)
@@ -79,24 +76,25 @@ def compare_exchanges(
 
 @task(name="build-snapshot", cache_policy=NO_CACHE)
 def build_snapshot(
-    settings: Settings, data: steps.MarketData, spreads: tuple[CrossSpread, ...] = ()
+    runtime: Runtime, data: steps.MarketData, spreads: tuple[CrossSpread, ...] = ()
 ) -> MarketSnapshot:
     """Indicators, regime, patterns and trends over the candles, with the market's
     spreads and the asset's latest news sentiment."""
-    sentiment = market_sentiment(settings, data.symbol, data.as_of)
+    sentiment = market_sentiment(runtime, data.symbol, data.as_of)
     return steps.build_snapshot(data, sentiment, spreads)
 
 
 @task(name="gather-votes", cache_policy=NO_CACHE)
 async def gather_votes(
-    settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot
+    runtime: Runtime, cycle: steps.CycleContext, snapshot: MarketSnapshot
 ) -> list[Vote]:
     """The panel's votes (failures become abstentions inside). With the LLM panel, holds
-    one slot of the provider's global limit per panel member for the votes."""
-    if settings.llm_provider != "openrouter":
-        return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
-    async with slots(settings, LLM_LIMIT, occupy=len(load_catalog().panel)):
-        return await steps.gather_votes(settings, snapshot, cycle.cycle_id)
+    one slot of the provider's global limit per LLM member for the votes."""
+    members = runtime.panel.llm_members
+    if not members:
+        return await steps.gather_votes(runtime, snapshot, cycle.cycle_id)
+    async with slots(runtime.concurrency_limits, LLM_LIMIT, occupy=members):
+        return await steps.gather_votes(runtime, snapshot, cycle.cycle_id)
 
 
 @task(
@@ -105,10 +103,10 @@ async def gather_votes(
     **STORE_RETRIES,
 )
 def decide_and_record(
-    settings: Settings, cycle: steps.CycleContext, snapshot: MarketSnapshot, votes: list[Vote]
+    runtime: Runtime, cycle: steps.CycleContext, snapshot: MarketSnapshot, votes: list[Vote]
 ) -> DecisionSummary:
-    """Consensus at the phase's threshold; decision, votes and audit record stored."""
-    return steps.decide_and_record(settings, cycle, snapshot, votes)
+    """Consensus at the run's threshold; decision, votes and audit record stored."""
+    return steps.decide_and_record(runtime, cycle, snapshot, votes)
 
 
 @task(
@@ -117,10 +115,10 @@ def decide_and_record(
     **STORE_RETRIES,
 )
 def record_unavailable(
-    settings: Settings, cycle: steps.CycleContext, exchange_id: str, symbol: str, error: str
+    runtime: Runtime, cycle: steps.CycleContext, exchange_id: str, symbol: str, error: str
 ) -> DecisionSummary:
     """A recorded hold for a market without data, with the reason."""
-    return steps.record_unavailable(settings, cycle, exchange_id, symbol, error)
+    return steps.record_unavailable(runtime, cycle, exchange_id, symbol, error)
 
 
 @task(
@@ -129,10 +127,10 @@ def record_unavailable(
     **STORE_RETRIES,
 )
 def close_cycle(
-    settings: Settings, cycle: steps.CycleContext, decisions: Sequence[DecisionSummary]
+    runtime: Runtime, cycle: steps.CycleContext, decisions: Sequence[DecisionSummary]
 ) -> CycleSummary:
     """Mark the cycle completed and write its report."""
-    return steps.close_cycle(settings, cycle, decisions)
+    return steps.close_cycle(runtime, cycle, decisions)
 
 
 @task(name="publish-decisions", cache_policy=NO_CACHE)
@@ -143,7 +141,8 @@ def publish_decisions(summary: CycleSummary) -> None:
         key=ARTIFACT_KEY,
         description=(
             f"Market analysis at {summary.as_of:%Y-%m-%d %H:%M} UTC, phase {summary.phase}, "
-            f"threshold {summary.threshold}; offline analysts are rule-based, not LLMs."
+            f"threshold {summary.threshold}, {summary.order_mode} orders; offline analysts "
+            "are rule-based, not LLMs."
         ),
     )
 
@@ -174,6 +173,6 @@ def publish_data_checks(results: Sequence[CheckResult]) -> None:
 
 
 @task(name="abort-cycle", cache_policy=NO_CACHE)
-def abort_cycle(settings: Settings, cycle: steps.CycleContext, error: str) -> None:
+def abort_cycle(runtime: Runtime, cycle: steps.CycleContext, error: str) -> None:
     """Mark the cycle failed."""
-    steps.abort_cycle(settings, cycle, error)
+    steps.abort_cycle(runtime, cycle, error)

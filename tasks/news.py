@@ -9,20 +9,18 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.news import AssetSentiment
 from lyra.services import news_cycle as steps
+from lyra.services.runtime import Runtime
 from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 
 ARTIFACT_KEY = "news-sentiment"
 
 
 @task(name="news-instant", cache_policy=NO_CACHE)
-def news_instant(settings: Settings) -> datetime:
-    """Migrate the database and take the instant this cycle serves."""
-    open_database(settings)
-    return steps.news_instant(settings)
+def news_instant(runtime: Runtime) -> datetime:
+    """Take the instant this cycle serves."""
+    return steps.news_instant(runtime)
 
 
 @task(
@@ -30,9 +28,9 @@ def news_instant(settings: Settings) -> datetime:
     cache_policy=NO_CACHE,
     **NETWORK_RETRIES,
 )
-async def collect_news(settings: Settings) -> steps.NewsCollection:
+async def collect_news(runtime: Runtime) -> steps.NewsCollection:
     """Read the feeds and store the new items."""
-    return await steps.collect_news(settings)
+    return await steps.collect_news(runtime)
 
 
 @task(
@@ -40,9 +38,9 @@ async def collect_news(settings: Settings) -> steps.NewsCollection:
     cache_policy=NO_CACHE,
     **STORE_RETRIES,
 )
-async def score_news(settings: Settings, as_of: datetime) -> int:
+async def score_news(runtime: Runtime, as_of: datetime) -> int:
     """Score the unscored items."""
-    return await steps.score_news(settings, as_of)
+    return await steps.score_news(runtime, as_of)
 
 
 @task(
@@ -50,9 +48,9 @@ async def score_news(settings: Settings, as_of: datetime) -> int:
     cache_policy=NO_CACHE,
     **STORE_RETRIES,
 )
-def aggregate_sentiment(settings: Settings, as_of: datetime) -> list[AssetSentiment]:
+def aggregate_sentiment(runtime: Runtime, as_of: datetime) -> list[AssetSentiment]:
     """Each asset's decayed sentiment at the instant, stored."""
-    return steps.aggregate_assets(settings, as_of)
+    return steps.aggregate_assets(runtime, as_of)
 
 
 @task(name="publish-sentiment", cache_policy=NO_CACHE)

@@ -2,6 +2,13 @@
 
 DESIGN.md: "Prefect retries only the retryable ones". A final error (bad input, unknown
 symbol, corrupt file) fails at once instead of burning retries and delaying the cycle.
+
+One layer decides how often a call is tried: a retryable error marked ``exhausted``
+(:class:`lyra.errors.RetryableError`) comes from an adapter that already retried it with
+backoff (the ccxt adapter's idempotent reads, or a ``Retry-After`` longer than it waits),
+so it is not retried here either: the next flow run tries again. An unmarked one (a
+network error while sending an order, whose outcome the retried step looks up by client
+id first) is retried by Prefect as before.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ RETRY_JITTER = 0.5
 
 
 def retry_on_retryable(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Prefect ``retry_condition_fn``: True only when the task failed retryably.
+    """Prefect ``retry_condition_fn``: True only when the task failed retryably and the
+    error is not marked exhausted (:func:`lyra.errors.is_retryable`).
 
     Prefect hands over a ``Failed`` state whose ``data`` is the exception the task raised
     (``task_engine.can_retry``). The exception is read from ``data`` rather than by calling

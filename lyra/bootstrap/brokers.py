@@ -1,6 +1,5 @@
-"""Brokers from settings: the paper broker over the configured market source, or the
-live ccxt broker with the exchange's keys (the composition root for execution; like
-:mod:`lyra.bootstrap`, the only place that builds these from settings).
+"""Brokers from settings: the paper broker over the market source, or the one ccxt adapter
+(:class:`lyra.exchanges.ccxt_exchange.CcxtExchange`) with the exchange's keys.
 
 Live keys come from ``LYRA_EXCHANGE_CREDENTIALS`` (``exchange=apikey:secret[:password]``,
 comma separated). They are never logged: errors name the exchange, not the key.
@@ -8,67 +7,34 @@ comma separated). They are never logged: errors name the exchange, not the key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-from lyra.bootstrap import exchange_client
-from lyra.config import Settings
+from pydantic import SecretStr
+
+from lyra.bootstrap.market import CcxtMarket
 from lyra.errors import ConfigError, ReplayExhaustedError
-from lyra.exchanges.ccxt_orders import CcxtBroker
 from lyra.execution.broker import Broker
 from lyra.execution.paper import Bar, FillModel, NextBar, PaperBroker
-from lyra.market.types import timeframe_delta, to_decimal
+from lyra.market.types import to_decimal
 from lyra.rollout.phases import OrderMode
+from lyra.services.runtime import MarketSource
 
-__all__ = ["build_brokers", "live_credentials", "paper_broker"]
-
-
-def _next_bar_source(settings: Settings, exchange_id: str) -> NextBar:
-    step = timeframe_delta(settings.timeframe)
-
-    async def next_bar(symbol: str, after: datetime) -> Bar | None:
-        # The candle opening at `after` is visible once it closed: a client one step on.
-        client = exchange_client(settings, exchange_id, after + step)
-        try:
-            frame = await client.fetch_ohlcv(symbol, settings.timeframe, since=after, limit=1)
-        except ReplayExhaustedError:
-            return None
-        finally:
-            await client.close()
-        if frame.empty:
-            return None
-        row = frame.iloc[0]
-        return Bar(
-            open_time=row["timestamp"].to_pydatetime(),
-            open=to_decimal(row["open"]),
-            volume=to_decimal(row["volume"]),
-        )
-
-    return next_bar
+__all__ = ["Brokers", "live_credentials"]
 
 
-def paper_broker(settings: Settings, exchange_id: str, now: datetime) -> PaperBroker:
-    """The paper broker of ``exchange_id``, seeing the market at ``now``."""
-    return PaperBroker(
-        exchange_id,
-        data=exchange_client(settings, exchange_id, now),
-        next_bar=_next_bar_source(settings, exchange_id),
-        model=FillModel(settings.paper_slippage_bps, settings.paper_volume_share),
-        fee_rate=settings.paper_fee_rate,
-    )
-
-
-def live_credentials(settings: Settings) -> dict[str, tuple[str, str, str | None]]:
+def live_credentials(value: SecretStr | None) -> dict[str, tuple[str, str, str | None]]:
     """``LYRA_EXCHANGE_CREDENTIALS`` parsed: exchange -> (api key, secret, password)."""
-    if settings.exchange_credentials is None:
+    if value is None:
         return {}
     found: dict[str, tuple[str, str, str | None]] = {}
-    for part in settings.exchange_credentials.get_secret_value().split(","):
+    for part in value.get_secret_value().split(","):
         if not part.strip():
             continue
-        name, sep, value = part.strip().partition("=")
-        fields = value.split(":")
+        name, sep, rest = part.strip().partition("=")
+        fields = rest.split(":")
         if not sep or len(fields) not in (2, 3) or not all(fields[:2]):
             raise ConfigError(
                 f"LYRA_EXCHANGE_CREDENTIALS: entry for {name.strip() or '?'!r} is not "
@@ -82,34 +48,71 @@ def live_credentials(settings: Settings) -> dict[str, tuple[str, str, str | None
     return found
 
 
-def build_brokers(
-    settings: Settings,
-    mode: OrderMode,
-    now: datetime,
-    *,
-    exchanges: list[str] | None = None,
-    ccxt_factory: Callable[[str, dict[str, Any]], Any] | None = None,
-) -> dict[str, Broker]:
-    """A broker per exchange for ``mode``: paper for every mode but live (phases 1-2 use it
-    only for market rules and prices; nothing is sent)."""
-    names = exchanges or settings.exchanges
-    if mode is not OrderMode.LIVE:
-        return {name: paper_broker(settings, name, now) for name in names}
-    keys = live_credentials(settings)
-    brokers: dict[str, Broker] = {}
-    for name in names:
-        if name not in keys:
+@dataclass(frozen=True, slots=True)
+class Brokers:
+    """A broker per exchange for an order mode: paper for every mode but live (phases
+    1-2 use it only for market rules and prices; nothing is sent)."""
+
+    market: MarketSource
+    timeframe: str
+    step: timedelta
+    fill_model: FillModel
+    fee_rate: Decimal | None
+    live: CcxtMarket | None = None
+    credentials: SecretStr | None = None
+
+    def brokers(
+        self, mode: OrderMode, exchanges: Sequence[str], now: datetime
+    ) -> Mapping[str, Broker]:
+        """One broker per exchange; the caller closes them."""
+        if mode is not OrderMode.LIVE:
+            return {name: self.paper(name, now) for name in exchanges}
+        keys = live_credentials(self.credentials)
+        if self.live is None:
+            raise ConfigError("live trading needs real exchanges: no ccxt adapter is wired")
+        missing = [name for name in exchanges if name not in keys]
+        if missing:
             raise ConfigError(
-                f"live trading on {name} needs its keys in LYRA_EXCHANGE_CREDENTIALS "
-                f"({name}=apikey:secret)"
+                f"live trading on {missing[0]} needs its keys in LYRA_EXCHANGE_CREDENTIALS "
+                f"({missing[0]}=apikey:secret)"
             )
-        api_key, secret, password = keys[name]
-        brokers[name] = CcxtBroker(
-            name,
-            api_key=api_key,
-            secret=secret,
-            password=password,
-            sandbox=settings.ccxt_sandbox,
-            ccxt_factory=ccxt_factory,
+        brokers: dict[str, Broker] = {}
+        for name in exchanges:
+            api_key, secret, password = keys[name]
+            brokers[name] = self.live.exchange(
+                name, api_key=api_key, secret=secret, password=password
+            )
+        return brokers
+
+    def paper(self, exchange_id: str, now: datetime) -> PaperBroker:
+        """The paper broker of ``exchange_id``, seeing the market at ``now``."""
+        return PaperBroker(
+            exchange_id,
+            data=self.market.client(exchange_id, now),
+            next_bar=self._next_bar(exchange_id),
+            model=self.fill_model,
+            fee_rate=self.fee_rate,
         )
-    return brokers
+
+    def _next_bar(self, exchange_id: str) -> NextBar:
+        market, timeframe, step = self.market, self.timeframe, self.step
+
+        async def next_bar(symbol: str, after: datetime) -> Bar | None:
+            # The candle opening at `after` is visible once it closed: a client one step on.
+            client = market.client(exchange_id, after + step)
+            try:
+                frame = await client.fetch_ohlcv(symbol, timeframe, since=after, limit=1)
+            except ReplayExhaustedError:
+                return None
+            finally:
+                await client.close()
+            if frame.empty:
+                return None
+            row = frame.iloc[0]
+            return Bar(
+                open_time=row["timestamp"].to_pydatetime(),
+                open=to_decimal(row["open"]),
+                volume=to_decimal(row["volume"]),
+            )
+
+        return next_bar

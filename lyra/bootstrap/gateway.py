@@ -1,8 +1,8 @@
 """Settings to a working gateway: keys, budget policy, cache, client, prices.
 
-Part of the composition root (:mod:`lyra.bootstrap` calls it). The gateway needs the
-running event loop (its HTTP pool is bound to one), so :func:`build_gateway` is called
-from inside the coroutine that will use it.
+Part of the composition root (:func:`lyra.bootstrap.build_runtime` calls it). The gateway
+needs the running event loop (its HTTP pool is bound to one), so a step opens a session
+(:class:`GatewaySessions`, the Runtime's ``models``) inside the coroutine that uses it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Literal
 
 from pydantic import SecretStr
 
@@ -33,7 +35,7 @@ from lyra.openrouter.shared_clients import shared_client
 from lyra.security.keystore import Keystore, default_keystore_path
 from lyra.security.redaction import RedactingFilter, install_redaction
 from lyra.spend.budget import BudgetPolicy
-from lyra.spend.catalog import Catalog, load_catalog
+from lyra.spend.catalog import Catalog, ModelPrice, load_catalog
 from lyra.store.answer_cache import LedgerCache
 from lyra.store.budget import expire_stale
 from lyra.store.db import Database
@@ -41,6 +43,8 @@ from lyra.store.model_prices import load_prices
 
 __all__ = [
     "REDACTED_LOGGERS",
+    "GatewaySessions",
+    "ProviderPrices",
     "budget_policy",
     "build_gateway",
     "gateway_session",
@@ -193,3 +197,44 @@ async def gateway_session(
         max_connections=max(settings.llm_max_in_flight, 10),
     ) as client:
         yield build_gateway(settings, database, catalog, client=client)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySessions:
+    """The Runtime's ``models``: a gateway session per block (:func:`gateway_session`)."""
+
+    settings: Settings
+    database: Database
+    catalog: Catalog
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[Gateway]:
+        """A gateway on an HTTP pool opened for the block and closed after it."""
+        async with gateway_session(self.settings, self.database, self.catalog) as gateway:
+            yield gateway
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPrices:
+    """The Runtime's ``price_list``: OpenRouter's models list (``GET /models``, no key)."""
+
+    base_url: str
+    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+    async def prices(self) -> dict[str, ModelPrice]:
+        """Per-token prices by model id; router pseudo-models list a negative (variable)
+        price, which cannot size a reservation, and are left out."""
+        async with OpenRouterClient(self.base_url, transport=self.transport) as client:
+            listed = await client.list_models()
+        found: dict[str, ModelPrice] = {}
+        for info in listed:
+            pricing = info.pricing
+            if min(pricing.prompt, pricing.completion, pricing.request) < 0:
+                continue
+            found[info.id] = ModelPrice(
+                prompt=pricing.prompt,
+                completion=pricing.completion,
+                request=pricing.request,
+                context_length=info.context_length,
+            )
+        return found

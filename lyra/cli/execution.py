@@ -79,25 +79,20 @@ def portfolio_json(account: str, valuation: Valuation) -> dict[str, object]:
 
 def portfolio_command(account: AccountOption = "paper", format: FormatOption = "table") -> None:
     """The account: cash, positions, realised and unrealised P&L, fees, equity, peak."""
-    from sqlalchemy import select
-
     from lyra.bootstrap import open_database
-    from lyra.portfolio import cash_balance, value_account
-    from lyra.store.execution_tables import CashEntryRow
+    from lyra.store.accounts import cash_balance, is_funded, value_account
 
     if account not in ("paper", "live"):
         raise UserError(f"--account must be paper or live, not {account!r}")
     settings = load_settings()
     with open_database(settings).transaction() as session:
-        funded = session.scalar(
-            select(CashEntryRow.id).where(CashEntryRow.account == account).limit(1)
-        )
+        funded = is_funded(session, account)
         valuation = value_account(session, account)
         cash = cash_balance(session, account)
     if format == "json":
         out.print_json(json.dumps(portfolio_json(account, valuation)))
         return
-    if funded is None:
+    if not funded:
         out.print(f"no {account} account yet: run `lyra run` with LYRA_PHASE=3")
         return
     positions = Table(title=f"{account} positions", title_justify="left")

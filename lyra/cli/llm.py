@@ -104,9 +104,10 @@ def keys_list() -> None:
 @models_app.command("sync")
 def models_sync() -> None:
     """Refresh the catalog models' prices from the provider's models endpoint."""
+    from lyra.bootstrap import build_runtime
     from lyra.services.price_sync import fetch_and_store_prices
 
-    report = asyncio.run(fetch_and_store_prices(load_settings()))
+    report = asyncio.run(fetch_and_store_prices(build_runtime(load_settings())))
     out.print(
         f"prices: {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.missing_upstream)} not listed upstream"

@@ -134,17 +134,21 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
     """Run the main job once: news sentiment, market analysis, pre-trade risk with paper
-    execution (phase 3 unless --phase or LYRA_PHASE says otherwise), nightly compliance
-    (embedded default: replay exchange, sample feed, offline analysts, no network)."""
-    if phase is None and "LYRA_PHASE" not in os.environ:
-        phase = RUN_DEFAULT_PHASE
-    settings = _settings(phase=phase)
-    from lyra.bootstrap import check_panel, open_database
+    execution, nightly compliance (embedded default: replay exchange, sample feed,
+    offline analysts, no network). The phase is the phase in force: --phase, else the
+    newest recorded promotion, else LYRA_PHASE (environment or .env), else 3."""
+    settings = _settings()
+    from lyra.bootstrap import build_runtime
     from lyra.services.market_cycle import check_markets
 
-    open_database(settings)
-    check_panel(settings)
-    asyncio.run(check_markets(settings))
+    runtime = build_runtime(settings, phase=phase, default_phase=RUN_DEFAULT_PHASE)
+    if runtime.models is not None:  # no keys is a set-up error, named before any flow runs
+        from lyra.bootstrap.gateway import key_pool
+
+        key_pool(settings)
+    asyncio.run(check_markets(runtime))
+    run = runtime.run
+    out.print(f"{runtime.phase_in_force.describe()}: {run.describe()}", markup=False)
     _prepare_prefect(verbose)
     from deployments.task_runners import task_runner
     from flows.market_analysis import market_analysis
@@ -154,7 +158,7 @@ def run(
 
     news = news_sentiment()
     analysis = market_analysis.with_options(task_runner=task_runner(settings))
-    summary = analysis(phase=settings.phase)
+    summary = analysis(phase=run.number)
     if isinstance(news, NewsSummary):
         sentiment = ", ".join(f"{s.asset} {s.value:+.2f} ({s.items} items)" for s in news.sentiment)
         out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new")
@@ -171,7 +175,7 @@ def run(
         err.print(f"lyra: warning: market analysis not run: {_why_not(summary)}", markup=False)
     # The market analysis hands its actionable decisions over; with none, pre-trade risk
     # still runs once (reconcile, drawdown check, equity snapshot).
-    trades = trades or pre_trade_risk(decision_ids=[], phase=settings.phase)
+    trades = trades or pre_trade_risk(decision_ids=[], phase=run.number)
     out.print(trades_table(trades))
     out.print(
         f"{trades.account} account: equity {trades.equity:,.2f} USD (peak "

@@ -17,13 +17,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lyra.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from lyra.services.runtime import Runtime
 from lyra.errors import ConfigError
 
 __all__ = ["register", "serve", "status"]
@@ -91,39 +94,45 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
 
 
-def _prefect_rows(settings: Settings) -> tuple[str, list[Any], dict[str, bool] | None]:
+def _prefect_rows(runtime: Runtime) -> tuple[str, list[Any], dict[str, bool] | None]:
     from deployments.serve import healthy
     from deployments.status import server_status
 
     url = os.environ.get("PREFECT_API_URL") or DEFAULT_API_URL
     if not healthy(url):
         return url, [], None
-    rows, enforced = asyncio.run(server_status(settings, url))
+    rows, enforced = asyncio.run(server_status(runtime, url))
     return url, rows, enforced
 
 
 def status() -> None:
     """Show the phase in force, the kill switch, today's LLM spend and the last run of
     each deployment (when a Prefect server answers)."""
-    from lyra.bootstrap import open_database
+    from lyra.bootstrap import build_runtime
     from lyra.bootstrap.gateway import budget_policy
-    from lyra.rollout.phases import get_phase
-    from lyra.services.promotion import phase_in_force
+    from lyra.services.promotion import rollout_state
     from lyra.spend.budget import budget_day
     from lyra.store.budget import spend_by_scope
 
     settings = load_settings()
-    state = phase_in_force(settings)
-    spec = get_phase(state.phase)
-    origin = "recorded promotion" if state.recorded else "LYRA_PHASE; no promotion recorded"
+    runtime = build_runtime(settings)
+    state = rollout_state(runtime)
+    run = runtime.run
+    origin = {
+        "recorded": "recorded promotion",
+        "setting": "LYRA_PHASE; no promotion recorded",
+        "default": "the default; no promotion recorded, LYRA_PHASE unset",
+        "parameter": "given",
+    }[state.phase.source]
+    spec = run.phase
     out.print(f"phase       {spec.number} {spec.name} ({origin})", markup=False)
     out.print(
-        f"            threshold {spec.threshold}, orders {spec.order_mode}, capital {spec.capital}",
+        f"            threshold {run.threshold}, orders {run.order_mode}, capital {spec.capital}",
         markup=False,
     )
     out.print(f"kill switch {'TRIPPED' if state.kill_switch_tripped else 'armed'}")
     day = budget_day(datetime.now(UTC))
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         scopes = spend_by_scope(session, day, budget_policy(settings, []))
     total = next(s for s in scopes if s.scope == "total")
     out.print(
@@ -131,7 +140,7 @@ def status() -> None:
         f"{total.reserved_usd:.6f} reserved",
         markup=False,
     )
-    url, rows, enforced = _prefect_rows(settings)
+    url, rows, enforced = _prefect_rows(runtime)
     if enforced is not None:
         paused = ", ".join(n for n, on in enforced.items() if not on)
         out.print(f"kill switch: schedules paused: {paused}", markup=False)

@@ -40,8 +40,9 @@ def risk_assess(
     ] = None,
 ) -> None:
     """Assess one proposed trade and print the verdict as JSON (exit 0, approved or not)."""
+    from lyra.bootstrap import risk_limits
     from lyra.config import load_settings
-    from lyra.risk import RiskLimits, assess, parse_request_json
+    from lyra.risk import assess, parse_request_json
 
     if input_file is None:
         raise UserError("--input: required: the request as a JSON file")
@@ -49,7 +50,7 @@ def risk_assess(
         text = input_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"--input {input_file}: cannot read: {exc}") from None
-    limits = RiskLimits.from_settings(load_settings())
+    limits = risk_limits(load_settings())
     result = assess(parse_request_json(text), limits)
     typer.echo(json.dumps(result.to_json(), indent=2))
 

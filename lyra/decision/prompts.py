@@ -23,13 +23,14 @@ from collections.abc import Iterable
 from lyra.decision.prompt_templates import PromptTemplates, load_templates
 from lyra.decision.votes import CrossSpread, MarketSnapshot
 from lyra.market.indicators import INDICATOR_COLUMNS
+from lyra.risk.request import RiskRequest
 from lyra.security.redaction import redact
 from lyra.security.untrusted import DATA_BLOCK_RULE, data_block
 
 __all__ = [
     "market_system_prompt",
     "market_vote_messages",
-    "risk_assessment_messages",
+    "trade_validation_messages",
     "trend_agreement",
 ]
 
@@ -141,23 +142,28 @@ def market_vote_messages(
     ]
 
 
-def risk_assessment_messages(
-    snapshot: MarketSnapshot,
-    *,
-    side: str,
-    entry: str,
-    stop: str,
-    notional_usd: str,
-    secrets: Iterable[str] = (),
-    templates: PromptTemplates | None = None,
+def trade_validation_messages(
+    request: RiskRequest, secrets: Iterable[str] = (), templates: PromptTemplates | None = None
 ) -> list[dict[str, str]]:
-    """The premium validation vote on a proposed trade (trades above 10,000 USD)."""
+    """The premium tier's validation vote on a proposed trade above 10,000 USD
+    (docs/domain.md, "Risk"): confirm the proposed side or reject it (hold). The symbol,
+    the one string that came from outside, stays in the data block."""
     templates = templates or load_templates()
+    proposal, market, portfolio = request.proposal, request.market, request.portfolio
+    stop = "none given" if proposal.stop_price is None else str(proposal.stop_price)
+    volatility = "unknown" if market.volatility is None else str(market.volatility)
+    base = proposal.symbol.split("/")[0]
+    held = portfolio.positions.get(base)
     user = "\n".join(
         [
-            f"Proposed trade: {side} at {entry}, stop {stop}, notional {notional_usd} USD.",
-            *_market_context(snapshot),
-            "Confirm (the proposed side) or reject (hold) now.",
+            data_block("market", [f"symbol: {proposal.symbol}"]),
+            f"Proposed trade: {proposal.side} at {proposal.price}, stop {stop}.",
+            f"Consensus score of the analysts' panel: {proposal.consensus}.",
+            f"Last price {market.last_price}, quoted {market.age_seconds} s ago; "
+            f"volatility (ATR / price) {volatility}.",
+            f"Account equity {portfolio.equity} USD (peak {portfolio.peak_equity}), cash "
+            f"{portfolio.cash}; position in {base}: {held if held is not None else 0} USD.",
+            f"Confirm ({proposal.side}) or reject (hold) now.",
         ]
     )
     system = f"{templates.risk_assessment.system} {DATA_BLOCK_RULE}"

@@ -40,9 +40,9 @@ __all__ = [
     "missing_capabilities",
 ]
 
-#: A venue id: what settings name, and the markets cache's key (32 characters with a
-#: ``:sandbox`` suffix).
-VENUE_ID_PATTERN: Final = r"^[a-z0-9]{1,24}$"
+#: A venue id: what settings name, and the start of the markets cache's key, which holds
+#: 32 characters with the ``:keyed:sandbox`` suffix (``independentreserve`` is 18).
+VENUE_ID_PATTERN: Final = r"^[a-z0-9]{1,18}$"
 
 #: How ccxt counts an amount's precision, when a venue overrides ``precisionMode``.
 AmountPrecision = Literal["decimal_places", "tick_size"]
@@ -87,7 +87,7 @@ class _TableFile(_Strict):
     def _roles_are_defined(self) -> _TableFile:
         for venue_id, entry in self.venues.items():
             if not re.fullmatch(VENUE_ID_PATTERN, venue_id):
-                raise ValueError(f"venue id {venue_id!r} is not 1-24 lower-case letters/digits")
+                raise ValueError(f"venue id {venue_id!r} is not 1-18 lower-case letters/digits")
             unknown = [role for role in entry.roles if role not in self.capabilities]
             if unknown:
                 known = ", ".join(self.capabilities)

@@ -1,10 +1,11 @@
-"""Execution: one broker interface, a paper and a live (ccxt) broker, shared order checks,
-client order ids derived from decisions, and idempotent submission (DESIGN.md,
-"Execution").
+"""Execution, the domain: one broker interface, the paper broker, the order checks paper
+and live share, and client order ids derived from decisions (docs/domain.md,
+"Execution"). The live broker is the ccxt adapter (:mod:`lyra.exchanges`); placing an
+order at most once is a service (:mod:`lyra.services.submission`).
 
 The front door::
 
-    from lyra.execution import PaperBroker, place_order, reconcile, cancel_all
+    from lyra.execution import Broker, PaperBroker, OrderIntent, check_order
 """
 
 from __future__ import annotations
@@ -22,21 +23,10 @@ from lyra.execution.types import (
     OrderState,
     Side,
 )
-from lyra.services.submission import (
-    CancelAllResult,
-    Placement,
-    ReconcileResult,
-    cancel_all,
-    place_order,
-    reconcile,
-    validate_order,
-)
-from lyra.store.orders import OrderSummary
 
 __all__ = [
     "Bar",
     "Broker",
-    "CancelAllResult",
     "CheckedOrder",
     "FillModel",
     "FillReport",
@@ -45,19 +35,12 @@ __all__ = [
     "OrderIntent",
     "OrderReport",
     "OrderState",
-    "OrderSummary",
     "PaperBroker",
-    "Placement",
-    "ReconcileResult",
     "Side",
-    "cancel_all",
     "check_order",
     "client_order_id",
     "is_lyra_client_id",
-    "place_order",
-    "reconcile",
     "round_down",
     "simulate_fill",
     "taker_fee",
-    "validate_order",
 ]

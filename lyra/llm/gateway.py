@@ -1,8 +1,8 @@
 """The LLM gateway: one structured answer from the best affordable, healthy model.
 
 :meth:`Gateway.ask` asks for any structured answer (:class:`lyra.structured.AnswerSpec`:
-headline scores for the news task, for instance); :meth:`Gateway.vote` is ``ask`` for a
-trading vote. For a request on a task the gateway walks the task's tier and its
+a trading vote, headline scores); it is the :class:`lyra.structured.Asker` port the
+domain asks through. For a request on a task the gateway walks the task's tier and its
 downgrades; within a tier it tries the models in the order of the task's routing policy
 (the fallback chain), and for a model the keys that serve the tier (the attempt loop is
 :mod:`lyra.llm.attempts`).
@@ -59,12 +59,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from lyra.decision.ballots import VOTE_ANSWER
-from lyra.decision.votes import Ballot
 from lyra.errors import ConfigError
 from lyra.llm.admission import Admission, AdmissionOptions
 from lyra.llm.attempts import (
@@ -89,42 +86,10 @@ from lyra.store.gateway_transactions import load_metrics
 from lyra.store.gateway_writer import ledger_for
 from lyra.structured import Answer, AnswerSpec
 
-__all__ = ["Gateway", "GatewayOptions", "VoteOutcome"]
+__all__ = ["Gateway", "GatewayOptions"]
 
 T = TypeVar("T")
 A = TypeVar("A")
-
-
-@dataclass(frozen=True, slots=True)
-class VoteOutcome:
-    """A ballot or an abstention, with what it took (:class:`Answer` of a vote)."""
-
-    ballot: Ballot | None
-    abstain_reason: str | None
-    model: str | None = None
-    tier: str | None = None
-    key_alias: str | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: Decimal = Decimal(0)
-    latency_ms: float = 0.0
-    cache_hit: bool = False
-
-    @classmethod
-    def of(cls, answer: Answer[Ballot]) -> VoteOutcome:
-        """The vote outcome of a vote answer."""
-        return cls(
-            answer.value,
-            answer.abstain_reason,
-            answer.model,
-            answer.tier,
-            answer.key_alias,
-            answer.tokens_in,
-            answer.tokens_out,
-            answer.cost_usd,
-            answer.latency_ms,
-            answer.cache_hit,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,26 +208,6 @@ class Gateway:
     def secrets(self) -> tuple[str, ...]:
         """The key values, for redaction of prompts and logs (never for display)."""
         return tuple(self._secrets)
-
-    async def vote(
-        self,
-        *,
-        task: str,
-        tier: str,
-        messages: Sequence[dict[str, str]],
-        cycle_id: str | None = None,
-        model: str | None = None,
-    ) -> VoteOutcome:
-        """One structured trading vote for ``messages`` (:meth:`ask` with a vote's spec)."""
-        answer = await self.ask(
-            task=task,
-            tier=tier,
-            messages=messages,
-            spec=VOTE_ANSWER,
-            cycle_id=cycle_id,
-            model=model,
-        )
-        return VoteOutcome.of(answer)
 
     async def ask(
         self,

@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final
 
 from lyra.news.items import NewsItem
 from lyra.news.sentiment import (
@@ -36,9 +36,9 @@ from lyra.news.sentiment import (
     sentiment_messages,
     sentiment_response_format,
 )
-from lyra.structured import Answer, AnswerSpec, InvalidAnswerError
+from lyra.structured import AnswerSpec, Asker, InvalidAnswerError
 
-__all__ = ["LLM_SCORER_PREFIX", "NEWS_TASK", "NEWS_TIER", "AskGateway", "LlmScorer", "ScoredBatch"]
+__all__ = ["LLM_SCORER_PREFIX", "NEWS_TASK", "NEWS_TIER", "LlmScorer", "ScoredBatch"]
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +49,6 @@ NEWS_TASK: Final = "news"
 NEWS_TIER: Final = "fast"
 #: Headlines per request.
 BATCH_SIZE: Final = 20
-
-
-class AskGateway(Protocol):
-    """What the scorer needs of :class:`lyra.llm.gateway.Gateway`."""
-
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
-
-    async def ask(
-        self,
-        *,
-        task: str,
-        tier: str,
-        messages: Sequence[dict[str, str]],
-        spec: AnswerSpec[Any],
-        cycle_id: str | None = None,
-        model: str | None = None,
-    ) -> Answer[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +89,7 @@ class LlmScorer:
 
     def __init__(
         self,
-        gateway: AskGateway,
+        gateway: Asker,
         *,
         fallback: SentimentScorer | None = None,
         batch_size: int = BATCH_SIZE,

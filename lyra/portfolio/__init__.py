@@ -1,22 +1,10 @@
-"""The portfolio: cash, positions, fills, fees, realised and unrealised P&L, equity
-snapshots and the peak equity, in the database (issue 5)."""
+"""The portfolio as values: average-cost accounting of a position and an account marked to
+market. Pure: the account's rows live in :mod:`lyra.store.accounts`."""
 
 from __future__ import annotations
 
 from lyra.portfolio.accounting import FillEffect, PositionState, apply_fill
-from lyra.portfolio.ledger import (
-    PositionLine,
-    Valuation,
-    book_fill,
-    cash_balance,
-    ensure_funded,
-    equity_curve,
-    held_quantity,
-    peak_equity,
-    positions,
-    record_snapshot,
-    value_account,
-)
+from lyra.portfolio.valuation import PositionLine, Valuation
 
 __all__ = [
     "FillEffect",
@@ -24,13 +12,4 @@ __all__ = [
     "PositionState",
     "Valuation",
     "apply_fill",
-    "book_fill",
-    "cash_balance",
-    "ensure_funded",
-    "equity_curve",
-    "held_quantity",
-    "peak_equity",
-    "positions",
-    "record_snapshot",
-    "value_account",
 ]

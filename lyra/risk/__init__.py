@@ -8,7 +8,7 @@ Usage::
 
     from lyra.risk import RiskLimits, assess, parse_request_json
 
-    result = assess(parse_request_json(text), RiskLimits.from_settings(settings))
+    result = assess(parse_request_json(text), RiskLimits())
     print(result.to_json())
 """
 

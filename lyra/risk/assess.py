@@ -11,7 +11,7 @@ may be sent, and only in a phase whose ``order_mode`` sends orders (phase 2 vali
 Usage::
 
     request = parse_request_json(text)
-    limits = RiskLimits.from_settings(settings)
+    limits = RiskLimits()  # the composition root builds them from the settings
     premium = await premium_vote(...) if needs_premium_vote(request, limits) else None
     result = assess(request, limits, premium_approved=premium)
     if result.approved and result.order_mode in (OrderMode.PAPER, OrderMode.LIVE): ...
@@ -46,7 +46,7 @@ from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskRequest
 from lyra.risk.sizing import size_order
 from lyra.risk.stops import validate_request
-from lyra.rollout.phases import OrderMode, get_phase
+from lyra.rollout.phases import OrderMode
 
 __all__ = ["CHECKS", "DEFAULT_LIMITS", "RiskAssessment", "assess", "needs_premium_vote"]
 
@@ -110,9 +110,11 @@ class RiskAssessment:
 
 
 def needs_premium_vote(request: RiskRequest, limits: RiskLimits = DEFAULT_LIMITS) -> bool:
-    """Whether the sized order is above the premium-vote threshold (validates first)."""
+    """Whether the sized order opens risk above the premium-vote threshold (validates
+    first); an exit never needs one (:func:`lyra.risk.checks_market.premium_vote_check`)."""
     validate_request(request, limits)
-    return size_order(request, limits).notional > limits.premium_vote_above_usd
+    order = size_order(request, limits)
+    return not order.closing and order.notional > limits.premium_vote_above_usd
 
 
 def assess(
@@ -127,9 +129,9 @@ def assess(
     was taken), needed only above ``limits.premium_vote_above_usd``.
     """
     validate_request(request, limits)
-    phase = get_phase(request.phase)
+    run = request.phase_run
     order = size_order(request, limits)
-    ctx = CheckContext(request, limits, phase, order, premium_approved)
+    ctx = CheckContext(request, limits, run, order, premium_approved)
     checks = tuple(check(ctx) for check in CHECKS)
     reasons = tuple(f"{c.name}: {c.detail}" for c in checks if not c.passed)
     return RiskAssessment(
@@ -139,6 +141,6 @@ def assess(
         risk_amount=order.risk_amount,
         checks=checks,
         reasons=reasons,
-        order_mode=phase.order_mode,
+        order_mode=run.order_mode,
         stop_price=order.stop.price if order.stop else None,
     )

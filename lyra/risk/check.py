@@ -14,7 +14,7 @@ from decimal import Decimal
 from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskRequest
 from lyra.risk.sizing import SizedOrder
-from lyra.rollout.phases import Phase
+from lyra.rollout.phases import PhaseRun
 
 __all__ = ["Check", "CheckContext", "RiskCheck"]
 
@@ -38,7 +38,7 @@ class CheckContext:
 
     request: RiskRequest
     limits: RiskLimits
-    phase: Phase
+    run: PhaseRun
     order: SizedOrder
     premium_approved: bool | None
 
@@ -50,7 +50,7 @@ class CheckContext:
     @property
     def position(self) -> Decimal:
         """Market value of the traded asset's position before the trade (signed)."""
-        return self.request.portfolio.positions.get(self.request.proposal.base, Decimal(0))
+        return self.request.position
 
     @property
     def position_after(self) -> Decimal:

@@ -25,24 +25,28 @@ __all__ = [
 
 
 def phase_check(ctx: CheckContext) -> RiskCheck:
-    """Phase 1 places no orders; phase 2 validates orders that are never sent."""
-    phase = ctx.phase
-    label = f"phase {phase.number} ({phase.name})"
-    if phase.order_mode is OrderMode.NONE:
+    """The run's order mode: none places no orders; validate checks orders that are never
+    sent (a run may be more cautious than its phase, never bolder)."""
+    run = ctx.run
+    label = f"phase {run.number} ({run.phase.name})"
+    if run.order_mode is not run.phase.order_mode:
+        label += f" run with {run.order_mode.value} orders"
+    if run.order_mode is OrderMode.NONE:
         return RiskCheck("phase", False, f"{label} places no orders: analysis only")
-    if phase.order_mode is OrderMode.VALIDATE:
+    if run.order_mode is OrderMode.VALIDATE:
         return RiskCheck(
             "phase", True, f"{label}: order validated against the paper capital, never sent"
         )
-    return RiskCheck("phase", True, f"{label}: {phase.order_mode.value} orders")
+    return RiskCheck("phase", True, f"{label}: {run.order_mode.value} orders")
 
 
 def consensus_check(ctx: CheckContext) -> RiskCheck:
-    """The proposal's consensus score must reach the phase's threshold (DESIGN.md, Consensus)."""
-    score, threshold = ctx.request.proposal.consensus, ctx.phase.threshold
+    """The proposal's consensus score must reach the run's threshold: the phase's, or the
+    stricter one the run was given (docs/domain.md, "Consensus")."""
+    score, threshold = ctx.request.proposal.consensus, ctx.run.threshold
     ok = score >= threshold
     relation = ">=" if ok else "<"
-    detail = f"consensus {fmt(score)} {relation} phase {ctx.phase.number} threshold {threshold}"
+    detail = f"consensus {fmt(score)} {relation} phase {ctx.run.number} threshold {threshold}"
     return RiskCheck("consensus", ok, detail)
 
 
@@ -124,7 +128,7 @@ def capital_cap_check(ctx: CheckContext) -> RiskCheck:
     ok = after <= cap
     relation = "<=" if ok else ">"
     detail = (
-        f"gross exposure {fmt(after)} after the trade {relation} phase {ctx.phase.number} "
+        f"gross exposure {fmt(after)} after the trade {relation} phase {ctx.run.number} "
         f"capital {fmt(cap)}"
     )
     return RiskCheck("capital_cap", ok, detail)

@@ -131,9 +131,16 @@ def volatility_check(ctx: CheckContext) -> RiskCheck:
 
 def premium_vote_check(ctx: CheckContext) -> RiskCheck:
     """A trade above 10,000 USD also needs an approving premium-tier validation vote
-    (DESIGN.md, Risk). The vote is an LLM call made by the pre-trade flow; risk only
-    requires its outcome. The design says any proposed trade, so closing ones too."""
+    (docs/domain.md, "Risk"). The vote is an LLM call made by the pre-trade flow; risk only
+    requires its outcome. An exit needs none: it takes risk off, and it must never depend
+    on an LLM being up or affordable."""
     notional, threshold = ctx.order.notional, ctx.limits.premium_vote_above_usd
+    if ctx.order.closing:
+        return RiskCheck(
+            "premium_vote",
+            True,
+            f"closing trade of {fmt(notional)}: reduces a position, not needed",
+        )
     if notional <= threshold:
         return RiskCheck(
             "premium_vote", True, f"notional {fmt(notional)} <= {fmt(threshold)}: not needed"

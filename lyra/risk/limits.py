@@ -18,20 +18,17 @@ of the absolute market values of every position after the trade. Decisions:
 
 Usage::
 
-    limits = RiskLimits.from_settings(settings)
-    cap = phase_capital(get_phase(4), limits, equity=Decimal(50_000))   # Decimal(1000)
+    limits = RiskLimits(live_capital_cap_usd=Decimal(1_000))
+    cap = phase_capital(PhaseRun.of(4), limits, equity=Decimal(50_000))   # Decimal(1000)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from lyra.rollout.phases import CapitalSource, OrderMode, Phase
-
-if TYPE_CHECKING:
-    from lyra.config import Settings
+from lyra.rollout.phases import CapitalSource, OrderMode, PhaseRun
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -122,41 +119,20 @@ class RiskLimits:
         if self.paper_capital_usd < 0 or self.live_capital_cap_usd < 0:
             raise ValueError("phase capital must not be negative")
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RiskLimits:
-        """The limits in force: the ``# --- risk`` settings and the phase capital figures."""
-        return cls(
-            risk_per_trade=settings.risk_per_trade,
-            max_asset_share=settings.risk_max_asset_share,
-            max_drawdown=settings.risk_max_drawdown,
-            premium_vote_above_usd=settings.risk_premium_vote_above_usd,
-            price_collar=settings.risk_price_collar,
-            max_data_age_s=settings.risk_max_data_age_s,
-            max_orders_per_interval=settings.risk_max_orders_per_interval,
-            order_interval_s=settings.risk_order_interval_s,
-            max_volatility=settings.risk_max_volatility,
-            atr_stop_multiple=settings.risk_atr_stop_multiple,
-            symbols=frozenset(settings.symbols),
-            paper_capital_usd=settings.paper_capital_usd,
-            live_capital_cap_usd=settings.live_capital_cap_usd,
-        )
 
+def phase_capital(run: PhaseRun, limits: RiskLimits, *, equity: Decimal) -> Decimal:
+    """The gross exposure a run of a phase may reach (module docstring for phases 1-2).
 
-def phase_capital(
-    phase: Phase, limits: RiskLimits, *, equity: Decimal, override: Decimal | None = None
-) -> Decimal:
-    """The gross exposure ``phase`` may reach (see the module docstring for phases 1-2).
-
-    ``override`` (the request's ``capital_cap``) replaces the figure from settings, but
-    never lifts it above the equity: no phase trades more than the account holds.
+    A run's own ``capital_cap`` only lowers the phase's figure; nothing lifts it above the
+    equity: no phase trades more than the account holds.
     """
-    if phase.order_mode is OrderMode.NONE:
+    if run.order_mode is OrderMode.NONE:
         return Decimal(0)
-    if override is not None:
-        return min(override, equity)
-    if phase.capital is CapitalSource.FULL:
-        return equity
-    if phase.capital is CapitalSource.LIVE_CAP:
-        return min(limits.live_capital_cap_usd, equity)
-    # PAPER, and phase 2 (CapitalSource.NONE, but orders validated) as if it were paper
-    return min(limits.paper_capital_usd, equity)
+    capital = run.phase.capital
+    if capital is CapitalSource.FULL:
+        figure = equity
+    elif capital is CapitalSource.LIVE_CAP:
+        figure = min(limits.live_capital_cap_usd, equity)
+    else:  # PAPER, and phase 2 (CapitalSource.NONE, but orders validated) as if it were paper
+        figure = min(limits.paper_capital_usd, equity)
+    return figure if run.capital_cap is None else min(run.capital_cap, figure)

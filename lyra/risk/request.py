@@ -12,10 +12,14 @@ Fields beyond the contract are optional, with safe defaults, for the pre-trade f
 fill from exchange market data and the store: ``market.min_notional``,
 ``market.min_amount``, ``market.amount_precision`` (the amount step),
 ``market.price_precision`` (the price tick), ``market.atr`` (for a decision without a
-stop), ``market.volatility`` (ATR / price), and at the top level ``orders_in_interval``,
-``kill_switch_tripped``, ``capital_cap`` and ``is_closing`` (the trade reduces an existing
-position). Any other field is refused: a misspelt ``stop_prise`` must not silently become
-"no stop".
+stop), ``market.volatility`` (ATR / price), and at the top level ``orders_in_interval``
+and ``kill_switch_tripped``. Three more make the request a *run* of its phase
+(:class:`~lyra.rollout.phases.PhaseRun`, docs/domain.md "Rollout phases"), each only
+stricter than the phase: ``consensus_threshold``, ``order_mode`` and ``capital_cap``.
+Whether the trade closes a held position is not an input: it follows from the position
+and the side (:attr:`RiskRequest.reduces_position`); an ``is_closing`` that says
+otherwise is refused. Any other field is refused: a misspelt ``stop_prise`` must not
+silently become "no stop".
 
 Bad input raises :class:`RiskInputError` naming the field (``proposal.stop_price: must be
 below price for a buy``); it is never sized.
@@ -30,6 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lyra.errors import UserError
+from lyra.rollout.phases import PhaseRun
 
 __all__ = [
     "MarketData",
@@ -141,8 +146,39 @@ class RiskRequest(_Strict):
     market: MarketData
     orders_in_interval: Annotated[int, Field(ge=0)] = 0
     kill_switch_tripped: bool = False
+    consensus_threshold: (
+        Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), AfterValidator(_sane)] | None
+    ) = None
+    order_mode: Literal["none", "validate", "paper", "live"] | None = None
     capital_cap: NonNegative | None = None
-    is_closing: bool = False
+    is_closing: bool | None = None
+
+    @property
+    def position(self) -> Decimal:
+        """Market value of the traded asset's position before the trade (signed)."""
+        return self.portfolio.positions.get(self.proposal.base, Decimal(0))
+
+    @property
+    def reduces_position(self) -> bool:
+        """True when the trade moves a held position toward zero: a sell of a long, a buy
+        against a short. Such a trade is an exit (docs/domain.md, "Risk")."""
+        side = 1 if self.proposal.side == "buy" else -1
+        return self.position * side < 0
+
+    @property
+    def phase_run(self) -> PhaseRun:
+        """The run of ``phase`` this request is judged by (stricter figures applied);
+        :class:`RiskInputError` names a figure looser than the phase's."""
+        try:
+            return PhaseRun.of(
+                self.phase,
+                threshold=self.consensus_threshold,
+                order_mode=self.order_mode,
+                capital_cap=self.capital_cap,
+            )
+        except ValueError as exc:
+            field = "order_mode" if "order mode" in str(exc) else "consensus_threshold"
+            raise RiskInputError(field, str(exc)) from None
 
 
 def _message(error: Any) -> str:

@@ -11,8 +11,13 @@ can only lower the risk):
   within the phase capital (:func:`lyra.risk.limits.phase_capital`);
 - ``cash``: a buy spends no more than the cash (a spot account cannot borrow).
 
-A closing trade (``is_closing``) reduces a position: its quantity is the whole position
-(value / price, rounded down) and it puts nothing at risk.
+Exits (docs/domain.md, "Risk"). Lyra trades spot markets, so a sell is sized to what is
+held. A trade that moves a held position toward zero (a sell of a long, a buy against a
+short: :attr:`~lyra.risk.request.RiskRequest.reduces_position`) is an exit: its quantity
+is the whole position (value / last price, rounded down; the position is valued at the
+market's last price), never more, so a long never turns into a short, and it puts nothing
+at risk. A sell of an asset that is not held is sized at 0: a spot sell never opens a
+short.
 
 Divisions round toward zero (``ROUND_FLOOR`` on positive figures), so a rounded quotient
 is never above the exact one: an approved order's risk never exceeds 2% by a rounding.
@@ -27,7 +32,6 @@ from lyra.risk.figures import fmt, pct
 from lyra.risk.limits import RiskLimits, phase_capital
 from lyra.risk.request import RiskRequest
 from lyra.risk.stops import Stop, resolve_stop, signed
-from lyra.rollout.phases import get_phase
 
 __all__ = ["Bound", "SizedOrder", "gross_exposure", "size_order"]
 
@@ -127,19 +131,19 @@ def size_order(request: RiskRequest, limits: RiskLimits) -> SizedOrder:
     :func:`lyra.risk.stops.validate_request`)."""
     price = request.proposal.price
     step = request.market.amount_precision or limits.amount_step
-    capital = phase_capital(
-        get_phase(request.phase),
-        limits,
-        equity=request.portfolio.equity,
-        override=request.capital_cap,
-    )
-    if request.is_closing:
-        position = abs(request.portfolio.positions.get(request.proposal.base, _ZERO))
-        bounds = [Bound("close", _div(position, price), f"the whole position {fmt(position)}")]
-        quantity = _floor_to_step(bounds[0].quantity, step)
+    capital = phase_capital(request.phase_run, limits, equity=request.portfolio.equity)
+    if request.reduces_position:
+        position = abs(request.position)
+        held = _div(position, request.market.last_price)
+        bounds = [Bound("close", held, f"the whole position {fmt(position)}")]
+        quantity = _floor_to_step(held, step)
         return SizedOrder(
             quantity, quantity * price, _ZERO, None, capital, step, tuple(bounds), True
         )
+    if request.proposal.side == "sell":
+        base = request.proposal.base
+        nothing = Bound("held", _ZERO, f"no {base} held: a spot sell never opens a short")
+        return SizedOrder(_ZERO, _ZERO, _ZERO, None, capital, step, (nothing,), False)
     stop = resolve_stop(request, limits)
     if stop is None:  # validate_request refuses this; kept total for direct callers
         return SizedOrder(_ZERO, _ZERO, _ZERO, None, capital, step, (), False)

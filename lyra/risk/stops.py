@@ -6,8 +6,9 @@ x ATR(14) away from the entry, below for a buy and above for a sell (the common 
 stop"). The rule used is stated in :attr:`Stop.rule` and shown in the sizing check.
 
 :func:`validate_request` refuses what the field types alone cannot: an unknown symbol,
-a peak below the equity, equity that leaves out the open positions, a stop on the wrong
-side, no stop and no ATR, and a "closing" trade with nothing to close.
+a peak below the equity, equity that leaves out the open positions, a run looser than its
+phase, a stop on the wrong side, an opening buy with no stop and no ATR, and an
+``is_closing`` that the position contradicts.
 """
 
 from __future__ import annotations
@@ -75,19 +76,23 @@ def validate_request(request: RiskRequest, limits: RiskLimits) -> None:
             f"{fmt(portfolio.equity)} is not cash plus positions at market "
             f"({fmt(marked)}): equity must include the open positions",
         )
-    position = portfolio.positions.get(proposal.base, Decimal(0))
-    if request.is_closing and position * signed(request) >= 0:
+    request.phase_run  # noqa: B018 - raises RiskInputError naming a looser figure
+    closing = request.reduces_position
+    if request.is_closing is not None and request.is_closing != closing:
         held = "long" if signed(request) < 0 else "short"
-        raise RiskInputError(
-            "is_closing", f"no {proposal.base} {held} position for this {proposal.side} to close"
+        problem = (
+            f"no {proposal.base} {held} position for this {proposal.side} to close"
+            if request.is_closing
+            else f"this {proposal.side} reduces the held {proposal.base} position: it closes it"
         )
+        raise RiskInputError("is_closing", problem)
     stop = proposal.stop_price
     if stop is not None:
         if proposal.side == "buy" and stop >= proposal.price:
             raise RiskInputError("proposal.stop_price", "must be below price for a buy")
         if proposal.side == "sell" and stop <= proposal.price:
             raise RiskInputError("proposal.stop_price", "must be above price for a sell")
-    elif not request.is_closing:
+    elif not closing and proposal.side == "buy":
         if request.market.atr is None:
             raise RiskInputError(
                 "proposal.stop_price", "required when market.atr is not given (no stop to size by)"

@@ -1,18 +1,45 @@
-"""The five rollout phases (DESIGN.md, Deployment phases) as data.
+"""The five rollout phases as data, the run of one phase, and which phase is in force.
 
-Each phase is a parameterized run of the same flows: its consensus threshold, what it
-may do with orders, and the capital it may put at risk. Settings supply the capital
-figures that depend on the user (paper capital, the live cap).
+docs/domain.md, "Rollout phases": each phase is a parameterized run of the same flows:
+its consensus threshold, what it may do with orders, and the capital it may put at risk.
+Settings supply the capital figures that depend on the user (paper capital, the live cap).
+
+A *run* of a phase (:class:`PhaseRun`) may be stricter than its phase, never looser: a
+higher consensus threshold, a more cautious order mode, a lower capital cap. A promotion
+loosens the rules, never a parameter. The run is made once, at the entry (a flow's
+parameters, ``lyra run``), and carried as one value into the consensus, the risk
+assessment and the order, so every step judges by the same figures.
+
+Which phase a run is of is decided in one place, :func:`phase_in_force`: the phase the
+run was given explicitly, else the newest promotion or demotion recorded, else
+``LYRA_PHASE``, else the entry point's default.
+
+Usage::
+
+    run = PhaseRun.of(3, threshold=Decimal("0.85"))     # phase 3 at 0.85, paper orders
+    run.threshold, run.order_mode                         # Decimal("0.85"), OrderMode.PAPER
+    PhaseRun.of(3, order_mode="live")                     # ValueError: bolder than paper
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal
 
-__all__ = ["PHASES", "CapitalSource", "OrderMode", "Phase", "get_phase", "tighten"]
+__all__ = [
+    "DEFAULT_PHASE",
+    "MODE_ORDER",
+    "PHASES",
+    "CapitalSource",
+    "OrderMode",
+    "Phase",
+    "PhaseInForce",
+    "PhaseRun",
+    "get_phase",
+    "phase_in_force",
+]
 
 
 class OrderMode(StrEnum):
@@ -52,6 +79,12 @@ PHASES: Final[dict[int, Phase]] = {
     5: Phase(5, "Full production", Decimal("0.90"), OrderMode.LIVE, CapitalSource.FULL),
 }
 
+#: The phase of a flow or deployment when nothing else says (the first, most cautious).
+DEFAULT_PHASE: Final = 1
+
+#: Order modes from the most cautious to the least.
+MODE_ORDER: Final = (OrderMode.NONE, OrderMode.VALIDATE, OrderMode.PAPER, OrderMode.LIVE)
+
 
 def get_phase(number: int) -> Phase:
     """The phase numbered ``number`` (1..5); ValueError otherwise."""
@@ -61,25 +94,126 @@ def get_phase(number: int) -> Phase:
         raise ValueError(f"unknown phase {number} (phases are 1..5)") from None
 
 
-#: Order modes from the most cautious to the least.
-MODE_ORDER: Final = (OrderMode.NONE, OrderMode.VALIDATE, OrderMode.PAPER, OrderMode.LIVE)
+@dataclass(frozen=True, slots=True)
+class PhaseRun:
+    """One run of a phase: its threshold, order mode and capital cap, each at least as
+    strict as the phase's own. ``capital_cap`` None means the phase's own figure."""
 
+    phase: Phase
+    threshold: Decimal
+    order_mode: OrderMode
+    capital_cap: Decimal | None = None
 
-def tighten(phase: Phase, threshold: Decimal | None, order_mode: str | None) -> Phase:
-    """``phase`` made stricter for one run: a higher threshold, a more cautious order mode.
+    def __post_init__(self) -> None:
+        phase = self.phase
+        if not self.threshold.is_finite() or self.threshold > 1:
+            raise ValueError(f"consensus threshold {self.threshold} is not a fraction 0..1")
+        if self.threshold < phase.threshold:
+            raise ValueError(
+                f"consensus threshold {self.threshold} is below phase {phase.number}'s "
+                f"{phase.threshold}"
+            )
+        if MODE_ORDER.index(self.order_mode) > MODE_ORDER.index(phase.order_mode):
+            raise ValueError(
+                f"order mode {self.order_mode.value} is bolder than phase {phase.number}'s "
+                f"{phase.order_mode.value}"
+            )
+        if self.capital_cap is not None and (
+            not self.capital_cap.is_finite() or self.capital_cap < 0
+        ):
+            raise ValueError(f"capital cap {self.capital_cap} is not an amount >= 0")
 
-    A phase deployment may carry its own parameters (issue 7), but a promotion is what
-    loosens the rules, never a parameter: a lower threshold or a bolder order mode than
-    the phase's is refused with a ValueError naming it.
-    """
-    if threshold is not None and threshold < phase.threshold:
-        raise ValueError(
-            f"consensus threshold {threshold} is below phase {phase.number}'s {phase.threshold}"
+    @classmethod
+    def of(
+        cls,
+        phase: int | Phase,
+        *,
+        threshold: Decimal | None = None,
+        order_mode: OrderMode | str | None = None,
+        capital_cap: Decimal | None = None,
+    ) -> PhaseRun:
+        """The run of ``phase`` made stricter by the given figures (None: the phase's own);
+        ValueError naming the figure that would loosen it."""
+        base = get_phase(phase) if isinstance(phase, int) else phase
+        return cls(
+            phase=base,
+            threshold=base.threshold if threshold is None else threshold,
+            order_mode=base.order_mode if order_mode is None else OrderMode(order_mode),
+            capital_cap=capital_cap,
         )
-    mode = phase.order_mode if order_mode is None else OrderMode(order_mode)
-    if MODE_ORDER.index(mode) > MODE_ORDER.index(phase.order_mode):
-        raise ValueError(
-            f"order mode {mode.value} is bolder than phase {phase.number}'s "
-            f"{phase.order_mode.value}"
+
+    @property
+    def number(self) -> int:
+        """The phase's number (1..5)."""
+        return self.phase.number
+
+    @property
+    def sends_orders(self) -> bool:
+        """True when actionable decisions become orders that a broker fills."""
+        return self.order_mode in (OrderMode.PAPER, OrderMode.LIVE)
+
+    @property
+    def stricter(self) -> bool:
+        """True when the run differs from its phase (a parameter tightened it)."""
+        phase = self.phase
+        return (
+            self.threshold != phase.threshold
+            or self.order_mode is not phase.order_mode
+            or self.capital_cap is not None
         )
-    return replace(phase, threshold=threshold or phase.threshold, order_mode=mode)
+
+    def describe(self) -> str:
+        """``phase 3 (Strategy deployment) at 0.85, paper orders`` (for people)."""
+        orders = {
+            OrderMode.NONE: "analysis only",
+            OrderMode.VALIDATE: "orders validated, not sent",
+            OrderMode.PAPER: "paper orders",
+            OrderMode.LIVE: "live orders",
+        }[self.order_mode]
+        text = f"phase {self.number} ({self.phase.name}) at {self.threshold}, {orders}"
+        if self.capital_cap is not None:
+            text += f", capital capped at {self.capital_cap}"
+        return text
+
+
+PhaseSource = Literal["parameter", "recorded", "setting", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseInForce:
+    """Which phase a run is of, and why (``source``)."""
+
+    number: int
+    source: PhaseSource
+
+    def describe(self) -> str:
+        """``phase 3 (recorded promotion)`` and the like."""
+        why = {
+            "parameter": "given to this run",
+            "recorded": "the newest recorded promotion or demotion",
+            "setting": "LYRA_PHASE",
+            "default": "the default: no promotion recorded, LYRA_PHASE unset",
+        }[self.source]
+        return f"phase {self.number} ({why})"
+
+
+def phase_in_force(
+    *,
+    requested: int | None,
+    recorded: int | None,
+    configured: int | None,
+    default: int = DEFAULT_PHASE,
+) -> PhaseInForce:
+    """The one rule: an explicit phase for this run, else the newest recorded promotion or
+    demotion, else ``LYRA_PHASE`` (environment or ``.env``), else the entry's default."""
+    chosen: PhaseInForce
+    if requested is not None:
+        chosen = PhaseInForce(requested, "parameter")
+    elif recorded is not None:
+        chosen = PhaseInForce(recorded, "recorded")
+    elif configured is not None:
+        chosen = PhaseInForce(configured, "setting")
+    else:
+        chosen = PhaseInForce(default, "default")
+    get_phase(chosen.number)  # ValueError for a number that is not a phase
+    return chosen

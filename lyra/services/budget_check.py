@@ -1,8 +1,8 @@
-"""Read today's budget figures and apply the gate of :mod:`.budget_gate`.
+"""Read today's budget figures and apply the cycle-cost gate of :mod:`lyra.spend.cycle_cost`.
 
-Called at a flow's entry (market analysis, news sentiment) with the settings the flow
-already loaded. With the offline analysts there is nothing to spend, so every cycle is
-affordable and the database is not even read.
+Called at a flow's entry (market analysis, news sentiment) with the flow's Runtime. With
+the offline analysts there is nothing to spend, so every cycle is affordable and the
+database is not even read.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
+from lyra.services.runtime import Runtime
 from lyra.spend.budget import budget_day
-from lyra.spend.catalog import load_catalog
 from lyra.spend.cycle_cost import (
     CallPlan,
     GateVerdict,
@@ -29,7 +27,7 @@ __all__ = ["check_cycle_budget"]
 
 
 def check_cycle_budget(
-    settings: Settings,
+    runtime: Runtime,
     kind: Literal["market", "news"],
     *,
     units: int | None = None,
@@ -39,25 +37,22 @@ def check_cycle_budget(
 
     ``units`` defaults to the configured markets (exchanges x symbols) or one headline.
     """
-    if settings.llm_provider == "offline":
+    spend = runtime.spend
+    if spend is None:
         zero = Decimal(0)
         return GateVerdict(True, "offline analysts: no LLM spend", zero, zero, None)
-    from lyra.bootstrap.gateway import budget_policy
-
     moment = now or datetime.now(UTC)
-    catalog = load_catalog()
+    catalog = spend.catalog
     plans: list[CallPlan]
     if kind == "market":
-        count = units if units is not None else len(settings.exchanges) * len(settings.symbols)
+        markets = runtime.markets
+        count = units if units is not None else len(markets.exchanges) * len(markets.symbols)
         plans = market_cycle_plan(catalog, count)
     else:
         plans = news_cycle_plan(catalog, units if units is not None else 1)
-    # The gate judges the total and tier scopes only: no key caps, so no keystore unlock
-    # (600,000 PBKDF2 rounds) at the start of every cycle.
-    policy = budget_policy(settings, [])
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         expire_stale(session, moment)
-        scopes = spend_by_scope(session, budget_day(moment), policy)
+        scopes = spend_by_scope(session, budget_day(moment), spend.policy)
         prices = load_prices(session, catalog)
     remaining = {s.scope: s.remaining_usd for s in scopes}
-    return judge_cycle(plans, catalog, prices, remaining, settings.cycle_prompt_tokens)
+    return judge_cycle(plans, catalog, prices, remaining, spend.prompt_tokens)

@@ -1,12 +1,16 @@
 """The steps of one market-analysis cycle, each a plain function the flow's tasks wrap.
 
-A cycle: check the configured markets exist (fail at start, with the list of what does);
-take the cycle's market instant (the replay clock moves one candle per cycle); per market,
+Every step receives the :class:`~lyra.services.runtime.Runtime` (database, clock, market
+data, panel, reports, the phase run) and opens nothing else itself. A cycle: check the
+configured markets exist (fail at start, with the list of what does); take the cycle's
+market instant (the replay clock moves one candle per cycle); per market,
 fetch candles and the ticker and store the candles; once every market is fetched, compare
 each with the same symbol on the other exchanges (spreads); compute indicators, regime,
 patterns and the hourly and daily trends (:mod:`lyra.services.market_context`); collect
-the panel's votes; decide by consensus at the phase's threshold; record decision, votes
-and an audit record in one transaction; close the cycle and write its report.
+the panel's votes; decide by consensus at the run's threshold (the phase's, or the
+stricter one the run was given: one :class:`~lyra.rollout.phases.PhaseRun`, carried on the
+cycle's context); record decision, votes and an audit record in one transaction; close the
+cycle and write its report.
 
 A market whose data cannot be had is not dropped: it gets a recorded ``hold`` with the
 reason, and the cycle goes on for the others.
@@ -18,13 +22,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from lyra.bootstrap import analyst_panel, consensus_policy, exchange_client, open_database
-from lyra.config import Settings
 from lyra.decision.analysts import collect_votes
 from lyra.decision.consensus import ConsensusResult, decide
 from lyra.decision.votes import Action, CrossSpread, MarketSnapshot, Vote
@@ -39,16 +40,18 @@ from lyra.market.exchange import ExchangeClient
 from lyra.market.indicators import INDICATOR_COLUMNS, add_indicators
 from lyra.market.patterns import latest_patterns
 from lyra.market.regime import DEFAULT_RULE, detect_regime
-from lyra.market.types import Ticker, timeframe_delta
+from lyra.market.types import Ticker
+from lyra.rollout.phases import PhaseRun
 from lyra.services.market_context import (
     context_indicators,
     cross_spreads,
     fetch_limit,
     trend_readings,
 )
+from lyra.services.runtime import Runtime
 from lyra.services.summaries import CycleSummary, DecisionSummary, cycle_report_markdown
 from lyra.store.candles import save_candles
-from lyra.store.cycles import finish_cycle, next_replay_instant, start_cycle
+from lyra.store.cycles import finish_cycle, start_cycle
 from lyra.store.decisions import DecisionInput, decisions_of_cycle, record_decision
 from lyra.store.quarantine import quarantine
 
@@ -81,7 +84,7 @@ class CycleContext:
 
     cycle_id: str
     as_of: datetime
-    phase: int
+    run: PhaseRun
     timeframe: str
 
 
@@ -104,25 +107,26 @@ class MarketData:
     history: pd.DataFrame | None = None
 
 
-async def check_markets(settings: Settings, as_of: datetime | None = None) -> list[tuple[str, str]]:
+async def check_markets(runtime: Runtime, as_of: datetime | None = None) -> list[tuple[str, str]]:
     """Every configured (exchange, symbol), after checking each exchange lists each symbol.
 
     Raises a user error naming the first unknown exchange or symbol and what exists, so a
     typo stops the run at start instead of producing a cycle of empty holds.
     """
-    instant = as_of or settings.replay_start
+    plan = runtime.markets
+    instant = as_of or runtime.clock.upcoming()
     markets: list[tuple[str, str]] = []
-    for exchange_id in settings.exchanges:
-        client = exchange_client(settings, exchange_id, instant)
+    for exchange_id in plan.exchanges:
+        client = runtime.market.client(exchange_id, instant)
         try:
             listed = await client.load_markets()
-            for symbol in settings.symbols:
+            for symbol in plan.symbols:
                 if symbol not in listed:
                     have = ", ".join(sorted(listed)) or "none"
                     raise UnknownSymbolError(
                         f"unknown symbol {symbol} on {exchange_id} (it lists: {have})"
                     )
-                await _check_timeframe(client, symbol, settings.timeframe)
+                await _check_timeframe(client, symbol, plan.timeframe)
                 markets.append((exchange_id, symbol))
         finally:
             await client.close()
@@ -141,31 +145,24 @@ async def _check_timeframe(client: ExchangeClient, symbol: str, timeframe: str) 
         return
 
 
-def open_cycle(settings: Settings, flow_run_id: str | None = None) -> CycleContext:
+def open_cycle(runtime: Runtime, flow_run_id: str | None = None) -> CycleContext:
     """Start a cycle (replay: at the clock's next instant; live: now) as running."""
-    database = open_database(settings)
-    step = timeframe_delta(settings.timeframe)
-    phase = settings.phase_spec
-    with database.transaction() as session:
-        if settings.market_source == "replay":
-            as_of = next_replay_instant(
-                session, f"{FLOW_NAME}:{settings.timeframe}", settings.replay_start, step
-            )
-        else:
-            as_of = datetime.now(UTC)
+    as_of = runtime.clock.advance()
+    run = runtime.run
+    with runtime.database.transaction() as session:
         cycle_id = start_cycle(
             session,
             flow=FLOW_NAME,
-            phase=phase.number,
-            threshold=phase.threshold,
+            phase=run.number,
+            threshold=run.threshold,
             as_of=as_of,
             flow_run_id=flow_run_id,
         )
-    return CycleContext(cycle_id, as_of, phase.number, settings.timeframe)
+    return CycleContext(cycle_id, as_of, run, runtime.markets.timeframe)
 
 
 async def fetch_market_data(
-    settings: Settings, cycle: CycleContext, exchange_id: str, symbol: str
+    runtime: Runtime, cycle: CycleContext, exchange_id: str, symbol: str
 ) -> MarketData:
     """Fetch the cycle's candles and ticker for one market, check them, store them.
 
@@ -177,19 +174,20 @@ async def fetch_market_data(
     among the candles, never "fixed") and :class:`QuarantinedBatchError` holds the market
     with the failed checks as its reason; the cycle goes on for the others.
     """
-    client = exchange_client(settings, exchange_id, cycle.as_of)
+    candle_limit = runtime.markets.candle_limit
+    client = runtime.market.client(exchange_id, cycle.as_of)
     try:
-        limit = fetch_limit(settings.candle_limit, cycle.timeframe)
+        limit = fetch_limit(candle_limit, cycle.timeframe)
         history = await client.fetch_ohlcv(symbol, cycle.timeframe, limit=limit)
         ticker = await client.fetch_ticker(symbol)
     finally:
         await client.close()
-    candles = history.tail(settings.candle_limit).reset_index(drop=True)
+    candles = history.tail(candle_limit).reset_index(drop=True)
     checks = check_candles(
         candles, exchange=exchange_id, symbol=symbol, timeframe=cycle.timeframe, as_of=cycle.as_of
     )
     if not checks.passed:
-        with open_database(settings).transaction() as session:
+        with runtime.database.transaction() as session:
             quarantine(
                 session,
                 cycle_id=cycle.cycle_id,
@@ -200,7 +198,7 @@ async def fetch_market_data(
                 result=checks,
             )
         raise QuarantinedBatchError(f"candles quarantined: {checks.reason}", checks)
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         save_candles(
             session,
             exchange=exchange_id,
@@ -249,10 +247,10 @@ def build_snapshot(
 
 
 async def gather_votes(
-    settings: Settings, snapshot: MarketSnapshot, cycle_id: str | None = None
+    runtime: Runtime, snapshot: MarketSnapshot, cycle_id: str | None = None
 ) -> list[Vote]:
     """Every panel member's vote (failures become abstentions)."""
-    async with analyst_panel(settings, cycle_id) as panel:
+    async with runtime.panel.open(cycle_id) as panel:
         return await collect_votes(panel, snapshot)
 
 
@@ -275,38 +273,38 @@ def _last_indicators(snapshot: MarketSnapshot) -> dict[str, Any]:
     return values
 
 
-def _summary(settings: Settings, cycle_id: str, decision_id: str) -> DecisionSummary:
-    with open_database(settings).transaction() as session:
+def _summary(runtime: Runtime, cycle_id: str, decision_id: str) -> DecisionSummary:
+    with runtime.database.transaction() as session:
         row = next(r for r in decisions_of_cycle(session, cycle_id) if r.id == decision_id)
         return DecisionSummary.from_row(row)
 
 
 def decide_and_record(
-    settings: Settings, cycle: CycleContext, snapshot: MarketSnapshot, votes: Sequence[Vote]
+    runtime: Runtime, cycle: CycleContext, snapshot: MarketSnapshot, votes: Sequence[Vote]
 ) -> DecisionSummary:
-    """Decide by consensus at the phase's threshold and record everything."""
-    result = decide(votes, consensus_policy(settings))
+    """Decide by consensus at the run's threshold and record everything."""
+    result = decide(votes, runtime.consensus)
     subject = DecisionInput(
         exchange=snapshot.exchange,
         symbol=snapshot.symbol,
         timeframe=snapshot.timeframe,
         as_of=snapshot.as_of,
         price=snapshot.price,
-        phase=cycle.phase,
+        phase=cycle.run.number,
         indicators=_last_indicators(snapshot),
     )
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         decision_id = record_decision(
             session, cycle_id=cycle.cycle_id, subject=subject, votes=votes, result=result
         )
-    return _summary(settings, cycle.cycle_id, decision_id)
+    return _summary(runtime, cycle.cycle_id, decision_id)
 
 
 def record_unavailable(
-    settings: Settings, cycle: CycleContext, exchange_id: str, symbol: str, error: str
+    runtime: Runtime, cycle: CycleContext, exchange_id: str, symbol: str, error: str
 ) -> DecisionSummary:
     """Record a ``hold`` for a market whose data could not be had or failed its checks."""
-    policy = consensus_policy(settings)
+    policy = runtime.consensus
     zero = policy.threshold * 0
     result = ConsensusResult(
         action=Action.HOLD,
@@ -327,42 +325,43 @@ def record_unavailable(
         timeframe=cycle.timeframe,
         as_of=cycle.as_of,
         price=None,
-        phase=cycle.phase,
+        phase=cycle.run.number,
         indicators={},
     )
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         decision_id = record_decision(
             session, cycle_id=cycle.cycle_id, subject=subject, votes=(), result=result
         )
-    return _summary(settings, cycle.cycle_id, decision_id)
+    return _summary(runtime, cycle.cycle_id, decision_id)
 
 
 def close_cycle(
-    settings: Settings, cycle: CycleContext, decisions: Sequence[DecisionSummary]
+    runtime: Runtime, cycle: CycleContext, decisions: Sequence[DecisionSummary]
 ) -> CycleSummary:
     """Mark the cycle completed and write its Markdown report under ``reports/``."""
     unavailable = sum(1 for d in decisions if d.price is None)
     detail = f"{len(decisions)} markets, {unavailable} without data"
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         finish_cycle(session, cycle.cycle_id, "completed", detail)
     summary = CycleSummary(
         cycle_id=cycle.cycle_id,
         as_of=cycle.as_of,
-        phase=cycle.phase,
-        threshold=settings.phase_spec.threshold,
+        phase=cycle.run.number,
+        threshold=cycle.run.threshold,
+        order_mode=cycle.run.order_mode.value,
+        capital_cap=cycle.run.capital_cap,
         decisions=tuple(decisions),
     )
-    folder = settings.reports_dir / "market-analysis"
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = cycle.as_of.astimezone(UTC).strftime("%Y%m%dT%H%M")
-    path = Path(folder / f"{stamp}_{cycle.cycle_id[:8]}.md")
-    path.write_text(cycle_report_markdown(summary), encoding="utf-8")
+    path = runtime.reports.write_text(
+        f"market-analysis/{stamp}_{cycle.cycle_id[:8]}.md", cycle_report_markdown(summary)
+    )
     return summary.model_copy(update={"report_path": str(path)})
 
 
-def abort_cycle(settings: Settings, cycle: CycleContext, detail: str) -> None:
+def abort_cycle(runtime: Runtime, cycle: CycleContext, detail: str) -> None:
     """Mark a cycle failed with why, so no cycle is left 'running'."""
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         finish_cycle(session, cycle.cycle_id, "failed", detail)
 
 

@@ -14,13 +14,10 @@ ready for the cycle about to run and never uses a headline from after it; live, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.errors import RetryableError
 from lyra.feeds import load_feed_sources, read_feeds, unique_items
-from lyra.market.types import timeframe_delta
 from lyra.news import (
     VADER_SCORER,
     AssetSentiment,
@@ -29,7 +26,7 @@ from lyra.news import (
     lookback_start,
 )
 from lyra.news.llm_scorer import LLM_SCORER_PREFIX, LlmScorer
-from lyra.store.cycles import replay_position
+from lyra.services.runtime import Runtime
 from lyra.store.news import (
     latest_asset_sentiment,
     load_asset_observations,
@@ -48,7 +45,6 @@ __all__ = [
     "score_news",
 ]
 
-MARKET_CLOCK = "market-analysis"
 #: Scorers whose score makes an item scored, and their order of preference.
 SCORERS = (LLM_SCORER_PREFIX, VADER_SCORER)
 
@@ -62,61 +58,49 @@ class NewsCollection:
     failed: tuple[tuple[str, str], ...]
 
 
-def news_instant(settings: Settings) -> datetime:
-    """The instant this news cycle serves (see the module docstring)."""
-    if settings.market_source != "replay":
-        return datetime.now(UTC)
-    with open_database(settings).transaction() as session:
-        position = replay_position(session, f"{MARKET_CLOCK}:{settings.timeframe}")
-    if position is None:
-        return settings.replay_start
-    return position + timeframe_delta(settings.timeframe)
+def news_instant(runtime: Runtime) -> datetime:
+    """The instant this news cycle serves: the next market cycle's (module docstring)."""
+    return runtime.clock.upcoming()
 
 
-def _half_life(settings: Settings) -> timedelta:
-    return timedelta(hours=float(settings.news_half_life_hours))
-
-
-async def collect_news(settings: Settings) -> NewsCollection:
+async def collect_news(runtime: Runtime) -> NewsCollection:
     """Read every feed of the configured group and store the new items."""
-    sources = load_feed_sources(settings.news_feed_group, settings.news_feed_file)
+    sources = load_feed_sources(runtime.news.feed_group, runtime.news.feed_file)
     results = await read_feeds(sources)
     failed = tuple((r.source.name, str(r.error)) for r in results if r.error is not None)
     if results and all(r.error is not None and r.retryable for r in results):
         raise RetryableError(f"every news feed failed: {failed[0][1]}")
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         new = save_news_items(session, unique_items(results))
     return NewsCollection(len(results), len(new), failed)
 
 
-async def score_news(settings: Settings, as_of: datetime) -> int:
+async def score_news(runtime: Runtime, as_of: datetime) -> int:
     """Score the items not scored yet (module docstring); how many scores were stored."""
-    since = lookback_start(as_of, _half_life(settings))
-    database = open_database(settings)
+    since = lookback_start(as_of, runtime.news.half_life)
+    database = runtime.database
     with database.transaction() as session:
         pending = load_unscored_items(session, SCORERS, since=since)
     items = [p.item for p in pending]
     if not items:
         return 0
-    if settings.llm_provider == "openrouter":
-        from lyra.bootstrap.gateway import gateway_session
-
-        async with gateway_session(settings, database) as gateway:
-            scores = await LlmScorer(gateway).score(items)
+    if runtime.models is not None:
+        async with runtime.models.open() as asker:
+            scores = await LlmScorer(asker).score(items)
     else:
         scores = await VaderScorer().score(items)
     with database.transaction() as session:
         return save_news_scores(session, scores)
 
 
-def aggregate_assets(settings: Settings, as_of: datetime) -> list[AssetSentiment]:
+def aggregate_assets(runtime: Runtime, as_of: datetime) -> list[AssetSentiment]:
     """Each configured asset's decayed sentiment at ``as_of`` (stored; assets without
     news before ``as_of`` are left out)."""
-    half_life = _half_life(settings)
+    half_life = runtime.news.half_life
     since = lookback_start(as_of, half_life)
     found: list[AssetSentiment] = []
-    with open_database(settings).transaction() as session:
-        for asset in settings.news_assets:
+    with runtime.database.transaction() as session:
+        for asset in runtime.news.assets:
             observations = load_asset_observations(
                 session, asset, SCORERS, since=since, until=as_of
             )
@@ -127,10 +111,10 @@ def aggregate_assets(settings: Settings, as_of: datetime) -> list[AssetSentiment
     return found
 
 
-def market_sentiment(settings: Settings, symbol: str, as_of: datetime) -> float | None:
+def market_sentiment(runtime: Runtime, symbol: str, as_of: datetime) -> float | None:
     """The base asset's latest stored sentiment at ``as_of`` (None if none is fresh)."""
     base = symbol.split("/")[0]
-    max_age = _half_life(settings) * 4
-    with open_database(settings).transaction() as session:
+    max_age = runtime.news.half_life * 4
+    with runtime.database.transaction() as session:
         stored = latest_asset_sentiment(session, base, as_of, max_age=max_age)
     return None if stored is None else stored.value

@@ -1,64 +1,38 @@
-"""The inputs of a pre-trade run: which decisions are pending, the market's "now", and the
-risk request built from the account, the decision and the market (DESIGN.md contract of
-``lyra risk assess``, with the optional market fields filled from exchange market data).
+"""The inputs of a pre-trade run: which decisions are pending, and the risk request built
+from the account, the decision, the market and the phase run (the ``lyra risk assess``
+contract of docs/domain.md, with the optional market fields filled from exchange market
+data and the run's figures carried into it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.errors import UserError
 from lyra.execution.types import MarketRules
 from lyra.market.types import Ticker
 from lyra.portfolio import Valuation
 from lyra.risk import RiskRequest
-from lyra.services.market_cycle import FLOW_NAME as MARKET_FLOW
-from lyra.store.cycles import replay_position
+from lyra.rollout.phases import PhaseRun
+from lyra.services.runtime import Runtime
+from lyra.store.decisions import existing_decision_ids, pending_decision_ids
 from lyra.store.models import DecisionRow
 
-__all__ = ["PENDING_STATUS", "build_request", "market_time", "pending_decisions"]
-
-#: The status market analysis gives a decision: not yet taken up by pre-trade risk.
-PENDING_STATUS = "recorded"
+__all__ = ["build_request", "pending_decisions"]
 
 
-def market_time(settings: Settings) -> datetime:
-    """Now, for the market: the replay clock's position (the last cycle's instant), or
-    the wall clock with real exchanges."""
-    if settings.market_source != "replay":
-        return datetime.now(UTC)
-    with open_database(settings).transaction() as session:
-        position = replay_position(session, f"{MARKET_FLOW}:{settings.timeframe}")
-    return position or settings.replay_start
-
-
-def pending_decisions(settings: Settings, decision_ids: Sequence[str] | None = None) -> list[str]:
+def pending_decisions(runtime: Runtime, decision_ids: Sequence[str] | None = None) -> list[str]:
     """The given ids (checked to exist), or every pending actionable buy/sell decision."""
-    with open_database(settings).transaction() as session:
-        if decision_ids is not None:
-            known = set(
-                session.scalars(select(DecisionRow.id).where(DecisionRow.id.in_(decision_ids)))
-            )
-            missing = [d for d in decision_ids if d not in known]
-            if missing:
-                raise UserError(f"unknown decision id {missing[0]}")
-            return list(dict.fromkeys(decision_ids))
-        query = (
-            select(DecisionRow.id)
-            .where(
-                DecisionRow.status == PENDING_STATUS,
-                DecisionRow.actionable.is_(True),
-                DecisionRow.action.in_(["buy", "sell"]),
-            )
-            .order_by(DecisionRow.created_at, DecisionRow.exchange, DecisionRow.symbol)
-        )
-        return list(session.scalars(query))
+    with runtime.database.transaction() as session:
+        if decision_ids is None:
+            return pending_decision_ids(session)
+        known = existing_decision_ids(session, decision_ids)
+    missing = [d for d in decision_ids if d not in known]
+    if missing:
+        raise UserError(f"unknown decision id {missing[0]}")
+    return list(dict.fromkeys(decision_ids))
 
 
 def _consensus(decision: DecisionRow) -> Decimal:
@@ -73,18 +47,19 @@ def _figure(indicators: dict[str, object], name: str) -> Decimal | None:
 
 
 def build_request(
-    phase: int,
+    run: PhaseRun,
     now: datetime,
     decision: DecisionRow,
     valuation: Valuation,
     rules: MarketRules,
     ticker: Ticker,
     orders_in_interval: int,
-    held: Decimal,
-    capital_cap: Decimal | None = None,
 ) -> RiskRequest:
-    """The ``lyra risk assess`` request of one decision, from the account and the market
-    (``capital_cap``: a phase run's lower capital, ``LYRA_CAPITAL_CAP_USD``)."""
+    """The ``lyra risk assess`` request of one decision, judged as a run of its phase.
+
+    Whether the trade is an exit is not said here: the risk domain reads it from the
+    position and the side, for this request and for the CLI's alike.
+    """
     price = decision.price if decision.price is not None else ticker.last
     atr = _figure(decision.indicators, "atr_14")
     # The proposal is as old as the older of its decision and the last price: a decision
@@ -92,7 +67,10 @@ def build_request(
     age = max((now - ticker.timestamp).total_seconds(), (now - decision.as_of).total_seconds(), 0.0)
     return RiskRequest.model_validate(
         {
-            "phase": phase,
+            "phase": run.number,
+            "consensus_threshold": run.threshold,
+            "order_mode": run.order_mode.value,
+            "capital_cap": run.capital_cap,
             "portfolio": {
                 "equity": valuation.equity,
                 "peak_equity": valuation.peak_equity,
@@ -117,7 +95,5 @@ def build_request(
                 "volatility": atr / price if atr is not None else None,
             },
             "orders_in_interval": orders_in_interval,
-            "is_closing": decision.action == "sell" and held > 0,
-            "capital_cap": capital_cap,
         }
     )

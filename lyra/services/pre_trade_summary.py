@@ -46,6 +46,8 @@ class PreTradeSummary(BaseModel):
     mode: str
     account: str
     market_time: datetime
+    #: The run's consensus threshold (the phase's, or the stricter one it was given).
+    threshold: Decimal | None = None
     outcomes: tuple[TradeOutcome, ...]
     reconciled: tuple[str, ...] = ()
     kill_switch_tripped: bool = False

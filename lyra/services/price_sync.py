@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
+from lyra.services.runtime import Runtime
 from lyra.spend.catalog import load_catalog
 from lyra.store.model_prices import SyncReport, sync_prices
 
@@ -30,21 +29,16 @@ class PriceSyncSummary(BaseModel):
     skipped: str | None = None
 
 
-async def sync_model_prices(settings: Settings, now: datetime | None = None) -> SyncReport | None:
-    """Fetch and store today's prices; None with the offline provider (nothing to do)."""
-    if settings.llm_provider == "offline":
+async def sync_model_prices(runtime: Runtime, now: datetime | None = None) -> SyncReport | None:
+    """Fetch and store today's prices; None with the offline panel (nothing to price)."""
+    if runtime.models is None:
         return None
-    return await fetch_and_store_prices(settings, now)
+    return await fetch_and_store_prices(runtime, now)
 
 
-async def fetch_and_store_prices(settings: Settings, now: datetime | None = None) -> SyncReport:
+async def fetch_and_store_prices(runtime: Runtime, now: datetime | None = None) -> SyncReport:
     """The provider's prices for the catalog's models, stored (``lyra models sync``)."""
-    from lyra.openrouter.client import OpenRouterClient
-
-    catalog = load_catalog()
-    async with OpenRouterClient(
-        settings.openrouter_base_url, transport=settings.http_transport
-    ) as client:
-        listed = await client.list_models()
-    with open_database(settings).transaction() as session:
+    catalog = runtime.spend.catalog if runtime.spend is not None else load_catalog()
+    listed = await runtime.price_list.prices()
+    with runtime.database.transaction() as session:
         return sync_prices(session, catalog, listed, now or datetime.now(UTC))

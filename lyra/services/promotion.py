@@ -24,25 +24,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from lyra.bootstrap import open_database
-from lyra.config import Settings
-from lyra.rollout.phases import get_phase
+from lyra.rollout.phases import PhaseInForce, get_phase, phase_in_force
 from lyra.rollout.readiness import Verdict, evaluate_promotion
 from lyra.services.readiness_facts import gather_facts
+from lyra.services.runtime import Runtime
 from lyra.store.audit import append_audit
 from lyra.store.killswitch import killswitch_state
-from lyra.store.phase_changes import PhaseChange, current_phase, record_phase_change
+from lyra.store.phase_changes import PhaseChange, record_phase_change, recorded_phase
 
 __all__ = [
     "ChangePlan",
-    "PhaseInForce",
     "PromotionResult",
+    "RolloutState",
     "check_readiness",
-    "phase_in_force",
     "plan_change",
     "recheck_after_wait",
     "record_change",
     "record_refusal",
+    "rollout_state",
 ]
 
 REFUSED = "phase.promotion_refused"
@@ -62,12 +61,21 @@ class PromotionResult(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class PhaseInForce:
-    """The phase in force: the newest recorded change, else ``LYRA_PHASE``."""
+class RolloutState:
+    """The phase in force now (and why), and whether the kill switch is tripped."""
 
-    phase: int
-    recorded: bool
+    phase: PhaseInForce
     kill_switch_tripped: bool
+
+    @property
+    def number(self) -> int:
+        """The phase in force."""
+        return self.phase.number
+
+    @property
+    def recorded(self) -> bool:
+        """True when a recorded promotion or demotion decides it."""
+        return self.phase.source == "recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,48 +87,53 @@ class ChangePlan:
     kind: Literal["promote", "demote", "unchanged"]
 
 
-def phase_in_force(settings: Settings) -> PhaseInForce:
-    """Read the phase in force and the kill switch from the database."""
-    with open_database(settings).transaction() as session:
-        change = current_phase(session)
+def rollout_state(runtime: Runtime) -> RolloutState:
+    """The phase in force read afresh (the one rule, :func:`lyra.rollout.phases.
+    phase_in_force`, without a run's own parameter) and the kill switch."""
+    with runtime.database.transaction() as session:
+        recorded = recorded_phase(session)
         tripped = killswitch_state(session).tripped
-    if change is None:
-        return PhaseInForce(settings.phase, False, tripped)
-    return PhaseInForce(change.to_phase, True, tripped)
+    chosen = phase_in_force(
+        requested=None,
+        recorded=recorded,
+        configured=runtime.phase_setting,
+        default=runtime.default_phase,
+    )
+    return RolloutState(chosen, tripped)
 
 
-def plan_change(settings: Settings, target: int) -> ChangePlan:
+def plan_change(runtime: Runtime, target: int) -> ChangePlan:
     """Promote, demote or nothing, from the phase in force to ``target``."""
     get_phase(target)
-    current = phase_in_force(settings).phase
+    current = rollout_state(runtime).number
     if target == current:
         return ChangePlan(current, target, "unchanged")
     return ChangePlan(current, target, "promote" if target > current else "demote")
 
 
-async def check_readiness(settings: Settings, plan: ChangePlan) -> Verdict:
+async def check_readiness(runtime: Runtime, plan: ChangePlan) -> Verdict:
     """The readiness verdict of a promotion (ValueError when it skips a phase)."""
-    return evaluate_promotion(await gather_facts(settings, plan.current), plan.target)
+    return evaluate_promotion(await gather_facts(runtime, plan.current), plan.target)
 
 
-async def recheck_after_wait(settings: Settings, plan: ChangePlan) -> tuple[Verdict, str | None]:
+async def recheck_after_wait(runtime: Runtime, plan: ChangePlan) -> tuple[Verdict, str | None]:
     """Check again after a person's approval, which may come hours later: the phase in
     force must still be the one the promotion started from (a demotion may have run in
     the meantime) and the criteria must still hold (the kill switch may have tripped).
     Returns the fresh verdict and why the promotion cannot go on, or None."""
-    now = plan_change(settings, plan.target)
+    now = plan_change(runtime, plan.target)
     if now.current != plan.current:
         verdict = Verdict(plan.target, (), needs_approval=True)
         return verdict, (
             f"the phase in force changed from {plan.current} to {now.current} while "
             "waiting for approval"
         )
-    verdict = await check_readiness(settings, plan)
+    verdict = await check_readiness(runtime, plan)
     return verdict, None if verdict.ready else "; ".join(verdict.failures)
 
 
 def record_change(
-    settings: Settings,
+    runtime: Runtime,
     plan: ChangePlan,
     *,
     reason: str,
@@ -130,7 +143,7 @@ def record_change(
 ) -> PhaseChange:
     """Record the promotion or demotion in the audit log (one transaction)."""
     checks = [c.as_dict() for c in verdict.criteria] if verdict else []
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         return record_phase_change(
             session,
             from_phase=plan.current,
@@ -143,7 +156,7 @@ def record_change(
 
 
 def record_refusal(
-    settings: Settings,
+    runtime: Runtime,
     plan: ChangePlan,
     *,
     why: str,
@@ -160,5 +173,5 @@ def record_refusal(
         "checks": [c.as_dict() for c in verdict.criteria] if verdict else [],
         "flow_run_id": flow_run_id,
     }
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         append_audit(session, REFUSED, f"phase-{plan.target}", payload)

@@ -1,4 +1,4 @@
-"""Gather the facts the readiness criteria judge (the I/O half of :mod:`.readiness`).
+"""Gather the facts the readiness criteria judge (the I/O half of :mod:`lyra.rollout.readiness`).
 
 Each fact is read from where it lives: the schema revision and the audit chain from the
 database, the completed cycles from the cycles table, the markets from the exchanges
@@ -9,49 +9,29 @@ reason, not a crashed promotion.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from lyra.bootstrap import open_database
-from lyra.config import Settings
 from lyra.errors import LyraError
 from lyra.rollout.readiness import ReadinessFacts
 from lyra.services.market_cycle import FLOW_NAME, check_markets
+from lyra.services.runtime import Runtime
 from lyra.store.audit import verify_audit_log
+from lyra.store.cycles import completed_cycles
 from lyra.store.killswitch import killswitch_state
-from lyra.store.migrate import current_revision, head_revision
-from lyra.store.models import CycleRow
+from lyra.store.migrate import schema_is_current
 
-__all__ = ["completed_cycles", "gather_facts"]
-
-
-def completed_cycles(session: Session, phase: int) -> int:
-    """Completed market-analysis cycles run at ``phase``."""
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(CycleRow)
-            .where(
-                CycleRow.flow == FLOW_NAME,
-                CycleRow.phase == phase,
-                CycleRow.status == "completed",
-            )
-        ).scalar_one()
-    )
+__all__ = ["gather_facts"]
 
 
-async def gather_facts(settings: Settings, current_phase: int) -> ReadinessFacts:
+async def gather_facts(runtime: Runtime, current_phase: int) -> ReadinessFacts:
     """Every fact of :class:`ReadinessFacts` for a promotion from ``current_phase``."""
-    database = open_database(settings)
-    with database.engine.connect() as connection:
-        schema_current = current_revision(connection) == head_revision()
+    database = runtime.database
+    schema_current = schema_is_current(database)
     with database.transaction() as session:
         verdict = verify_audit_log(session)
-        cycles_now = completed_cycles(session, current_phase)
-        paper_cycles = completed_cycles(session, 3)
+        cycles_now = completed_cycles(session, FLOW_NAME, current_phase)
+        paper_cycles = completed_cycles(session, FLOW_NAME, 3)
         tripped = killswitch_state(session).tripped
     try:
-        markets = await check_markets(settings)
+        markets = await check_markets(runtime)
         loaded, error = len(markets), None
     except LyraError as exc:
         loaded, error = 0, str(exc)

@@ -14,54 +14,29 @@ names the PNG's path.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from lyra.services.runtime import Runtime
+from lyra.store.spend import SpendLine, spend_of_run
 
-from lyra.store.gateway_tables import LlmCallRow
-
-__all__ = ["SpendLine", "spend_chart_png", "spend_markdown", "spend_of_run"]
+__all__ = ["SpendLine", "run_spend", "spend_chart_png", "spend_markdown"]
 
 _BAR_WIDTH = 30
 
 
-@dataclass(frozen=True, slots=True)
-class SpendLine:
-    """Calls and cost of one model (in its tier) within one run."""
-
-    tier: str
-    model: str
-    calls: int
-    cost_usd: Decimal
-
-
-def spend_of_run(
-    session: Session,
+def run_spend(
+    runtime: Runtime,
     *,
     cycle_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     tasks: Sequence[str] = (),
 ) -> list[SpendLine]:
-    """Spend per tier and model, of a cycle (exact) or of a time window and tasks."""
-    if cycle_id is None and since is None:
-        raise ValueError("spend_of_run needs a cycle_id or a start time")
-    c = LlmCallRow
-    query = select(c.tier, c.model, func.count(), func.coalesce(func.sum(c.cost_usd), 0))
-    if cycle_id is not None:
-        query = query.where(c.cycle_id == cycle_id)
-    if since is not None:
-        query = query.where(c.created_at >= since)
-    if until is not None:
-        query = query.where(c.created_at <= until)
-    if tasks:
-        query = query.where(c.task.in_(list(tasks)))
-    rows = session.execute(query.group_by(c.tier, c.model).order_by(c.tier, c.model)).all()
-    return [SpendLine(tier, model, int(n), Decimal(cost)) for tier, model, n, cost in rows]
+    """Spend per tier and model of a cycle (exact), or of a time window and tasks."""
+    with runtime.database.transaction() as session:
+        return spend_of_run(session, cycle_id=cycle_id, since=since, until=until, tasks=tasks)
 
 
 def spend_markdown(title: str, lines: Sequence[SpendLine], png: Path | None = None) -> str:

@@ -30,9 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
-
-from lyra.errors import ExchangeRejectedError, ExchangeUnavailableError, RetryableError
+from lyra.errors import ExchangeRejectedError, ExchangeUnavailableError
 from lyra.execution.broker import Broker
 from lyra.execution.client_ids import is_lyra_client_id
 from lyra.execution.types import OrderIntent, OrderReport, OrderState
@@ -87,12 +85,7 @@ async def place_order(
     Two runs placing the same decision at once cannot both write the intent (the client
     id is UNIQUE): the loser gets a retryable error, and its retry looks the order up.
     """
-    try:
-        pending, done = _write_ahead(database, broker, intent, decision_id, leg, clock)
-    except IntegrityError:
-        raise RetryableError(
-            f"order {intent.client_order_id} is being placed by another run; look it up later"
-        ) from None
+    pending, done = _write_ahead(database, broker, intent, decision_id, leg, clock)
     if done is not None:
         return Placement(done, sent=False, looked_up=False)
     report: OrderReport | None = None

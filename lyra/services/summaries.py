@@ -179,6 +179,9 @@ class CycleSummary(BaseModel):
     phase: int
     threshold: Decimal
     decisions: tuple[DecisionSummary, ...]
+    #: The run's order mode and capital cap (a run may be stricter than its phase).
+    order_mode: str = "none"
+    capital_cap: Decimal | None = None
     report_path: str | None = None
     #: What pre-trade risk did with the actionable decisions (None: none to hand over).
     trades: PreTradeSummary | None = None

@@ -27,9 +27,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from lyra.bootstrap import open_database
 from lyra.compliance import CgtEngine, Entity
 from lyra.compliance.engine_state import engine_config, holding_changes
 from lyra.compliance.gcpause import paused_gc
@@ -37,12 +34,13 @@ from lyra.compliance.ledger import DISPOSALS, FILL_KEY_PREFIX, Txn
 from lyra.compliance.lots import LotBook, Method
 from lyra.compliance.netting import GainPart, YearGains
 from lyra.compliance.periods import income_year_of
-from lyra.config import Settings
+from lyra.services.runtime import TaxPlan
 from lyra.store.compliance_tables import (
     load_identifications,
     load_ledger_rows_after,
     save_identifications,
 )
+from lyra.store.db import Database, Session
 from lyra.store.tax_engine_tables import (
     StoredCheckpoint,
     clear_cgt_events,
@@ -84,11 +82,11 @@ class _Resume:
     rows_before: int
 
 
-def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuild:
+def rebuild_lots_incrementally(database: Database, plan: TaxPlan, entity: Entity) -> LotsRebuild:
     """Apply the rows not applied yet (module docstring), in one transaction."""
-    method: Method = settings.tax_method
-    config = engine_config(entity.type, method, settings.tax_same_day_average)
-    with open_database(settings).transaction() as session, paused_gc():
+    method: Method = plan.method
+    config = engine_config(entity.type, method, plan.same_day_average)
+    with database.transaction() as session, paused_gc():
         stored = load_checkpoint(session, entity.name)
         resume, why = _resumable(session, entity, stored, config, method)
         new: list[tuple[int, Txn]] = []
@@ -103,7 +101,7 @@ def rebuild_lots_incrementally(settings: Settings, entity: Entity) -> LotsRebuil
                 resume = None
         if resume is None:
             clear_cgt_events(session, entity.name)
-            engine = CgtEngine(entity.type, method, settings.tax_same_day_average)
+            engine = CgtEngine(entity.type, method, plan.same_day_average)
             resume = _Resume(engine, {}, {}, 0, _EPOCH, 0)
             new = load_ledger_rows_after(session, entity.name, 0)
         engine = resume.engine

@@ -25,9 +25,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-from lyra.bootstrap import open_database
 from lyra.compliance import (
     Entity,
     bas_period,
@@ -52,7 +50,7 @@ from lyra.compliance.periods import (
 )
 from lyra.compliance.reports import json_text
 from lyra.compliance.taxreport import TaxReport, year_report
-from lyra.config import Settings
+from lyra.services.runtime import Runtime
 from lyra.services.tax_lots import LotsRebuild, rebuild_lots_incrementally
 from lyra.store.compliance_tables import (
     load_fills,
@@ -63,11 +61,9 @@ from lyra.store.compliance_tables import (
     save_ledger_rows,
     save_report,
 )
-from lyra.store.cycles import replay_position
 from lyra.store.tax_engine_tables import load_cgt_events, value_sources_of
 
 __all__ = [
-    "MARKET_CLOCK",
     "BasOutcome",
     "CgtOutcome",
     "Check",
@@ -76,7 +72,6 @@ __all__ = [
     "closed_bas",
     "closed_period",
     "compliance_today",
-    "fill_accounts",
     "nightly_entity",
     "rebuild_lots",
     "reconcile",
@@ -85,7 +80,6 @@ __all__ = [
 ]
 
 
-MARKET_CLOCK = "market-analysis"
 _ZERO = Decimal(0)
 #: The BAS reads rows from this many days before the period's end: more than the 12
 #: months the financial acquisitions threshold looks back over (GSTR 2003/9), so the
@@ -136,76 +130,63 @@ class Check:
     detail: str
 
 
-def compliance_today(settings: Settings) -> date:
+def compliance_today(runtime: Runtime) -> date:
     """The Sydney date the nightly run reports for: today, or in replay the date of the
     market-analysis replay clock (fills carry replay times, e.g. 2019, and the report of
     the real calendar year would never show them)."""
-    if settings.market_source != "replay":
+    if runtime.markets.source != "replay":
         return datetime.now(SYDNEY).date()
-    with open_database(settings).transaction() as session:
-        position = replay_position(session, f"{MARKET_CLOCK}:{settings.timeframe}")
-    return sydney_date(position or settings.replay_start)
+    return sydney_date(runtime.clock.now())
 
 
-def nightly_entity(settings: Settings) -> Entity:
+def nightly_entity(runtime: Runtime) -> Entity:
     """The configured entity (default: the shipped example company)."""
-    return load_entity(settings.tax_entity_file)
+    return load_entity(runtime.tax.entity_file)
 
 
-def fill_accounts(settings: Settings) -> list[str]:
-    """Execution accounts whose fills are the entity's transactions."""
-    return [a.strip() for a in settings.tax_fill_accounts.split(",") if a.strip()]
-
-
-def _fill_rows(settings: Settings) -> list[Txn]:
-    rates = load_rate_table(settings.tax_fx_file, settings.tax_usd_aud_rate)
-    with open_database(settings).transaction() as session:
-        fills = load_fills(session, fill_accounts(settings))
+def _fill_rows(runtime: Runtime) -> list[Txn]:
+    plan = runtime.tax
+    rates = load_rate_table(plan.fx_file, plan.usd_aud_rate)
+    with runtime.database.transaction() as session:
+        fills = load_fills(session, list(plan.fill_accounts))
     return fills_to_ledger(fills, rates)
 
 
-def sync_ledger(settings: Settings) -> LedgerSync:
+def sync_ledger(runtime: Runtime) -> LedgerSync:
     """Fills and the configured CSV into the stored ledger, in one transaction."""
-    entity = nightly_entity(settings)
-    fill_rows = _fill_rows(settings)
+    entity = nightly_entity(runtime)
+    fill_rows = _fill_rows(runtime)
+    ledger_file = runtime.tax.ledger_file
     csv_rows: tuple[Txn, ...] = ()
-    if settings.tax_ledger_file is not None:
-        csv_rows = read_ledger(settings.tax_ledger_file)  # all-or-nothing: raises first
-    with open_database(settings).transaction() as session:
+    if ledger_file is not None:
+        csv_rows = read_ledger(ledger_file)  # all-or-nothing: raises first
+    with runtime.database.transaction() as session:
         stored = {t.id: t for t in load_ledger_rows(session, entity.name)}  # read once
         fills_added = save_ledger_rows(
             session, entity.name, fill_rows, "fills", refuse_changed=False, stored=stored
         )
         csv_added = 0
-        if settings.tax_ledger_file is not None:
+        if ledger_file is not None:
             csv_added = save_ledger_rows(
-                session, entity.name, csv_rows, settings.tax_ledger_file.name, stored=stored
+                session, entity.name, csv_rows, ledger_file.name, stored=stored
             )
     return LedgerSync(fills_added, csv_added, len(stored))
 
 
-def rebuild_lots(settings: Settings) -> LotsRebuild:
+def rebuild_lots(runtime: Runtime) -> LotsRebuild:
     """Apply the stored rows not applied yet (or replay the ledger, saying why)."""
-    return rebuild_lots_incrementally(settings, nightly_entity(settings))
+    return rebuild_lots_incrementally(runtime.database, runtime.tax, nightly_entity(runtime))
 
 
-def _write(folder: Path, name: str, body: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(body, encoding="utf-8")
-    return path
-
-
-def cgt_position(settings: Settings, today: date, lots: LotsRebuild) -> CgtOutcome:
+def cgt_position(runtime: Runtime, today: date, lots: LotsRebuild) -> CgtOutcome:
     """The income year holding ``today``, to date, written and recorded: from the
     results the run's :func:`rebuild_lots` (``lots``) stored, so a night reads the year's
     disposals, not the whole ledger. Net capital losses of earlier years of the ledger
     are carried into the year (s 102-5: they carry forward indefinitely)."""
-    entity = nightly_entity(settings)
+    entity = nightly_entity(runtime)
     year = income_year_of(today)
     prior = _ZERO if entity.basis == "trader" else losses_carried_into(lots.years, year.label)
-    database = open_database(settings)
-    with database.transaction() as session:
+    with runtime.database.transaction() as session:
         disposals, income = load_cgt_events(session, entity.name, year.start, year.end)
         sources = value_sources_of(session, entity.name)
     report = year_report(
@@ -215,26 +196,25 @@ def cgt_position(settings: Settings, today: date, lots: LotsRebuild) -> CgtOutco
         entity_type=entity.type,
         basis=entity.basis,
         year=year.label,
-        method=settings.tax_method,
+        method=runtime.tax.method,
         prior_losses=prior,
         entity_name=entity.name,
     )
-    return write_cgt_report(settings, report, today)
+    return write_cgt_report(runtime, report, today)
 
 
-def write_cgt_report(settings: Settings, report: TaxReport, today: date) -> CgtOutcome:
+def write_cgt_report(runtime: Runtime, report: TaxReport, today: date) -> CgtOutcome:
     """Write a year's report as JSON, CSV and Markdown files, stored and audited."""
     body = tax_report_json(report)
     markdown = tax_report_markdown(report)
-    folder = settings.reports_dir / "tax"
     year = report.year
-    stem = f"cgt-{year.label}-{today.isoformat()}"
+    stem = f"tax/cgt-{year.label}-{today.isoformat()}"
     paths = (
-        _write(folder, f"{stem}.json", json_text(body)),
-        _write(folder, f"{stem}.csv", tax_report_csv(report)),
-        _write(folder, f"{stem}.md", markdown),
+        runtime.reports.write_text(f"{stem}.json", json_text(body)),
+        runtime.reports.write_text(f"{stem}.csv", tax_report_csv(report)),
+        runtime.reports.write_text(f"{stem}.md", markdown),
     )
-    with open_database(settings).transaction() as session:
+    with runtime.database.transaction() as session:
         save_report(
             session,
             kind="cgt",
@@ -266,14 +246,14 @@ def closed_period(entity: Entity, today: date) -> Period:
     return last_closed_quarter(today)
 
 
-def closed_bas(settings: Settings, today: date, period_label: str | None = None) -> BasOutcome:
+def closed_bas(runtime: Runtime, today: date, period_label: str | None = None) -> BasOutcome:
     """The BAS of the period that just closed (or ``period_label``), if GST-registered."""
-    entity = nightly_entity(settings)
+    entity = nightly_entity(runtime)
     period = bas_period(period_label) if period_label else closed_period(entity, today)
     if not entity.gst_registered_on(period.end):
         why = f"{entity.name} is not registered for GST in {period.label}"
         return BasOutcome(None, None, why, f"No BAS: {why}.\n", None)
-    database = open_database(settings)
+    database = runtime.database
     since = datetime.combine(period.end - timedelta(days=_BAS_LOOKBACK_DAYS), time(), UTC)
     until = datetime.combine(period.end + timedelta(days=2), time(), UTC)
     with database.transaction() as session:
@@ -283,9 +263,10 @@ def closed_bas(settings: Settings, today: date, period_label: str | None = None)
     worksheet = bas_worksheet(rows, entity, period)
     body = worksheet.as_json(entity.name)
     markdown = worksheet.as_markdown(entity.name)
-    folder = settings.reports_dir / "tax"
-    path = _write(folder, f"bas-{period.label}.json", json.dumps(body, indent=2) + "\n")
-    _write(folder, f"bas-{period.label}.md", markdown)
+    path = runtime.reports.write_text(
+        f"tax/bas-{period.label}.json", json.dumps(body, indent=2) + "\n"
+    )
+    runtime.reports.write_text(f"tax/bas-{period.label}.md", markdown)
     with database.transaction() as session:
         save_report(
             session,
@@ -299,12 +280,12 @@ def closed_bas(settings: Settings, today: date, period_label: str | None = None)
     return BasOutcome(period.label, worksheet.net_gst, None, markdown, str(path))
 
 
-def reconcile(settings: Settings, today: date, lots: LotsRebuild) -> list[Check]:
+def reconcile(runtime: Runtime, today: date, lots: LotsRebuild) -> list[Check]:
     """Fills all in the ledger; the parcels (``lots``, as :func:`rebuild_lots` left them),
     less what rows other than Lyra's fills hold, hold what the positions hold."""
-    entity = nightly_entity(settings)
-    accounts = fill_accounts(settings)
-    database = open_database(settings)
+    entity = nightly_entity(runtime)
+    accounts = list(runtime.tax.fill_accounts)
+    database = runtime.database
     with database.transaction() as session:
         fills = load_fills(session, accounts)
         positions = load_positions(session, accounts)

@@ -12,14 +12,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lyra.errors import InvariantError
 from lyra.store.models import CycleRow, ReplayClockRow
 
-__all__ = ["finish_cycle", "next_replay_instant", "replay_position", "start_cycle"]
+__all__ = [
+    "completed_cycles",
+    "finish_cycle",
+    "next_replay_instant",
+    "replay_position",
+    "start_cycle",
+]
 
 
 def next_replay_instant(session: Session, name: str, start: datetime, step: timedelta) -> datetime:
@@ -92,3 +98,13 @@ def finish_cycle(session: Session, cycle_id: str, status: str, detail: str | Non
     row.status = status
     row.finished_at = datetime.now(UTC)
     row.detail = detail
+
+
+def completed_cycles(session: Session, flow: str, phase: int) -> int:
+    """Completed cycles of ``flow`` run at ``phase``."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(CycleRow)
+        .where(CycleRow.flow == flow, CycleRow.phase == phase, CycleRow.status == "completed")
+    )
+    return int(count or 0)

@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lyra.errors import ConfigError, RetryableError
 
-__all__ = ["Database", "normalise_url"]
+#: The session a transaction yields: what the repositories of lyra.store take (services
+#: pass it through; only lyra.store runs SQL with it).
+__all__ = ["Database", "Session", "normalise_url"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

@@ -23,7 +23,16 @@ from lyra.decision.votes import Action, Vote
 from lyra.store.audit import append_audit
 from lyra.store.models import CycleRow, DecisionRow, VoteRow
 
-__all__ = ["DecisionInput", "decisions_of_cycle", "recent_cycles", "record_decision"]
+__all__ = [
+    "PENDING_STATUS",
+    "DecisionInput",
+    "decisions_of_cycle",
+    "existing_decision_ids",
+    "load_decision",
+    "pending_decision_ids",
+    "recent_cycles",
+    "record_decision",
+]
 
 _SCORE_PLACES = Decimal("1e-12")
 
@@ -146,3 +155,34 @@ def recent_cycles(session: Session, limit: int = 10) -> list[CycleRow]:
     """The newest cycles first."""
     query = select(CycleRow).order_by(CycleRow.started_at.desc()).limit(limit)
     return list(session.execute(query).scalars())
+
+
+#: The status market analysis gives a decision: not yet taken up by pre-trade risk.
+PENDING_STATUS = "recorded"
+
+
+def load_decision(session: Session, decision_id: str) -> DecisionRow | None:
+    """One decision, detached from the session (plain values once the block ends)."""
+    row = session.get(DecisionRow, decision_id)
+    if row is not None:
+        session.expunge(row)
+    return row
+
+
+def existing_decision_ids(session: Session, decision_ids: Sequence[str]) -> set[str]:
+    """Which of ``decision_ids`` are stored."""
+    return set(session.scalars(select(DecisionRow.id).where(DecisionRow.id.in_(decision_ids))))
+
+
+def pending_decision_ids(session: Session) -> list[str]:
+    """Every actionable buy or sell not yet taken up, oldest first (then by market)."""
+    query = (
+        select(DecisionRow.id)
+        .where(
+            DecisionRow.status == PENDING_STATUS,
+            DecisionRow.actionable.is_(True),
+            DecisionRow.action.in_(["buy", "sell"]),
+        )
+        .order_by(DecisionRow.created_at, DecisionRow.exchange, DecisionRow.symbol)
+    )
+    return list(session.scalars(query))

@@ -10,14 +10,15 @@ Every trip and every reset is appended to the audit log in the same transaction 
 row (all or nothing). A reset needs a person's name and a reason (DESIGN.md, Risk: "no
 new risk until a person resets it").
 
-Two callers trip it: the periodic flow (a timer) calls :func:`check_drawdown_and_trip`
-with the account's equity; every assessment goes through :func:`assess_with_kill_switch`,
-which checks first and then assesses against the switch's state and high-water mark.
+Two callers trip it: the pre-trade run's guard calls :func:`check_drawdown_and_trip` with
+the account's equity, and every assessment goes through
+:func:`lyra.services.risk_assessment.assess_with_kill_switch`, which checks first and then
+assesses against the switch's state and high-water mark.
 
 Usage::
 
     with db.transaction() as session:
-        result = assess_with_kill_switch(session, request, limits, now=now)
+        state = check_drawdown_and_trip(session, equity=e, peak_equity=p, now=now, limits=l)
 """
 
 from __future__ import annotations
@@ -29,17 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lyra.risk.assess import RiskAssessment, assess
 from lyra.risk.killswitch import KillSwitchState, observe_equity, reset_state
 from lyra.risk.limits import RiskLimits
-from lyra.risk.request import RiskInputError, RiskRequest
-from lyra.risk.stops import validate_request
+from lyra.risk.request import RiskInputError
 from lyra.store.audit import append_audit
 from lyra.store.risk_tables import KillSwitchRow
 
 __all__ = [
     "GLOBAL",
-    "assess_with_kill_switch",
     "check_drawdown_and_trip",
     "killswitch_state",
     "reset_killswitch",
@@ -179,35 +177,3 @@ def reset_killswitch(
     )
     session.flush()
     return after
-
-
-def assess_with_kill_switch(
-    session: Session,
-    request: RiskRequest,
-    limits: RiskLimits,
-    *,
-    now: datetime,
-    premium_approved: bool | None = None,
-    name: str = GLOBAL,
-) -> RiskAssessment:
-    """Check the drawdown on the request's equity (tripping the stored switch if needed),
-    then assess the request against the switch: tripped or not, and its high-water mark
-    as the peak (so a person's reset takes effect)."""
-    validate_request(request, limits)  # bad input is refused before anything is recorded
-    portfolio = request.portfolio
-    state = check_drawdown_and_trip(
-        session,
-        equity=portfolio.equity,
-        peak_equity=portfolio.peak_equity,
-        now=now,
-        limits=limits,
-        name=name,
-    )
-    peak = state.high_water if state.high_water is not None else portfolio.peak_equity
-    effective = request.model_copy(
-        update={
-            "portfolio": portfolio.model_copy(update={"peak_equity": peak}),
-            "kill_switch_tripped": request.kill_switch_tripped or state.tripped,
-        }
-    )
-    return assess(effective, limits, premium_approved=premium_approved)

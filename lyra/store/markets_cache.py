@@ -8,7 +8,7 @@ JSON the adapter saved and when it expires; a save replaces the row (an upsert, 
 runs saving at once both succeed and the later one wins).
 
 The payload is opaque here: the ccxt adapter stores ccxt's unified markets with what it
-needs to restore them (see :mod:`lyra.exchanges.ccxt_market`).
+needs to restore them (see :mod:`lyra.exchanges.ccxt_markets`).
 
 Usage::
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 
 from lyra.store.db import Database
 
-__all__ = ["current_revision", "head_revision", "upgrade_to_head"]
+__all__ = ["current_revision", "head_revision", "schema_is_current", "upgrade_to_head"]
 
 #: Arbitrary constant naming Lyra's migration lock among PostgreSQL advisory locks.
 _PG_MIGRATION_LOCK = 0x4C595241  # "LYRA"
@@ -62,3 +62,9 @@ def upgrade_to_head(database: Database) -> bool:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return True
+
+
+def schema_is_current(database: Database) -> bool:
+    """True when the database is at the newest migration."""
+    with database.engine.connect() as connection:
+        return current_revision(connection) == head_revision()

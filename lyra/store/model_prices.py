@@ -7,14 +7,13 @@ keeps its catalog price (and ``sync`` reports it, so a person can retire it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lyra.openrouter.wire import ModelInfo
 from lyra.spend.catalog import Catalog, ModelPrice
 from lyra.store.gateway_tables import LlmModelRow
 
@@ -45,10 +44,10 @@ def load_prices(session: Session, catalog: Catalog) -> dict[str, ModelPrice]:
 
 
 def sync_prices(
-    session: Session, catalog: Catalog, listed: Iterable[ModelInfo], now: datetime
+    session: Session, catalog: Catalog, listed: Mapping[str, ModelPrice], now: datetime
 ) -> SyncReport:
-    """Store the provider's prices for the catalog's models."""
-    by_id = {info.id: info for info in listed}
+    """Store the provider's prices (``listed``, by model id) for the catalog's models."""
+    by_id = listed
     updated: list[str] = []
     unchanged: list[str] = []
     for model_id in catalog.models:
@@ -58,9 +57,9 @@ def sync_prices(
         row = session.get(LlmModelRow, model_id)
         values = {
             "tier": catalog.tier_of(model_id),
-            "prompt_price": info.pricing.prompt,
-            "completion_price": info.pricing.completion,
-            "request_price": info.pricing.request,
+            "prompt_price": info.prompt,
+            "completion_price": info.completion,
+            "request_price": info.request,
             "context_length": info.context_length,
         }
         if row is None:

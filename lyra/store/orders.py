@@ -9,23 +9,27 @@ the decision's status and an audit record in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lyra.errors import InvariantError
+from lyra.errors import InvariantError, RetryableError
 from lyra.execution.types import FillReport, OrderIntent, OrderReport, OrderState
-from lyra.portfolio.ledger import book_fill
+from lyra.store.accounts import book_fill
 from lyra.store.audit import append_audit
 from lyra.store.execution_tables import FillRow, OrderRow
 from lyra.store.models import DecisionRow
 
 __all__ = [
     "DECISION_STATUS",
+    "OrderInFlightError",
     "OrderSummary",
+    "count_orders_since",
     "find_order",
     "insert_intent",
     "mark_order",
@@ -79,6 +83,21 @@ class OrderSummary:
             fee=row.fee,
             detail=row.detail,
         )
+
+
+class OrderInFlightError(RetryableError):
+    """Two runs wrote the same order at once; the loser retries and looks it up."""
+
+
+def count_orders_since(session: Session, accounts: Sequence[str], since: datetime) -> int:
+    """Orders of ``accounts`` created at or after ``since`` (any status: the order-rate
+    limit counts every order, closing ones too)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(OrderRow)
+        .where(OrderRow.created_at >= since, OrderRow.account.in_(list(accounts)))
+    )
+    return int(count or 0)
 
 
 def find_order(session: Session, client_order_id: str) -> OrderRow | None:
@@ -138,7 +157,12 @@ def insert_intent(
         updated_at=now,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the client id is UNIQUE: another run wrote it first
+        raise OrderInFlightError(
+            f"order {intent.client_order_id} is being placed by another run; look it up later"
+        ) from None
     set_decision_status(session, decision_id, DECISION_STATUS[state])
     append_audit(
         session,

@@ -26,6 +26,7 @@ __all__ = [
     "current_phase",
     "phase_history",
     "record_phase_change",
+    "recorded_phase",
 ]
 
 PROMOTED: Final = "phase.promoted"
@@ -115,3 +116,9 @@ def record_phase_change(
         now=now,
     )
     return PhaseChange.from_record(record)
+
+
+def recorded_phase(session: Session) -> int | None:
+    """The phase of the newest promotion or demotion (None before any)."""
+    change = current_phase(session)
+    return None if change is None else change.to_phase

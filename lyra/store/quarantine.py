@@ -1,6 +1,6 @@
 """Quarantined candle batches: held, never used, kept exactly as fetched.
 
-Issue 4 ("Data checks"): a batch failing :func:`lyra.market.checks.check_candles` is
+docs/domain.md, "Market data": a batch failing :func:`lyra.market.checks.check_candles` is
 stored with the failed expectations and a one-line reason, the symbol is held, and the
 run goes on for the others; nothing is silently dropped or "fixed". The candles are kept
 as JSON in the order received, timestamps as ISO 8601 and every price and volume as the
@@ -15,15 +15,13 @@ Usage::
         with db.transaction() as session:
             quarantine(session, cycle_id=cycle_id, exchange=..., symbol=..., timeframe=...,
                        frame=frame, result=result)
-    markdown = markdown_summary(results)        # the Prefect artifact of the cycle
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -33,9 +31,7 @@ from lyra.market.checks import CheckResult
 from lyra.market.types import CANDLE_COLUMNS, to_decimal
 from lyra.store.market_tables import QuarantinedBatchRow
 
-__all__ = ["batch_json", "markdown_summary", "quarantine", "recent_quarantines"]
-
-_MAX_DETAIL: Final = 300  # characters of a check's detail shown in the summary table
+__all__ = ["batch_json", "quarantine", "recent_quarantines"]
 
 
 def batch_json(frame: pd.DataFrame) -> dict[str, Any]:
@@ -101,33 +97,6 @@ def recent_quarantines(session: Session, limit: int = 20) -> list[QuarantinedBat
     return list(session.execute(query).scalars())
 
 
-def markdown_summary(results: Sequence[CheckResult]) -> str:
-    """A Markdown report of one cycle's data checks (for a Prefect artifact)."""
-    failed = [result for result in results if not result.passed]
-    lines = [
-        "## Candle data checks",
-        "",
-        f"{len(results)} batches checked, {len(failed)} quarantined.",
-    ]
-    if not results:
-        return "\n".join(lines) + "\n"
-    lines += [
-        "",
-        "| market | candles | last candle | result | failed checks |",
-        "|---|---:|---|---|---|",
-    ]
-    for result in results:
-        last = "-" if result.last is None else f"{result.last:%Y-%m-%d %H:%M}"
-        verdict = "passed" if result.passed else "**quarantined**"
-        details = "<br>".join(
-            _cell(f"`{check.name}`: {_clip(check.detail)}") for check in result.failed
-        )
-        lines.append(
-            f"| {_cell(result.market)} | {result.candles} | {last} | {verdict} | {details} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def _stamp(value: Any) -> str | None:
     return None if pd.isna(value) else pd.Timestamp(value).isoformat()
 
@@ -135,12 +104,3 @@ def _stamp(value: Any) -> str | None:
 def _figure(value: Any) -> str | None:
     number = float(value)
     return None if math.isnan(number) else format(to_decimal(number), "f")
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"

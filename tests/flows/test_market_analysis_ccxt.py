@@ -1,17 +1,20 @@
 """`LYRA_MARKET_SOURCE=ccxt`: the market-analysis flow end to end through canned exchanges.
 
-ccxt's real exchange classes parse canned JSON (tests/support/ccxt_canned.py), injected at
-the composition root's one seam (``lyra.bootstrap.ccxt_factory``); the servers' candles are
-moved to the wall clock (tests/support/ccxt_recent.py) because a ccxt cycle runs at the
-real "now" and holds stale candles. BTC/AUD on Binance, Kraken and BTC Markets: three
-venues of one symbol, so the cycle also measures cross-exchange spreads (Binance about
-+15 bps over BTC Markets; Kraken -72 bps since 09:00 of the canned day: an episode).
+ccxt's own exchange classes send real HTTP requests to canned exchanges served on loopback
+(tests/support/ccxt_http.py), named by ``LYRA_EXCHANGE_ENDPOINTS`` as a user would name a
+proxy: the flow builds its Runtime from the settings as in production, no seam patched.
+The servers' candles are moved to the wall clock (tests/support/ccxt_recent.py) because a
+ccxt cycle runs at the real "now" and holds stale candles. BTC/AUD on Binance, Kraken
+and BTC Markets: three venues of one symbol, so the cycle also measures cross-exchange
+spreads (Binance about +15 bps over BTC Markets; Kraken -72 bps since 09:00 of the canned
+day: an episode).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +26,8 @@ from flows.market_analysis import market_analysis
 from lyra import bootstrap
 from lyra.config import load_settings
 from lyra.store.models import CandleRow, CycleRow, DecisionRow
-from tasks import market as market_tasks
 from tests.support.ccxt_canned import Reply
+from tests.support.ccxt_http import LoopbackExchange
 from tests.support.ccxt_recent import recent_offset, recent_server
 
 EXCHANGES = ("binance", "kraken", "btcmarkets")
@@ -47,12 +50,11 @@ def servers(
     monkeypatch.setenv("LYRA_SYMBOLS", "BTC/AUD")
     offset = recent_offset()
     canned = {name: recent_server(name, offset) for name in EXCHANGES}
-
-    def factory(ccxt_id: str, config: dict[str, Any]) -> Any:
-        return canned[ccxt_id].factory(ccxt_id, config)
-
-    monkeypatch.setattr(bootstrap, "ccxt_factory", factory)
-    yield canned
+    with ExitStack() as stack:
+        loopbacks = {name: stack.enter_context(LoopbackExchange(s)) for name, s in canned.items()}
+        endpoints = ",".join(f"{name}={server.url}" for name, server in loopbacks.items())
+        monkeypatch.setenv("LYRA_EXCHANGE_ENDPOINTS", endpoints)
+        yield canned
     bootstrap.dispose_all()
 
 
@@ -122,14 +124,12 @@ def test_a_ccxt_cycle_decides_every_canned_market_with_trends_and_spreads(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_exchange_error_is_a_recorded_hold_and_the_others_go_on(
-    servers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    servers: dict[str, Any],
 ) -> None:
     # Binance keeps answering the ticker with 429 and a Retry-After too long to wait;
     # BTC Markets answers one 503 and then recovers (the adapter's own retry).
     servers["binance"].script("/api/v3/ticker/24hr", *[RATE_LIMITED] * 4)
     servers["btcmarkets"].script("/ticker", servers["btcmarkets"].error("service_unavailable"))
-    fast = market_tasks.fetch_market_data.with_options(retry_delay_seconds=0)
-    monkeypatch.setattr(market_tasks, "fetch_market_data", fast)
 
     summary = market_analysis()
 
@@ -139,8 +139,9 @@ def test_an_exchange_error_is_a_recorded_hold_and_the_others_go_on(
     assert held.reason.startswith("held: binance ticker of BTC/AUD")
     assert "asked to wait 120 s" in held.reason
     assert "429 Too Many Requests" in held.reason  # ccxt: DDoSProtection, a NetworkError
-    # retryable: Prefect ran the task four times (three retries), one request each
-    assert servers["binance"].count("/ticker/24hr") == 4
+    # One layer decides: the adapter does not wait 120 s and gives up at once, marking the
+    # error as exhausted, so Prefect does not run the task again (one request in all)
+    assert servers["binance"].count("/ticker/24hr") == 1
     for name in ("kraken", "btcmarkets"):
         assert by_exchange[name].price is not None
         assert not by_exchange[name].reason.startswith("held:")

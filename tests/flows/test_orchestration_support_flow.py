@@ -62,11 +62,11 @@ async def test_price_sync_is_skipped_by_name_with_the_offline_analysts(lyra_env:
 @flow(name="gated-cycle")
 def gated_cycle() -> str | State:
     """A stand-in for a flow entry: gate, then publish the run's spend."""
-    settings = load_settings()
-    stopped = budget_gate(settings, "market", "market-analysis")
+    runtime = bootstrap.build_runtime(load_settings())
+    stopped = budget_gate(runtime, "market", "market-analysis")
     if stopped is not None:
         return stopped
-    publish_spend(settings, "market-analysis", cycle_id="cycle-1")
+    publish_spend(runtime, "market-analysis", cycle_id="cycle-1")
     return "ran"
 
 
@@ -106,7 +106,7 @@ async def test_strict_slots_hold_provisioned_limits_and_refuse_missing_ones(
     async with get_client() as client:
         created = await ensure_limits(client, provisioned)
         assert created == limits_for(provisioned) == {"exchange:kraken": 2, "llm:openrouter": 16}
-        async with slots(provisioned, "exchange:kraken", "llm:openrouter"):
+        async with slots(provisioned.concurrency_limits, "exchange:kraken", "llm:openrouter"):
             held = await client.read_global_concurrency_limit_by_name("exchange:kraken")
             assert held.active_slots == 1
         released = await client.read_global_concurrency_limit_by_name("exchange:kraken")
@@ -114,9 +114,9 @@ async def test_strict_slots_hold_provisioned_limits_and_refuse_missing_ones(
         with pytest.raises(ObjectNotFound):
             await client.read_global_concurrency_limit_by_name("exchange:nowhere")
     with pytest.raises(Exception, match="nowhere"):
-        async with slots(provisioned, "exchange:nowhere"):
+        async with slots(provisioned.concurrency_limits, "exchange:nowhere"):
             pass
-    async with slots(load_settings(), "exchange:nowhere"):
+    async with slots(load_settings().concurrency_limits, "exchange:nowhere"):
         pass  # not provisioned (lyra run, ephemeral): no limit is needed
 
 

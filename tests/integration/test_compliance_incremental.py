@@ -61,8 +61,8 @@ def _night(ledger_file: Path, *rows: str) -> tuple[Settings, steps.LotsRebuild]:
     ledger_file.write_text(csv_text(*rows), encoding="utf-8")
     settings = load_settings()
     bootstrap.open_database(settings)
-    steps.sync_ledger(settings)
-    return settings, steps.rebuild_lots(settings)
+    steps.sync_ledger(bootstrap.build_runtime(settings))
+    return settings, steps.rebuild_lots(bootstrap.build_runtime(settings))
 
 
 def _replayed_report(settings: Settings, ledger_file: Path) -> dict[str, object]:
@@ -85,7 +85,11 @@ def _replayed_report(settings: Settings, ledger_file: Path) -> dict[str, object]
 
 def _stored_report(settings: Settings) -> dict[str, object]:
     """The year's report as the nightly run writes it, after its rebuild."""
-    outcome = steps.cgt_position(settings, TODAY, steps.rebuild_lots(settings))
+    outcome = steps.cgt_position(
+        bootstrap.build_runtime(settings),
+        TODAY,
+        steps.rebuild_lots(bootstrap.build_runtime(settings)),
+    )
     return dict(json.loads(Path(outcome.paths[0]).read_text(encoding="utf-8")))
 
 

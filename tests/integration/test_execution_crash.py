@@ -7,7 +7,8 @@ outlives the killed process (:class:`tests.support.ccxt_canned.BinanceOrderBook`
 child writes the order down (``submitting``, committed), sends it, and the canned
 exchange stores it, fills it, and then holds the answer back until the parent kills the
 child with SIGKILL: the fill is never recorded. The restart is Lyra's own start-up path
-(:func:`lyra.services.pre_trade.run_pre_trade`, live phase 4), run in this process.
+(the pre-trade steps on a Runtime built by the composition root for live phase 4, its
+ccxt adapter answered by the same canned book), run in this process.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from sqlalchemy import func, select
 
 from lyra import bootstrap
 from lyra.config import Settings, load_settings
-from lyra.execution import OrderIntent, Side, client_order_id, place_order
-from lyra.portfolio import ensure_funded, held_quantity
-from lyra.services.pre_trade import run_pre_trade
+from lyra.execution import OrderIntent, Side, client_order_id
+from lyra.services.runtime import Runtime
+from lyra.services.submission import place_order
+from lyra.store.accounts import ensure_funded, held_quantity
 from lyra.store.audit import verify_audit_log
 from lyra.store.db import Database
 from lyra.store.execution_tables import FillRow, OrderRow
 from lyra.store.models import DecisionRow
 from tests.integration.test_execution_orders import AS_OF, binance, insert_decision
-from tests.support.ccxt_canned import BinanceOrderBook
+from tests.support.ccxt_canned import BinanceOrderBook, canned_server
+from tests.support.pre_trade import run_pre_trade
 
 
 def _submit_then_hang(database_url: str, decision_id: str, state: str, received: str) -> None:
@@ -69,8 +72,15 @@ def live_settings(
         phase=4,
         exchanges="binance",
         symbols="BTC/USDT",
+        exchange_credentials="binance=KEY:SECRET",
     )
     bootstrap.dispose_all()
+
+
+def _live_runtime(settings: Settings, book: BinanceOrderBook) -> Runtime:
+    """The composition root's Runtime, its live broker the ccxt adapter over the book."""
+    server = canned_server("binance").with_orders(book)
+    return bootstrap.build_runtime(settings, ccxt_factory=server.factory)
 
 
 def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
@@ -107,9 +117,7 @@ def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
         assert session.scalar(select(OrderRow.status)) == "submitting"
         assert session.scalar(select(func.count()).select_from(FillRow)) == 0
 
-    broker = binance(book)
-    summary = asyncio.run(run_pre_trade(live_settings, brokers={"binance": broker}))
-    asyncio.run(broker.close())
+    summary = asyncio.run(run_pre_trade(_live_runtime(live_settings, book)))
 
     assert summary.reconciled == (coid,)
     assert summary.outcomes == ()  # the decision is taken: nothing pending to send again
@@ -125,9 +133,7 @@ def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
         assert verify_audit_log(session).intact
 
     # Asked again for the same decision (a retry, a rerun): found, never resent.
-    again = binance(book)
-    summary = asyncio.run(run_pre_trade(live_settings, [decision_id], brokers={"binance": again}))
-    asyncio.run(again.close())
+    summary = asyncio.run(run_pre_trade(_live_runtime(live_settings, book), [decision_id]))
     assert [(o.status, o.sent) for o in summary.outcomes] == [("filled", False)]
     assert book.posts == 1
     with database.transaction() as session:

@@ -15,14 +15,14 @@ from sqlalchemy import select
 
 from lyra import bootstrap
 from lyra.config import Settings, load_settings
-from lyra.portfolio import ensure_funded
 from lyra.risk import RiskLimits
-from lyra.services.pre_trade import run_pre_trade
+from lyra.store.accounts import ensure_funded
 from lyra.store.execution_tables import EquitySnapshotRow, OrderRow
 from lyra.store.killswitch import check_drawdown_and_trip
 from lyra.store.models import AuditRecord, DecisionRow
-from tests.integration.test_execution_orders import AS_OF, binance, insert_decision
-from tests.support.ccxt_canned import BinanceOrderBook
+from tests.integration.test_execution_orders import AS_OF, insert_decision
+from tests.support.ccxt_canned import BinanceOrderBook, canned_server
+from tests.support.pre_trade import run_pre_trade
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def live_settings(
         phase=4,
         exchanges="binance",
         symbols="BTC/USDT",
+        exchange_credentials="binance=KEY:SECRET",
     )
     bootstrap.dispose_all()
 
@@ -59,9 +60,9 @@ def test_tripped_kill_switch_cancels_every_open_order_and_refuses_new_risk(
     book.add_open_order("web_3f6286480b194b079870ac75fb6978b7", side="sell")
     decision_id = insert_decision(database, phase=4, stop="3300")
 
-    broker = binance(book)
-    summary = asyncio.run(run_pre_trade(live_settings, brokers={"binance": broker}))
-    asyncio.run(broker.close())
+    server = canned_server("binance").with_orders(book)
+    runtime = bootstrap.build_runtime(live_settings, ccxt_factory=server.factory)
+    summary = asyncio.run(run_pre_trade(runtime))
 
     assert summary.kill_switch_tripped
     assert summary.cancelled_orders == 2

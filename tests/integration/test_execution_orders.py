@@ -16,19 +16,15 @@ import pytest
 from sqlalchemy import func, select
 
 from lyra import bootstrap
-from lyra.bootstrap.brokers import paper_broker
+from lyra.bootstrap.brokers import Brokers
+from lyra.bootstrap.market import ReplayMarket
 from lyra.config import Settings, load_settings
-from lyra.errors import ExchangeUnavailableError
-from lyra.exchanges.ccxt_orders import CcxtBroker
-from lyra.execution import (
-    OrderIntent,
-    Side,
-    cancel_all,
-    client_order_id,
-    place_order,
-    reconcile,
-)
-from lyra.portfolio import cash_balance, ensure_funded, held_quantity
+from lyra.errors import ExchangeUnavailableError, is_retryable
+from lyra.exchanges.ccxt_exchange import CcxtExchange
+from lyra.execution import FillModel, OrderIntent, PaperBroker, Side, client_order_id
+from lyra.market.types import timeframe_delta
+from lyra.services.submission import cancel_all, place_order, reconcile
+from lyra.store.accounts import cash_balance, ensure_funded, held_quantity
 from lyra.store.audit import verify_audit_log
 from lyra.store.db import Database
 from lyra.store.execution_tables import FillRow, OrderRow
@@ -99,9 +95,10 @@ def insert_decision(
     return decision_id
 
 
-def binance(book: BinanceOrderBook) -> CcxtBroker:
+def binance(book: BinanceOrderBook) -> CcxtExchange:
+    """The one ccxt adapter with keys: the live broker of a canned Binance."""
     server = canned_server("binance").with_orders(book)
-    return CcxtBroker("binance", api_key=KEY, secret=SECRET, ccxt_factory=server.factory)
+    return CcxtExchange("binance", api_key=KEY, secret=SECRET, ccxt_factory=server.factory)
 
 
 def _intent(decision_id: str, amount: str = "0.01234", side: Side = Side.BUY) -> OrderIntent:
@@ -164,8 +161,11 @@ async def test_an_answer_lost_after_sending_is_looked_up_by_client_id_not_resent
     decision_id = insert_decision(funded)
     broker = binance(book)
     try:
-        with pytest.raises(ExchangeUnavailableError, match="create order"):
+        with pytest.raises(ExchangeUnavailableError, match="create order") as caught:
             await place_order(funded, broker, _intent(decision_id), decision_id=decision_id)
+        # sent once, not exhausted: Prefect's retry of the step is what looks it up
+        assert book.posts == 1
+        assert is_retryable(caught.value)
         with funded.transaction() as session:
             row = session.scalar(select(OrderRow))
             assert row is not None
@@ -265,6 +265,19 @@ async def test_kill_switch_cancel_all_cancels_every_open_order_on_every_exchange
         assert session.scalar(select(OrderRow.status)) == "cancelled"
         events = session.scalars(select(AuditRecord.event)).all()
         assert "killswitch.cancel_all" in events
+
+
+def paper_broker(settings: Settings, exchange_id: str, now: datetime) -> PaperBroker:
+    """The paper broker of ``exchange_id`` over the replay exchange, as the composition
+    root builds it from ``settings``."""
+    brokers = Brokers(
+        market=ReplayMarket(settings.replay_data_dir),
+        timeframe=settings.timeframe,
+        step=timeframe_delta(settings.timeframe),
+        fill_model=FillModel(settings.paper_slippage_bps, settings.paper_volume_share),
+        fee_rate=settings.paper_fee_rate,
+    )
+    return brokers.paper(exchange_id, now)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from lyra.decision.analysts.llm import build_llm_panel
+from lyra.decision.analysts.llm import llm_panel
+from lyra.decision.ballots import VOTE_ANSWER
 from lyra.decision.consensus import ConsensusPolicy, decide
 from lyra.decision.votes import MarketSnapshot
 from lyra.llm.cache import InflightMerger, ResponseCache
@@ -137,8 +138,10 @@ async def test_vote_records_the_exact_usage_cost_and_asks_for_a_strict_schema(
     db: Database, fake: FakeOpenRouter
 ) -> None:
     gateway = make_gateway(db, fake)
-    outcome = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
-    assert outcome.ballot is not None, outcome.abstain_reason
+    outcome = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+    )
+    assert outcome.value is not None, outcome.abstain_reason
     assert outcome.model == "fake/advanced"
     assert outcome.cost_usd == fake.served_cost() > 0
     rows = calls(db)
@@ -157,10 +160,10 @@ async def test_retryable_errors_are_retried_then_answered(
     db: Database, fake: FakeOpenRouter
 ) -> None:
     fake.script(Fault.http(429, retry_after="0"), Fault.in_200(502), model="fake/advanced")
-    outcome = await make_gateway(db, fake).vote(
-        task="market_analysis", tier="advanced", messages=MESSAGES
+    outcome = await make_gateway(db, fake).ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
     )
-    assert outcome.ballot is not None
+    assert outcome.value is not None
     assert [(r.status, r.error_type) for r in calls(db)] == [
         ("error", "rate_limit"),
         ("error", "server"),
@@ -181,16 +184,20 @@ async def test_401_and_402_without_retry_after_disable_the_key(
 ) -> None:
     fake.script(fault)
     gateway = make_gateway(db, fake)
-    outcome = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
+    outcome = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+    )
     with db.transaction() as session:
         assert ("main" in disabled_keys(session)) is disabled
     if disabled:
-        assert outcome.ballot is None
-        again = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
-        assert again.ballot is None
+        assert outcome.value is None
+        again = await gateway.ask(
+            spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+        )
+        assert again.value is None
         assert "no enabled key" in (again.abstain_reason or "")
     else:
-        assert outcome.ballot is not None
+        assert outcome.value is not None
 
 
 async def test_an_invalid_vote_is_reasked_once_then_abstains(
@@ -199,14 +206,18 @@ async def test_an_invalid_vote_is_reasked_once_then_abstains(
     answers = iter([invalid_json_content, vote_content])
     fake.content = lambda model, request: next(answers)(model, request)
     gateway = make_gateway(db, fake)
-    outcome = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
-    assert outcome.ballot is not None
+    outcome = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+    )
+    assert outcome.value is not None
     reask = fake.chat_requests()[1].body["messages"][-1]["content"]
     assert "rejected" in reask
     fake.content = invalid_json_content
     other = [*MESSAGES[:1], {"role": "user", "content": "ETH/USD at 200. Vote now."}]
-    outcome = await gateway.vote(task="market_analysis", tier="advanced", messages=other)
-    assert outcome.ballot is None
+    outcome = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=other
+    )
+    assert outcome.value is None
     assert "answered twice without a valid vote" in (outcome.abstain_reason or "")
     assert [r.status for r in calls(db)] == ["invalid", "ok", "invalid", "invalid"]
 
@@ -216,10 +227,14 @@ async def test_a_failing_model_falls_back_and_its_breaker_opens(
 ) -> None:
     fake.script(*[Fault.http(500)] * 30, model="fake/advanced")
     gateway = make_gateway(db, fake, breaker=BreakerPolicy(failure_threshold=3, cooldown_s=600))
-    first = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
+    first = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+    )
     assert first.model == "fake/specialized"  # the next model of the tier's chain
     other = [*MESSAGES[:1], {"role": "user", "content": "another market"}]
-    second = await gateway.vote(task="market_analysis", tier="advanced", messages=other)
+    second = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=other
+    )
     assert second.model == "fake/specialized"
     statuses = [(r.model, r.status) for r in calls(db)]
     assert ("fake/advanced", "breaker_open") in statuses  # not sent while open
@@ -235,12 +250,16 @@ async def test_exhausted_tier_downgrades_and_exhausted_total_abstains(
         "fast": Decimal("0.25"),
     }
     gateway = make_gateway(db, fake, budget=BudgetPolicy(Decimal("1"), shares))
-    downgraded = await gateway.vote(task="market_analysis", tier="premium", messages=MESSAGES)
+    downgraded = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="premium", messages=MESSAGES
+    )
     assert downgraded.tier == "advanced"
     broke = make_gateway(db, fake, budget=BudgetPolicy(Decimal("0.0000001")))
     other = [*MESSAGES[:1], {"role": "user", "content": "a third market"}]
-    outcome = await broke.vote(task="market_analysis", tier="advanced", messages=other)
-    assert outcome.ballot is None
+    outcome = await broke.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=other
+    )
+    assert outcome.value is None
     assert "budget exhausted" in (outcome.abstain_reason or "")
 
 
@@ -250,13 +269,17 @@ async def test_identical_requests_hit_the_cache_and_cost_nothing(
     gateway = make_gateway(db, fake)
     results = await asyncio.gather(
         *(
-            gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
+            gateway.ask(
+                spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+            )
             for _ in range(5)
         )
     )
-    again = await gateway.vote(task="market_analysis", tier="advanced", messages=MESSAGES)
+    again = await gateway.ask(
+        spec=VOTE_ANSWER, task="market_analysis", tier="advanced", messages=MESSAGES
+    )
     assert len(fake.chat_requests()) == 1
-    assert all(r.ballot == results[0].ballot for r in [*results, again])
+    assert all(r.value == results[0].value for r in [*results, again])
     assert again.cache_hit
     assert again.cost_usd == 0
     with db.transaction() as session:
@@ -288,7 +311,7 @@ async def test_fault_run_200_cycles_with_30_percent_failures(
     """The issue's fault run: no crash, quorum before action, cost recorded exactly."""
     async with FakeOpenRouter(fault_rate=0.3, seed=20261124) as fake:
         gateway = make_gateway(db, fake, breaker=BreakerPolicy(failure_threshold=1000))
-        panel = build_llm_panel(catalog(), gateway)
+        panel = llm_panel(catalog(), gateway)
         policy = ConsensusPolicy(threshold=Decimal("0.70"))
         results = []
         for snapshot in _snapshots(200):

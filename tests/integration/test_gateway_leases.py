@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from lyra.decision.ballots import VOTE_ANSWER
 from lyra.errors import ConfigError
 from lyra.llm.cache import InflightMerger, ResponseCache
 from lyra.llm.gateway import Gateway, GatewayOptions
@@ -87,12 +88,14 @@ async def test_calls_in_flight_together_share_a_lease_settled_at_the_exact_cost(
         gateway = make_gateway(db, fake.base_url, BudgetPolicy())
         outcomes = await asyncio.gather(
             *(
-                gateway.vote(task="market_analysis", tier="fast", messages=messages(i))
+                gateway.ask(
+                    spec=VOTE_ANSWER, task="market_analysis", tier="fast", messages=messages(i)
+                )
                 for i in range(30)
             )
         )
         served = fake.served_cost()
-    assert all(o.ballot is not None for o in outcomes)
+    assert all(o.value is not None for o in outcomes)
     held = reservations(db)
     assert 1 <= len(held) < 30  # shared: far fewer reservations than calls
     assert {r.status for r in held} == {"settled"}  # nothing left held when idle
@@ -121,7 +124,9 @@ def _lease_costs(db: Database, held: list[BudgetReservationRow]) -> list[Decimal
 async def test_a_call_cancelled_in_flight_counts_its_worst_case_as_spent(db: Database) -> None:
     async with FakeOpenRouter(latency_s=2.0) as fake:
         gateway = make_gateway(db, fake.base_url, BudgetPolicy())
-        vote = gateway.vote(task="market_analysis", tier="fast", messages=messages(1))
+        vote = gateway.ask(
+            spec=VOTE_ANSWER, task="market_analysis", tier="fast", messages=messages(1)
+        )
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(vote, timeout=0.3)
         for _ in range(100):  # its lease is settled in the background
@@ -139,21 +144,33 @@ async def test_a_call_cancelled_in_flight_counts_its_worst_case_as_spent(db: Dat
 async def test_a_pinned_model_is_asked_first_and_its_answer_cached(db: Database) -> None:
     async with FakeOpenRouter() as fake:
         gateway = make_gateway(db, fake.base_url, BudgetPolicy())
-        first = await gateway.vote(
-            task="market_analysis", tier="advanced", messages=messages(1), model="fake/specialized"
+        first = await gateway.ask(
+            spec=VOTE_ANSWER,
+            task="market_analysis",
+            tier="advanced",
+            messages=messages(1),
+            model="fake/specialized",
         )
-        again = await gateway.vote(
-            task="market_analysis", tier="advanced", messages=messages(1), model="fake/specialized"
+        again = await gateway.ask(
+            spec=VOTE_ANSWER,
+            task="market_analysis",
+            tier="advanced",
+            messages=messages(1),
+            model="fake/specialized",
         )
         with pytest.raises(ConfigError, match="not in tier advanced"):
-            await gateway.vote(
-                task="market_analysis", tier="advanced", messages=messages(1), model="fake/fast"
+            await gateway.ask(
+                spec=VOTE_ANSWER,
+                task="market_analysis",
+                tier="advanced",
+                messages=messages(1),
+                model="fake/fast",
             )
         assert len(fake.chat_requests()) == 1
     assert first.model == "fake/specialized"  # the routing policy would ask fake/advanced
-    assert first.ballot is not None
+    assert first.value is not None
     assert again.cache_hit
-    assert again.ballot == first.ballot
+    assert again.value == first.value
 
 
 # --- several processes, one small budget ---------------------------------------------
@@ -185,12 +202,13 @@ async def _votes(database: Database, base_url: str, seed: int) -> dict[str, Any]
     async def voter() -> None:
         nonlocal refusals, answered, cost
         while refusals < REFUSALS_TO_STOP and time.monotonic() - started < WORKER_DEADLINE_S:
-            outcome = await gateway.vote(
+            outcome = await gateway.ask(
+                spec=VOTE_ANSWER,
                 task="market_analysis",
                 tier="fast",
                 messages=messages(next(counter), f"w{seed}"),
             )
-            if outcome.ballot is not None:
+            if outcome.value is not None:
                 answered += 1
                 cost += outcome.cost_usd
             elif "budget exhausted" in (outcome.abstain_reason or ""):

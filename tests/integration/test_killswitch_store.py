@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from lyra.risk import RiskInputError, RiskLimits, parse_request
+from lyra.services.risk_assessment import assess_with_kill_switch
 from lyra.store.audit import verify_audit_log
 from lyra.store.db import Database
 from lyra.store.killswitch import (
-    assess_with_kill_switch,
     check_drawdown_and_trip,
     killswitch_state,
     reset_killswitch,

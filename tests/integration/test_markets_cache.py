@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from lyra.exchanges.ccxt_market import CcxtExchange
+from lyra.exchanges.ccxt_exchange import CcxtExchange
 from lyra.store.db import Database
 from lyra.store.market_tables import MarketCacheRow
 from lyra.store.markets_cache import DatabaseMarketsCache, load, save

@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from lyra.config import Settings, load_settings
+from lyra.bootstrap import build_runtime
+from lyra.config import load_settings
 from lyra.risk.limits import RiskLimits
 from lyra.rollout.readiness import evaluate_promotion
-from lyra.services.promotion import phase_in_force, plan_change
+from lyra.services.promotion import plan_change, rollout_state
 from lyra.services.readiness_facts import gather_facts
-from lyra.services.spend_report import spend_of_run
+from lyra.services.runtime import Runtime
 from lyra.store.audit import verify_audit_log
 from lyra.store.cycles import finish_cycle, start_cycle
 from lyra.store.db import Database
@@ -26,6 +27,7 @@ from lyra.store.phase_changes import (
     phase_history,
     record_phase_change,
 )
+from lyra.store.spend import spend_of_run
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -65,8 +67,9 @@ def test_a_change_to_the_same_or_an_unknown_phase_is_refused(db: Database) -> No
         assert current_phase(session) is None
 
 
-def _settings_on(database_url: str, tmp_path: object) -> Settings:
-    return load_settings(database_url=database_url, home=tmp_path, phase=3)  # type: ignore[arg-type]
+def _runtime_on(database_url: str, tmp_path: object) -> Runtime:
+    settings = load_settings(database_url=database_url, home=tmp_path, phase=3)  # type: ignore[arg-type]
+    return build_runtime(settings)
 
 
 def _completed_cycle(db: Database, phase: int) -> None:
@@ -80,15 +83,15 @@ def _completed_cycle(db: Database, phase: int) -> None:
 async def test_readiness_facts_come_from_the_database_and_the_exchanges(
     db: Database, database_url: str, tmp_path: object
 ) -> None:
-    settings = _settings_on(database_url, tmp_path)
-    facts = await gather_facts(settings, 3)
+    runtime = _runtime_on(database_url, tmp_path)
+    facts = await gather_facts(runtime, 3)
     assert facts.schema_current
     assert facts.audit_intact
     assert facts.markets_loaded == 2  # coinbase and bitfinex BTC/USD on the replay exchange
     assert facts.completed_cycles_current_phase == 0
     assert not evaluate_promotion(facts, 4).ready
     _completed_cycle(db, 3)
-    facts = await gather_facts(settings, 3)
+    facts = await gather_facts(runtime, 3)
     assert evaluate_promotion(facts, 4).ready
     with db.transaction() as session:
         check_drawdown_and_trip(
@@ -98,23 +101,24 @@ async def test_readiness_facts_come_from_the_database_and_the_exchanges(
             now=NOW,
             limits=RiskLimits(),
         )
-    facts = await gather_facts(settings, 3)
+    facts = await gather_facts(runtime, 3)
     assert facts.kill_switch_tripped
     assert "kill switch is tripped" in evaluate_promotion(facts, 4).failures[0]
-    assert phase_in_force(settings).kill_switch_tripped
+    assert rollout_state(runtime).kill_switch_tripped
 
 
 def test_plan_reads_the_recorded_phase_over_the_setting(
     db: Database, database_url: str, tmp_path: object
 ) -> None:
-    settings = _settings_on(database_url, tmp_path)
-    assert plan_change(settings, 4).kind == "promote"
+    runtime = _runtime_on(database_url, tmp_path)
+    assert plan_change(runtime, 4).kind == "promote"
     with db.transaction() as session:
         record_phase_change(session, from_phase=3, to_phase=4, reason="ok", approved_by="A")
-    state = phase_in_force(settings)
-    assert (state.phase, state.recorded) == (4, True)
-    assert plan_change(settings, 2).kind == "demote"
-    assert plan_change(settings, 4).kind == "unchanged"
+    state = rollout_state(runtime)
+    assert (state.number, state.recorded) == (4, True)
+    assert state.phase.describe() == "phase 4 (the newest recorded promotion or demotion)"
+    assert plan_change(runtime, 2).kind == "demote"
+    assert plan_change(runtime, 4).kind == "unchanged"
 
 
 def _call(model: str, tier: str, cost: str, cycle: str | None, at: datetime) -> CallRecord:

@@ -17,7 +17,8 @@ from lyra.cli import main
 from lyra.config import Settings, load_settings
 from lyra.execution import FillReport, OrderIntent, Side, client_order_id
 from lyra.execution.types import OrderState
-from lyra.portfolio import (
+from lyra.services.charts import plot_equity_curve
+from lyra.store.accounts import (
     book_fill,
     cash_balance,
     ensure_funded,
@@ -25,7 +26,6 @@ from lyra.portfolio import (
     record_snapshot,
     value_account,
 )
-from lyra.portfolio.chart import plot_equity_curve
 from lyra.store.db import Database
 from lyra.store.execution_tables import CashEntryRow, OrderRow
 from lyra.store.orders import insert_intent

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from lyra import bootstrap
 from lyra.config import Settings, load_settings
 from lyra.risk import RiskRequest
-from lyra.services.pre_trade import premium_vote_for
+from lyra.services.premium_vote import premium_vote
 from lyra.spend.catalog import load_catalog
 from lyra.store.gateway_tables import LlmCallRow
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
@@ -73,7 +73,8 @@ async def test_the_premium_tier_confirms_only_the_proposed_side(
 ) -> None:
     async with FakeOpenRouter(models=fake_models, content=answering(action)) as fake:
         for settings in settings_for(tmp_path, fake):
-            assert await premium_vote_for(settings)(REQUEST, "d1") is confirmed
+            vote = premium_vote(bootstrap.build_runtime(settings).models)
+            assert await vote(REQUEST, "d1") is confirmed
             [request] = fake.chat_requests()
             premium = load_catalog().tiers["premium"].models
             assert request.body["model"] in premium
@@ -91,11 +92,13 @@ async def test_no_premium_vote_when_the_budget_is_spent_is_no_confirmation(
 ) -> None:
     async with FakeOpenRouter(models=fake_models, content=answering("buy")) as fake:
         for settings in settings_for(tmp_path, fake, daily_budget_usd=Decimal(0)):
-            assert await premium_vote_for(settings)(REQUEST, "d1") is None
+            vote = premium_vote(bootstrap.build_runtime(settings).models)
+            assert await vote(REQUEST, "d1") is None
             assert fake.chat_requests() == []
 
 
 def test_offline_there_is_no_premium_vote(settings: Settings) -> None:
     import asyncio
 
-    assert asyncio.run(premium_vote_for(settings)(REQUEST, "d1")) is None
+    vote = premium_vote(bootstrap.build_runtime(settings).models)
+    assert asyncio.run(vote(REQUEST, "d1")) is None

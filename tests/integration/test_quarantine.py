@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 
 from lyra.exchanges.datafiles import FEEDS, Feed, feed_path, read_candles
+from lyra.market.check_report import markdown_summary
 from lyra.market.checks import CheckResult, FailedCheck, check_candles
 from lyra.market.types import CANDLE_COLUMNS
 from lyra.store.db import Database
 from lyra.store.migrate import upgrade_to_head
-from lyra.store.quarantine import batch_json, markdown_summary, quarantine, recent_quarantines
+from lyra.store.quarantine import batch_json, quarantine, recent_quarantines
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 COINBASE_1H, BITFINEX_1H = FEEDS[0], FEEDS[1]

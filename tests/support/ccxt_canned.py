@@ -31,6 +31,8 @@ Usage::
     server = canned_server("kraken", now=datetime(2019, 1, 21, 12, 30, tzinfo=UTC))
     server.script("/0/public/OHLC", server.error("service_unavailable"))  # then normal
     exchange = CcxtExchange("kraken", ccxt_factory=server.factory)
+
+:mod:`tests.support.ccxt_http` serves the same servers over real HTTP on loopback.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class CannedServer:
     # -- the ccxt side -------------------------------------------------------------
 
     def factory(self, ccxt_id: str, config: dict[str, Any]) -> Any:
-        """A :data:`~lyra.exchanges.ccxt_market.CcxtFactory`: ccxt's class, canned fetch.
+        """A :data:`~lyra.exchanges.ccxt_client.CcxtFactory`: ccxt's class, canned fetch.
 
         The rate limiter stays on (``enableRateLimit`` as the adapter set it) but with a
         1 ms interval, so that a test does not wait Kraken's real second per request.
@@ -318,13 +320,20 @@ def canned_server(exchange: str, now: datetime = CANNED_NOW) -> CannedServer:
 # -- Binance spot orders ---------------------------------------------------------------
 
 _BINANCE_ORDER_PATHS = frozenset(
-    {"/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades", "/api/v3/account"}
+    {
+        "/api/v3/order",
+        "/api/v3/openOrders",
+        "/api/v3/allOrders",
+        "/api/v3/myTrades",
+        "/api/v3/account",
+    }
 )
 
 
 class BinanceOrderBook:
     """The order side of a canned Binance: ``POST/GET/DELETE /api/v3/order``,
-    ``GET /api/v3/openOrders`` and ``GET /api/v3/myTrades``, answered in the shapes of
+    ``GET /api/v3/openOrders``, ``GET /api/v3/allOrders`` (what ccxt's
+    ``fetch_closed_orders`` asks) and ``GET /api/v3/myTrades``, answered in the shapes of
     ``canned/binance/order_*.json`` (developers.binance.com, Spot API "Trading endpoints").
 
     Orders are kept in a JSON file when ``state_path`` is given, so that a separate
@@ -391,6 +400,8 @@ class BinanceOrderBook:
             return self._cancel(query)
         if path == "/api/v3/openOrders":
             return Reply(body=[_public(o) for o in self.orders.values() if o["status"] == "NEW"])
+        if path == "/api/v3/allOrders":
+            return Reply(body=[_public(o) for o in self.orders.values()])
         if path == "/api/v3/myTrades":
             trades = [
                 t

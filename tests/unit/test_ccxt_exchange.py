@@ -1,4 +1,5 @@
-"""The ccxt adapter through ccxt's real parsers and error mapping (tests/support/ccxt_canned).
+"""The ccxt adapter's market-data side through ccxt's real parsers and error mapping
+(tests/support/ccxt_canned); its order side is tested in test_ccxt_orders.py.
 
 Each exchange class is ccxt's own with only its HTTP ``fetch`` answered in-process from
 raw exchange JSON, so these tests exercise ccxt's request building, rate limiter, parsers
@@ -24,6 +25,8 @@ from ccxt.base.decimal_to_precision import SIGNIFICANT_DIGITS
 
 from lyra.errors import (
     ConfigError,
+    ExchangeCredentialsError,
+    ExchangeRejectedError,
     ExchangeUnavailableError,
     FinalError,
     InvariantError,
@@ -31,13 +34,10 @@ from lyra.errors import (
     UnknownSymbolError,
     is_retryable,
 )
-from lyra.exchanges.ccxt_market import (
-    CcxtExchange,
-    ExchangeCredentialsError,
-    ExchangeRejectedError,
-    RetryPolicy,
-)
+from lyra.exchanges.ccxt_calls import RetryPolicy
+from lyra.exchanges.ccxt_exchange import CcxtExchange
 from lyra.exchanges.venues import load_venues
+from lyra.execution.broker import Broker
 from lyra.market.exchange import ExchangeClient
 from lyra.market.types import CANDLE_COLUMNS
 from lyra.resilience.backoff import Backoff
@@ -454,14 +454,16 @@ async def test_btcmarkets_503_page_and_429_are_retried(
 
 
 @pytest.mark.parametrize("kind", ["timeout", "unreachable"])
-async def test_a_network_failure_that_persists_becomes_retryable_unavailable(
+async def test_a_network_failure_that_persists_is_unavailable_and_exhausted(
     make: Any, sleeps: Sleeps, kind: str
 ) -> None:
     server = canned_server("binance")
     server.script("/api/v3/exchangeInfo", *[NetworkDown(kind)] * 10)
     with pytest.raises(ExchangeUnavailableError) as caught:
         await make(server).load_markets()
-    assert is_retryable(caught.value)
+    # the adapter spent the policy's 4 attempts: Prefect must not try 4 more, 3 times
+    assert caught.value.exhausted
+    assert not is_retryable(caught.value)
     assert "binance load markets: failed 4 times" in str(caught.value)
     assert server.count("/api/v3/exchangeInfo") == 4
     assert len(sleeps.delays) == 3
@@ -471,10 +473,26 @@ async def test_a_retry_after_beyond_the_bound_is_not_waited_for(make: Any, sleep
     server = canned_server("binance")
     long_wait = Reply(429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "120"})
     server.script("/api/v3/klines", long_wait, long_wait)
-    with pytest.raises(ExchangeUnavailableError, match="asked to wait 120 s"):
+    with pytest.raises(ExchangeUnavailableError, match="asked to wait 120 s") as caught:
         await make(server).fetch_ohlcv("BTC/USDT", limit=3)
+    assert caught.value.exhausted
+    assert not is_retryable(caught.value)
     assert sleeps.delays == []
     assert server.count("/api/v3/klines") == 1
+
+
+async def test_a_timeout_after_a_429_does_not_wait_for_the_429s_retry_after(
+    make: Any, sleeps: Sleeps
+) -> None:
+    """ccxt keeps the last answer's headers; a request that got no answer has none."""
+    server = canned_server("binance")
+    wait = Reply(429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "20"})
+    server.script("/api/v3/klines", wait, NetworkDown("timeout"))
+    frame = await make(server).fetch_ohlcv("BTC/USDT", limit=3)
+    assert len(frame) == 3
+    assert server.count("/api/v3/klines") == 3
+    assert sleeps.delays[0] >= 20
+    assert sleeps.delays[1] <= 0.5 * 2  # the second retry's full jitter, no 20 s floor
 
 
 # --- final errors -----------------------------------------------------------------------
@@ -670,3 +688,190 @@ async def test_bitfinex_amount_decimals_override_its_significant_digits_mode() -
     assert market.price_increment is None
     assert market.amount_increment == Decimal("0.00000001")
     assert market.min_amount == Decimal("0.00004")
+
+
+# --- one adapter for both ports -----------------------------------------------------------
+
+KEY, SECRET = "k" * 64, "s" * 64
+
+
+async def test_a_keyed_adapter_is_both_ports_and_loads_markets_once_for_both(make: Any) -> None:
+    server = canned_server("binance")
+    exchange = make(server, api_key=KEY, secret=SECRET)
+    assert isinstance(exchange, ExchangeClient)
+    assert isinstance(exchange, Broker)
+    assert (exchange.id, exchange.exchange, exchange.account) == ("binance", "binance", "live")
+    assert "k" * 64 not in repr(exchange)
+
+    markets = await exchange.load_markets()
+    rules = await exchange.market_rules("BTC/USDT")
+    ticker = await exchange.ticker("BTC/USDT")
+
+    # the same reading of precision and limits on both sides
+    market = markets["BTC/USDT"]
+    assert rules.price_increment == market.price_increment == Decimal("0.01")
+    assert rules.amount_increment == market.amount_increment == Decimal("0.00001")
+    assert rules.min_amount == market.min_amount == Decimal("0.00001")
+    assert rules.min_notional == market.min_notional == Decimal("5")
+    assert rules.taker_fee == Decimal("0.001")
+    assert ticker == await exchange.fetch_ticker("BTC/USDT")
+    assert server.count("/api/v3/exchangeInfo") == 1
+    # keyed, ccxt's binance also asks for the account's currencies (sapi)
+    assert server.count("/sapi/v1/capital/config/getall") == 1
+    assert server.configs[0]["options"]["warnOnFetchOpenOrdersWithoutSymbol"] is False
+
+
+async def test_market_rules_read_bitfinex_amounts_by_the_venue_override() -> None:
+    """The former broker read amounts in ccxt's SIGNIFICANT_DIGITS mode (no step); the
+    one adapter reads them as the venue table says, for orders as for market data."""
+    parsed = {
+        "id": "tBTCUSD", "symbol": "BTC/USD", "base": "BTC", "quote": "USD",
+        "baseId": "BTC", "quoteId": "USD", "type": "spot", "spot": True, "active": True,
+        "precision": {"amount": 8, "price": 5}, "taker": 0.002,
+        "limits": {"amount": {"min": 4e-05, "max": 2000.0}, "cost": {"min": 0}},
+    }  # fmt: skip
+
+    class ParsedBitfinex(ccxt_async.bitfinex):  # type: ignore[misc]
+        timeout_on_exit = 0
+
+        async def fetch_currencies(self, params: Any = None) -> dict[str, Any]:
+            return {}
+
+        async def fetch_markets(self, params: Any = None) -> list[dict[str, Any]]:
+            return [dict(parsed)]
+
+    exchange = CcxtExchange(
+        "bitfinex",
+        api_key=KEY,
+        secret=SECRET,
+        ccxt_factory=lambda _id, config: ParsedBitfinex(config),
+    )
+    try:
+        rules = await exchange.market_rules("BTC/USD")
+    finally:
+        await exchange.close()
+    assert rules.amount_increment == Decimal("0.00000001")
+    assert rules.price_increment is None
+    assert rules.min_amount == Decimal("0.00004")
+    assert rules.min_notional is None  # ccxt's 0: no minimum, not a minimum of 0
+    assert rules.taker_fee == Decimal("0.002")
+
+
+def test_a_trading_only_venue_is_a_broker_with_keys_and_refused_for_candles_without() -> None:
+    with pytest.raises(ConfigError, match="fetchOHLCV"):
+        CcxtExchange("independentreserve")
+    broker = CcxtExchange("independentreserve", api_key=KEY, secret=SECRET)
+    assert broker.exchange == "independentreserve"
+
+
+def test_keys_add_the_trading_check(tmp_path: Path) -> None:
+    table_file = tmp_path / "venues.yaml"
+    table_file.write_text(
+        "capabilities:\n"
+        "  market_data: [fetchMarkets, fetchOHLCV, fetchTicker]\n"
+        "  trading: [createOrder, fetchOrderBy]\n"
+        "venues:\n"
+        "  kraken: {ccxt_id: kraken, name: Kraken, country: US, roles: [market_data, trading]}\n",
+        encoding="utf-8",
+    )
+    table = load_venues(table_file)
+    server = canned_server("kraken")
+    CcxtExchange("kraken", venues=table, ccxt_factory=server.factory)  # market data only
+    with pytest.raises(ConfigError, match=r"kraken cannot be used for trading: .*fetchOrderBy"):
+        CcxtExchange(
+            "kraken", venues=table, api_key=KEY, secret=SECRET, ccxt_factory=server.factory
+        )
+
+
+async def test_orders_without_keys_are_refused_before_any_request(make: Any) -> None:
+    server = canned_server("binance")
+    exchange = make(server)
+    with pytest.raises(ConfigError, match="binance: cannot trade BTC/USDT without API keys"):
+        await exchange.find("ly" + "a" * 34, "BTC/USDT")
+    with pytest.raises(ConfigError, match="without API keys"):
+        await exchange.open_orders()
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({}, "binance"),
+        ({"api_key": KEY, "secret": SECRET}, "binance:keyed"),
+        ({"sandbox": True}, "binance:sandbox"),
+        ({"api_key": KEY, "secret": SECRET, "sandbox": True}, "binance:keyed:sandbox"),
+    ],
+)
+async def test_keys_and_sandbox_are_in_the_markets_cache_key(
+    make: Any, kwargs: dict[str, Any], key: str
+) -> None:
+    cache = MemoryCache()
+    exchange = make(canned_server("binance"), markets_cache=cache, **kwargs)
+    await exchange.load_markets()
+    assert set(cache.rows) == {key} == {exchange.markets_cache_key}
+
+
+async def test_a_keyless_snapshot_does_not_serve_a_keyed_adapter(make: Any) -> None:
+    cache = MemoryCache()
+    await make(canned_server("binance"), markets_cache=cache).load_markets()
+    keyed = canned_server("binance")
+    await make(keyed, markets_cache=cache, api_key=KEY, secret=SECRET).load_markets()
+    assert keyed.count("/api/v3/exchangeInfo") == 1
+    assert set(cache.rows) == {"binance", "binance:keyed"}
+
+
+async def test_a_snapshot_made_through_another_endpoint_is_not_used(make: Any) -> None:
+    cache = MemoryCache()
+    await make(canned_server("kraken"), markets_cache=cache).load_markets()
+    moved = canned_server("kraken")
+    await make(moved, markets_cache=cache, endpoint="http://127.0.0.1:9").load_markets()
+    assert moved.count("/0/public/AssetPairs") == 1
+
+
+# --- endpoint -------------------------------------------------------------------------------
+
+
+def test_an_endpoint_moves_every_api_url_and_keeps_each_path() -> None:
+    server = canned_server("binance")
+    exchange = CcxtExchange(
+        "binance", endpoint="http://127.0.0.1:8123", ccxt_factory=server.factory
+    )
+    api = exchange._ccxt.urls["api"]
+    original = ccxt.binance().urls["api"]
+    assert api["public"] == "http://127.0.0.1:8123/api/v3"
+    assert api["sapi"] == "http://127.0.0.1:8123/sapi/v1"
+    assert set(api) == set(original)
+
+    def leaves(tree: Any) -> list[str]:
+        if isinstance(tree, dict):
+            return [leaf for value in tree.values() for leaf in leaves(value)]
+        return [tree]
+
+    assert len(leaves(api)) == len(leaves(original)) > 10
+    assert all(url.startswith("http://127.0.0.1:8123/") for url in leaves(api))
+    assert exchange._ccxt.urls["www"] == ccxt.binance().urls["www"]  # only the API moves
+
+
+def test_an_endpoint_with_a_path_prefixes_it_and_nested_dicts_are_followed() -> None:
+    from lyra.exchanges.ccxt_client import point_urls
+
+    api = {"public": "https://api.x.com/v3?a=1", "more": {"deep": "https://b.x.com"}, "n": None}
+    assert point_urls(api, "https://proxy.test:8443/rec/", "x") == {
+        "public": "https://proxy.test:8443/rec/v3?a=1",
+        "more": {"deep": "https://proxy.test:8443/rec"},
+        "n": None,
+    }
+    assert point_urls("https://{hostname}/api", "http://127.0.0.1:1", "okx") == (
+        "http://127.0.0.1:1/api"
+    )
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["ftp://127.0.0.1:21", "127.0.0.1:8123", "http://", "file:///tmp/x", "ws://h:1"]
+)
+def test_an_endpoint_that_is_not_http_is_a_config_error_naming_the_exchange(
+    endpoint: str,
+) -> None:
+    server = canned_server("kraken")
+    with pytest.raises(ConfigError, match=r"exchange kraken: endpoint .* is not an http\(s\)"):
+        CcxtExchange("kraken", endpoint=endpoint, ccxt_factory=server.factory)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lyra.bootstrap import resolve_phase_run
 from lyra.config import load_settings
 from lyra.errors import ConfigError
 
@@ -19,7 +20,7 @@ def test_defaults_are_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.llm_provider == "offline"
     assert settings.exchanges == ["coinbase", "bitfinex"]
     assert settings.symbols == ["BTC/USD"]
-    assert settings.phase_spec.threshold == Decimal("0.70")
+    assert settings.phase is None  # the phase in force decides (lyra.rollout.phases)
     assert settings.reports_dir == Path(".lyra/reports")
 
 
@@ -33,8 +34,9 @@ def test_comma_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_phase_sets_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LYRA_PHASE", "4")
-    assert load_settings().phase_spec.threshold == Decimal("0.85")
-    assert load_settings(phase=5).phase_spec.threshold == Decimal("0.90")
+    assert resolve_phase_run(load_settings(), recorded=None)[1].threshold == Decimal("0.85")
+    five = load_settings(phase=5)
+    assert resolve_phase_run(five, recorded=None)[1].threshold == Decimal("0.90")
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ import pytest
 
 from benchmarks.talib_reference import real_hourly_candles
 from lyra.decision.prompt_templates import load_templates
-from lyra.decision.prompts import market_vote_messages, risk_assessment_messages
+from lyra.decision.prompts import market_vote_messages, trade_validation_messages
 from lyra.decision.votes import MarketSnapshot
 from lyra.errors import ConfigError
 from lyra.market.indicators import add_indicators
+from lyra.risk import parse_request
 from lyra.security.untrusted import DATA_BLOCK_RULE
 
 FRAME = add_indicators(real_hourly_candles().iloc[-300:].reset_index(drop=True)).tail(50)
@@ -72,13 +73,26 @@ def test_secrets_are_redacted_from_prompts() -> None:
     assert key not in user["content"]
 
 
-def test_risk_prompt_names_the_trade_and_the_market() -> None:
-    system, user = risk_assessment_messages(
-        snapshot(), side="buy", entry="8035.88", stop="7800", notional_usd="12000"
+def test_the_trade_validation_prompt_names_the_trade_with_the_symbol_as_data() -> None:
+    request = parse_request(
+        {
+            "phase": 3,
+            "portfolio": {"equity": "100000", "peak_equity": "100000", "cash": "100000"},
+            "proposal": {
+                "symbol": "BTC/USD",
+                "side": "buy",
+                "price": "60000",
+                "stop_price": "57000",
+                "consensus": "0.85",
+            },
+            "market": {"last_price": "60000", "age_seconds": "5"},
+        }
     )
+    system, user = trade_validation_messages(request)
     assert "validator" in system["content"]
-    assert "Proposed trade: buy at 8035.88, stop 7800, notional 12000 USD." in user["content"]
-    assert "rsi_14:" in user["content"]
+    assert "Proposed trade: buy at 60000, stop 57000." in user["content"]
+    inside = user["content"].split("<<<DATA", 1)[1].split("<<<END DATA", 1)[0]
+    assert "symbol: BTC/USD" in inside
 
 
 def test_templates_without_an_unknown_regime_are_refused(tmp_path: Path) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from lyra.risk import CHECKS, RiskAssessment, RiskLimits, assess, needs_premium_vote, parse_request
+from lyra.risk import (
+    CHECKS,
+    RiskAssessment,
+    RiskInputError,
+    RiskLimits,
+    assess,
+    needs_premium_vote,
+    parse_request,
+)
 from lyra.rollout.phases import OrderMode
 
 D = Decimal
@@ -72,14 +80,108 @@ def test_a_decision_without_a_stop_gets_one_from_the_atr_with_the_rule_stated() 
         "no stop given: stop 38,000 = 2 x ATR 1,000 below the price"
         in result.check("position_size").detail
     )
+
+
+def test_a_sell_of_what_is_not_held_is_sized_at_zero_on_spot() -> None:
     sell = run(
         {
             "proposal.stop_price": None,
             "market.atr": "1000",
             "proposal.side": "sell",
+            "portfolio.cash": "100000",
+            "portfolio.positions": {},
         }
     )
-    assert sell.stop_price == D("42000")
+    assert not sell.approved
+    assert sell.quantity == 0
+    assert failed(sell) == {"position_size"}
+    assert "no BTC held: a spot sell never opens a short" in sell.check("position_size").detail
+
+
+def test_a_sell_of_a_held_long_is_an_exit_sized_to_what_is_held() -> None:
+    # 0.2 BTC held at 40,000 (8,000); the 2% rule alone would sell far more
+    exit_ = run(
+        {
+            "proposal.side": "sell",
+            "proposal.stop_price": None,
+            "portfolio.cash": "92000",
+            "portfolio.positions": {"BTC": "8000"},
+        }
+    )
+    assert exit_.approved, exit_.reasons
+    assert exit_.quantity == D("0.2")
+    assert exit_.risk_amount == 0
+    assert "closing trade" in exit_.check("position_size").detail
+
+
+def test_an_exit_under_a_tripped_kill_switch_needs_no_premium_vote_even_above_10000() -> None:
+    # the issue's case: a long of 0.2 BTC at 60,000 (12,000 > 10,000), kill switch tripped,
+    # no premium tier available; the contract's request, no is_closing field
+    exit_ = run(
+        {
+            "kill_switch_tripped": True,
+            "proposal.side": "sell",
+            "proposal.price": "60000",
+            "proposal.stop_price": None,
+            "market.last_price": "60000",
+            "portfolio.equity": "100000",
+            "portfolio.peak_equity": "100000",
+            "portfolio.cash": "88000",
+            "portfolio.positions": {"BTC": "12000"},
+        }
+    )
+    assert exit_.approved, exit_.reasons
+    assert exit_.quantity == D("0.2")
+    assert not needs_premium_vote(
+        parse_request(
+            {
+                **BASE,
+                "portfolio": {
+                    "equity": "100000",
+                    "peak_equity": "100000",
+                    "cash": "88000",
+                    "positions": {"BTC": "12000"},
+                },
+                "proposal": {**BASE["proposal"], "side": "sell", "stop_price": None},
+            }
+        )
+    )
+    assert "not needed" in exit_.check("premium_vote").detail
+    assert "closing trade allowed" in exit_.check("kill_switch").detail
+
+
+def test_a_buy_against_a_short_covers_it_and_no_more() -> None:
+    cover = run(
+        {
+            "kill_switch_tripped": True,
+            "proposal.stop_price": None,
+            "portfolio.cash": "110000",
+            "portfolio.positions": {"BTC": "-10000"},
+        }
+    )
+    assert cover.approved, cover.reasons
+    assert cover.quantity == D("0.25")
+
+
+def test_an_is_closing_that_the_position_contradicts_is_refused_by_name() -> None:
+    with pytest.raises(RiskInputError, match="is_closing: no BTC short position"):
+        run({"is_closing": True})  # a buy with a long held does not close anything
+    with pytest.raises(RiskInputError, match="is_closing: this sell reduces the held BTC"):
+        run({"is_closing": False, "proposal.side": "sell", "proposal.stop_price": None})
+
+
+def test_a_run_stricter_than_its_phase_is_judged_at_its_own_figures() -> None:
+    at_85 = run({"consensus_threshold": "0.85", "proposal.consensus": "0.82"})
+    assert failed(at_85) == {"consensus"}
+    assert "< phase 3 threshold 0.85" in at_85.check("consensus").detail
+    validating = run({"order_mode": "validate"})
+    assert validating.order_mode is OrderMode.VALIDATE
+    assert "never sent" in validating.check("phase").detail
+    assert "run with validate orders" in validating.check("phase").detail
+    with pytest.raises(RiskInputError, match=r"consensus_threshold: .*below phase 3's 0\.80"):
+        run({"consensus_threshold": "0.75"})
+    with pytest.raises(RiskInputError, match="order_mode: order mode live is bolder"):
+        run({"order_mode": "live"})
 
 
 def test_every_check_reports_a_name_a_verdict_and_a_detail() -> None:

@@ -1,34 +1,38 @@
-"""The LLM voting panel: one :class:`LlmAnalyst` per catalog panel slot, via the gateway.
+"""The LLM analyst: one panel slot answered by a model, through the :class:`Asker` port.
 
-Each slot (``llm:premium``, ``llm:advanced``, ...) votes through the gateway on its tier;
-the model that actually answered (after routing, fallbacks or downgrades) is recorded on
-the vote, with its tokens, cost and latency. A slot that cannot get a valid vote
-abstains with the gateway's reason, so consensus can judge the quorum.
+Each slot (``llm:premium``, ``llm:advanced``, ...) asks for a structured vote on its tier
+(the gateway routes, falls back and downgrades); the model that actually answered is
+recorded on the vote, with its tokens, cost and latency. A slot that cannot get a valid
+vote abstains with the reason, so consensus can judge the quorum (docs/domain.md,
+"Consensus"). The slot knows nothing of HTTP, budgets or the database: those are the
+gateway's, behind the port.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Final
 
 from lyra.decision.analysts.base import Analyst
+from lyra.decision.ballots import VOTE_ANSWER
 from lyra.decision.prompts import market_vote_messages
 from lyra.decision.votes import AnalystKind, MarketSnapshot, Vote
-from lyra.llm.gateway import Gateway
 from lyra.spend.catalog import Catalog, PanelSlot
+from lyra.structured import Asker
 
-__all__ = ["LlmAnalyst", "build_llm_panel"]
+__all__ = ["MARKET_TASK", "LlmAnalyst", "llm_panel"]
 
-MARKET_TASK = "market_analysis"
+#: The gateway task of a market vote (its tier routing and cache TTL).
+MARKET_TASK: Final = "market_analysis"
 
 
 @dataclass(frozen=True, slots=True)
 class LlmAnalyst:
-    """A panel slot answered by an LLM through the gateway."""
+    """A panel slot answered by an LLM through ``asker``."""
 
     slot: PanelSlot
-    gateway: Gateway
-    task: str = MARKET_TASK
+    asker: Asker
     cycle_id: str | None = None
 
     @property
@@ -47,29 +51,28 @@ class LlmAnalyst:
         return self.slot.weight
 
     async def vote(self, snapshot: MarketSnapshot) -> Vote:
-        """Ask the gateway for this slot's vote on the snapshot's market."""
-        outcome = await self.gateway.vote(
-            task=self.task,
+        """Ask for this slot's vote on the snapshot's market."""
+        answer = await self.asker.ask(
+            task=MARKET_TASK,
             tier=self.slot.tier,
-            messages=market_vote_messages(snapshot, self.gateway.secrets),
+            messages=market_vote_messages(snapshot, self.asker.secrets),
+            spec=VOTE_ANSWER,
             cycle_id=self.cycle_id,
         )
         return Vote(
             analyst=self.name,
             kind="llm",
             weight=self.weight,
-            ballot=outcome.ballot,
-            abstain_reason=outcome.abstain_reason,
-            model=outcome.model,
-            latency_ms=outcome.latency_ms,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            cost_usd=outcome.cost_usd,
+            ballot=answer.value,
+            abstain_reason=answer.abstain_reason,
+            model=answer.model,
+            latency_ms=answer.latency_ms,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            cost_usd=answer.cost_usd,
         )
 
 
-def build_llm_panel(
-    catalog: Catalog, gateway: Gateway, cycle_id: str | None = None
-) -> list[Analyst]:
-    """One analyst per catalog panel slot."""
-    return [LlmAnalyst(slot, gateway, cycle_id=cycle_id) for slot in catalog.panel]
+def llm_panel(catalog: Catalog, asker: Asker, cycle_id: str | None = None) -> list[Analyst]:
+    """One LLM analyst per catalog panel slot."""
+    return [LlmAnalyst(slot, asker, cycle_id) for slot in catalog.panel]

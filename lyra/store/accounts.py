@@ -1,4 +1,4 @@
-"""The account in the database: cash ledger, positions, fills and equity snapshots.
+"""The trading account in the database: cash entries, positions, fills and equity snapshots.
 
 Every function works inside the caller's transaction (``database.transaction()``), so a
 fill, its position change and its cash entries are written together or not at all. A
@@ -14,16 +14,15 @@ phase-3/4 markets, all quoted in USD or a USD stablecoin, allow).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lyra.portfolio.accounting import PositionState, apply_fill
-from lyra.risk.killswitch import drawdown
+from lyra.portfolio.valuation import PositionLine, Valuation
 from lyra.store.execution_tables import (
     CashEntryRow,
     EquitySnapshotRow,
@@ -41,6 +40,7 @@ __all__ = [
     "ensure_funded",
     "equity_curve",
     "held_quantity",
+    "is_funded",
     "peak_equity",
     "positions",
     "record_snapshot",
@@ -50,12 +50,15 @@ __all__ = [
 Marks = Mapping[tuple[str, str], Decimal]
 
 
+def is_funded(session: Session, account: str) -> bool:
+    """True once the account has had any cash entry (its first deposit)."""
+    seen = session.scalar(select(CashEntryRow.id).where(CashEntryRow.account == account).limit(1))
+    return seen is not None
+
+
 def ensure_funded(session: Session, account: str, capital: Decimal, now: datetime) -> bool:
     """Deposit ``capital`` into an account that has never had cash; True if it did."""
-    seen = session.scalar(
-        select(func.count()).select_from(CashEntryRow).where(CashEntryRow.account == account)
-    )
-    if seen:
+    if is_funded(session, account):
         return False
     session.add(CashEntryRow(account=account, amount=capital, reason="deposit", created_at=now))
     session.flush()
@@ -179,50 +182,6 @@ def book_fill(session: Session, order: OrderRow, fill: Fill, now: datetime) -> F
         )
     session.flush()
     return fill_row
-
-
-@dataclass(frozen=True, slots=True)
-class PositionLine:
-    """One position as shown: quantity, average cost, mark and unrealised P&L."""
-
-    exchange: str
-    symbol: str
-    asset: str
-    quantity: Decimal
-    average_cost: Decimal | None
-    mark: Decimal | None
-    value: Decimal
-    unrealised: Decimal
-    realised: Decimal
-    fees: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Valuation:
-    """An account marked to market (DESIGN.md, Risk: equity includes open positions)."""
-
-    account: str
-    cash: Decimal
-    positions_value: Decimal
-    equity: Decimal
-    peak_equity: Decimal
-    realised_pnl: Decimal
-    unrealised_pnl: Decimal
-    fees: Decimal
-    lines: tuple[PositionLine, ...]
-
-    @property
-    def drawdown(self) -> Decimal:
-        """Fraction below the peak (0 at or above it): the kill switch's measure."""
-        return drawdown(self.equity, self.peak_equity)
-
-    def asset_values(self) -> dict[str, Decimal]:
-        """Market value per asset across exchanges (the risk request's ``positions``)."""
-        out: dict[str, Decimal] = {}
-        for line in self.lines:
-            if line.quantity:
-                out[line.asset] = out.get(line.asset, Decimal(0)) + line.value
-        return out
 
 
 def value_account(session: Session, account: str, marks: Marks | None = None) -> Valuation:
