@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from flows.pre_trade_risk import pre_trade_risk
 from lyra import bootstrap
 from lyra.config import load_settings
 from lyra.errors import ConfigError
+from lyra.risk import RiskLimits
 from lyra.store.audit import verify_audit_log
 from lyra.store.execution_tables import EquitySnapshotRow, FillRow, OrderRow
-from lyra.store.models import DecisionRow
+from lyra.store.killswitch import check_drawdown_and_trip
+from lyra.store.models import AuditRecord, DecisionRow
 from tasks.execution import EQUITY_ARTIFACT_KEY, ORDERS_ARTIFACT_KEY
 from tests.integration.test_execution_orders import insert_decision
 
@@ -35,7 +38,7 @@ def lyra_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str)
     bootstrap.dispose_all()
 
 
-def _buy_decision(phase: int) -> tuple[str, Decimal]:
+def _buy_decision(phase: int, score: str = "0.9") -> tuple[str, Decimal]:
     """A market-analysis cycle, then an actionable buy at that cycle's price."""
     cycle = market_analysis(phase=phase)
     price = cycle.decisions[0].price
@@ -49,6 +52,7 @@ def _buy_decision(phase: int) -> tuple[str, Decimal]:
         stop=str((price * Decimal("0.97")).quantize(Decimal("0.01"))),
         as_of=cycle.as_of,
         phase=phase,
+        score=score,
     )
     return decision_id, price
 
@@ -164,3 +168,80 @@ def test_a_lower_capital_cap_shrinks_the_order(
     [outcome] = capped.outcomes
     assert outcome.notional is not None
     assert outcome.notional <= Decimal(500)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_consensus_threshold_parameter_is_judged_by_the_consensus_and_by_risk(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phase-3 run at 0.85 (the parameter a phase deployment carries) decides at 0.85,
+    hands 0.85 to pre-trade risk, and risk judges 0.85, not the base phase's 0.80."""
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")
+    strict = Decimal("0.85")
+    cycle = market_analysis(phase=3, consensus_threshold=strict)
+    assert cycle.threshold == strict
+    assert all(
+        d.threshold == strict and ("threshold 0.85" in d.reason or "quorum" in d.reason)
+        for d in cycle.decisions
+    )
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        stored = session.scalars(select(DecisionRow).where(DecisionRow.cycle_id == cycle.cycle_id))
+        assert {d.threshold for d in stored} == {strict}
+
+    # the panel scored 0.82: enough for phase 3's 0.80, not for this run's 0.85
+    between, _ = _buy_decision(3, score="0.82")
+    judged = pre_trade_risk(decision_ids=[between], phase=3, consensus_threshold=strict)
+    [refused] = judged.outcomes
+    assert judged.threshold == strict
+    assert refused.status == "rejected"
+    assert refused.reasons == ("consensus: consensus 0.82 < phase 3 threshold 0.85",)
+    with database.transaction() as session:
+        audit = session.scalars(
+            select(AuditRecord).where(AuditRecord.event == "risk.assessed")
+        ).all()
+        assert audit[-1].payload["request"]["consensus_threshold"] == "0.85"
+
+    # at the phase's own threshold the same kind of decision goes through
+    passing, _ = _buy_decision(3, score="0.82")
+    filled = pre_trade_risk(decision_ids=[passing], phase=3)
+    assert [o.status for o in filled.outcomes] == ["filled"]
+    assert filled.threshold == Decimal("0.80")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_held_long_is_sold_under_a_tripped_kill_switch_without_a_premium_tier(
+    lyra_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exit never depends on an LLM: offline (no premium tier), with the kill switch
+    tripped, a sell decision on a held long is approved and fills what is held."""
+    monkeypatch.setenv("LYRA_PAPER_CAPITAL_USD", "40000")
+    bought, price = _buy_decision(3)
+    first = pre_trade_risk(decision_ids=[bought])
+    held = first.outcomes[0].filled
+    assert held > 0
+    database = bootstrap.open_database(load_settings())
+    with database.transaction() as session:
+        check_drawdown_and_trip(
+            session,
+            equity=Decimal(30_000),
+            peak_equity=Decimal(40_000),
+            now=datetime.now(UTC),
+            limits=RiskLimits(),
+        )
+    sell = insert_decision(
+        database,
+        exchange="coinbase",
+        symbol="BTC/USD",
+        action="sell",
+        price=str(price),
+        stop=None,
+        as_of=first.market_time,
+        phase=3,
+    )
+    summary = pre_trade_risk(decision_ids=[sell])
+    [outcome] = summary.outcomes
+    assert summary.kill_switch_tripped
+    assert outcome.approved, outcome.reasons
+    assert outcome.status == "filled"
+    assert outcome.filled == held

@@ -46,10 +46,12 @@ def insert_decision(
     as_of: datetime = AS_OF,
     phase: int = 3,
     atr: float = 30.0,
+    score: str = "0.9",
 ) -> str:
-    """A recorded, actionable decision (and its cycle), as market analysis would leave it."""
+    """A recorded, actionable decision (and its cycle), as market analysis would leave it
+    (``score``: the panel's consensus score for its action)."""
     cycle_id, decision_id = str(uuid.uuid4()), str(uuid.uuid4())
-    score = Decimal("0.9")
+    score_value = Decimal(score)
     with database.transaction() as session:
         session.add(
             CycleRow(
@@ -76,8 +78,8 @@ def insert_decision(
                 action=action,
                 proposed=action,
                 actionable=True,
-                score_buy=score if action == "buy" else Decimal(0),
-                score_sell=score if action == "sell" else Decimal(0),
+                score_buy=score_value if action == "buy" else Decimal(0),
+                score_sell=score_value if action == "sell" else Decimal(0),
                 score_hold=Decimal(0),
                 threshold=Decimal("0.80"),
                 phase=phase,

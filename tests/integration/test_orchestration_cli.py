@@ -35,6 +35,25 @@ def test_status_without_a_server_shows_phase_kill_switch_and_spend(tmp_path: Pat
     assert f"no server answers at {nobody}" in result.stdout
 
 
+def test_lyra_phase_in_dot_env_is_the_phase_of_lyra_run_and_of_lyra_status(
+    tmp_path: Path,
+) -> None:
+    """One rule decides the phase in force: ``LYRA_PHASE=1`` in ``.env`` makes ``lyra run``
+    analyse only (no order of any kind) and ``lyra status`` report phase 1."""
+    nobody = f"http://127.0.0.1:{free_port()}/api"
+    (tmp_path / ".env").write_text("LYRA_PHASE=1\n", encoding="utf-8")
+    run = _lyra(tmp_path, "run", env={})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == (
+        "phase 1 (LYRA_PHASE): phase 1 (Foundation verification) at 0.70, analysis only"
+    )
+    assert "phase 1 (none)" in run.stdout  # the trades table: analysis only
+    status = _lyra(tmp_path, "status", env={"PREFECT_API_URL": nobody})
+    assert status.returncode == 0, status.stderr
+    first = status.stdout.splitlines()[0]
+    assert first == "phase       1 Foundation verification (LYRA_PHASE; no promotion recorded)"
+
+
 def test_serve_outside_the_clone_names_the_problem(tmp_path: Path) -> None:
     result = _lyra(tmp_path, "serve", env={})
     assert result.returncode == 2

@@ -117,8 +117,8 @@ def test_no_approved_order_breaks_a_rule(raw: dict[str, Any], premium: bool | No
         proposal.consensus
         >= {2: D("0.75"), 3: D("0.80"), 4: D("0.85"), 5: D("0.90")}[request.phase]
     )
-    if result.notional > 10_000:
-        assert premium is True
+    if result.notional > 10_000 and not request.reduces_position:
+        assert premium is True  # an exit asks none: it never depends on an LLM
     if proposal.side == "sell":
         assert before > 0  # spot: a sell only ever sells what is held
     if request.reduces_position:
