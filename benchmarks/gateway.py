@@ -13,7 +13,7 @@ warm-up of 100 that opens the connections, every request with a distinct prompt:
   and the response cache in the same database, missed on purpose (distinct prompts), so
   each request pays the lookup, the call and the store. Built as
   :func:`lyra.bootstrap.gateway.build_gateway` builds it, with the cache on
-  :class:`lyra.store.answer_cache.LedgerCache` and ``max_in_flight`` at 50 (the default is
+  :class:`lyra.store.answer_cache.DatabaseAnswerCache` and ``max_in_flight`` at 50 (the default is
   16, which alone would cap it at 800 calls/s). SQLite in a temporary folder is the
   embedded default, and the targets are checked on it; PostgreSQL (127.0.0.1:5432, a
   temporary database created and dropped as ``tests/conftest.py`` does) is reported
@@ -84,7 +84,7 @@ from lyra.llm.keys import KeySpec  # noqa: E402
 from lyra.openrouter.client import OpenRouterClient  # noqa: E402
 from lyra.spend.budget import BudgetPolicy  # noqa: E402
 from lyra.spend.catalog import TIERS, Catalog  # noqa: E402
-from lyra.store.answer_cache import LedgerCache  # noqa: E402
+from lyra.store.answer_cache import DatabaseAnswerCache  # noqa: E402
 from lyra.store.db import Database  # noqa: E402
 from lyra.store.migrate import upgrade_to_head  # noqa: E402
 from tests.support.fake_openrouter import DEFAULT_MODELS  # noqa: E402
@@ -334,7 +334,7 @@ async def gateway(
         catalog=catalog(models),
         keys=[key],
         budget=BudgetPolicy(Decimal("1000"), key_caps_usd={"bench": Decimal("500")}),
-        cache=ResponseCache(LedgerCache(db), InflightMerger()),
+        cache=ResponseCache(DatabaseAnswerCache(db), InflightMerger()),
         options=GatewayOptions(max_in_flight=IN_FLIGHT),
     )
     try:

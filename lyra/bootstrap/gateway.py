@@ -36,7 +36,7 @@ from lyra.security.keystore import Keystore, default_keystore_path
 from lyra.security.redaction import RedactingFilter, install_redaction
 from lyra.spend.budget import BudgetPolicy
 from lyra.spend.catalog import Catalog, ModelPrice, load_catalog
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.budget import expire_stale
 from lyra.store.db import Database
 from lyra.store.model_prices import load_prices
@@ -129,9 +129,11 @@ def budget_policy(settings: Settings, keys: list[KeySpec]) -> BudgetPolicy:
 
 def response_cache(settings: Settings, database: Database) -> ResponseCache:
     """Redis when ``LYRA_REDIS_URL`` is set, else the database through the gateway's
-    group-committing ledger (:class:`~lyra.store.answer_cache.LedgerCache`); merging in
+    group-committing writer (:class:`~lyra.store.answer_cache.DatabaseAnswerCache`); merging in
     flight."""
-    backend = RedisCache(settings.redis_url) if settings.redis_url else LedgerCache(database)
+    backend = (
+        RedisCache(settings.redis_url) if settings.redis_url else DatabaseAnswerCache(database)
+    )
     return ResponseCache(backend, InflightMerger())
 
 

@@ -121,7 +121,8 @@ def budget_command() -> None:
     from lyra.bootstrap.gateway import budget_policy
     from lyra.llm.keys import KeySpec
     from lyra.spend.budget import budget_day
-    from lyra.store.budget import expire_stale, spend_by_key, spend_by_model, spend_by_scope
+    from lyra.store.budget import expire_stale
+    from lyra.store.budget_report import spend_by_key, spend_by_model, spend_by_scope
 
     settings = load_settings()
     day = budget_day(datetime.now(UTC))

@@ -112,7 +112,7 @@ def status() -> None:
     from lyra.bootstrap.gateway import budget_policy
     from lyra.services.promotion import rollout_state
     from lyra.spend.budget import budget_day
-    from lyra.store.budget import spend_by_scope
+    from lyra.store.budget_report import spend_by_scope
 
     settings = load_settings()
     runtime = build_runtime(settings)

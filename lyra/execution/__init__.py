@@ -11,7 +11,7 @@ The front door::
 from __future__ import annotations
 
 from lyra.execution.broker import Broker
-from lyra.execution.checks import CheckedOrder, OrderCheckError, check_order, round_down
+from lyra.execution.checks import OrderCheckError, check_order, round_down
 from lyra.execution.client_ids import client_order_id, is_lyra_client_id
 from lyra.execution.fees import taker_fee
 from lyra.execution.paper import Bar, FillModel, PaperBroker, simulate_fill
@@ -27,7 +27,6 @@ from lyra.execution.types import (
 __all__ = [
     "Bar",
     "Broker",
-    "CheckedOrder",
     "FillModel",
     "FillReport",
     "MarketRules",

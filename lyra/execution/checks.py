@@ -17,13 +17,12 @@ A failed check raises :class:`OrderCheckError` naming the check and the figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from lyra.errors import FinalError
 from lyra.execution.types import MarketRules, Side
 
-__all__ = ["CheckedOrder", "OrderCheckError", "check_order", "round_down"]
+__all__ = ["OrderCheckError", "check_order", "round_down"]
 
 
 class OrderCheckError(FinalError):
@@ -33,15 +32,6 @@ class OrderCheckError(FinalError):
     def __init__(self, check: str, message: str) -> None:
         super().__init__(f"{check}: {message}")
         self.check = check
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedOrder:
-    """An order's amount after the checks, with each check's verdict for the record."""
-
-    amount: Decimal
-    notional: Decimal
-    checks: tuple[str, ...]
 
 
 def round_down(value: Decimal, increment: Decimal | None) -> Decimal:
@@ -59,12 +49,13 @@ def check_order(
     price: Decimal,
     *,
     held: Decimal | None = None,
-) -> CheckedOrder:
-    """Apply the shared checks to an order of ``amount`` at about ``price``."""
+) -> Decimal:
+    """The amount of an order of ``amount`` at about ``price`` once the shared checks
+    passed (rounded down to the market's step); :class:`OrderCheckError` names the check
+    that refuses it."""
     if price <= 0:
         raise OrderCheckError("price", f"reference price must be positive, got {price}")
     rounded = round_down(amount, rules.amount_increment)
-    passed = [f"amount_precision: {amount} -> {rounded} (step {rules.amount_increment})"]
     if rounded <= 0:
         raise OrderCheckError(
             "positive_amount",
@@ -82,9 +73,8 @@ def check_order(
             "min_notional",
             f"{notional} {rules.quote} is below {rules.exchange}'s minimum {rules.min_notional}",
         )
-    passed.append(f"min_notional: {notional} >= {rules.min_notional}")
     if side is Side.SELL and held is not None and rounded > held:
         raise OrderCheckError(
             "spot_holding", f"sell of {rounded} {rules.base} exceeds the {held} held"
         )
-    return CheckedOrder(amount=rounded, notional=notional, checks=tuple(passed))
+    return rounded

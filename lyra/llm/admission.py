@@ -17,7 +17,7 @@ all of it (flows are separate processes); this class asks it as rarely as that a
   ``lease_calls`` worst cases (or twice the calls of that model and key in flight, if
   more), made atomically in the database, sub-allocated here; ``lease_calls=1`` is one
   reservation per call. A lease is opened by one caller while the others wait for it.
-- **Conclusion.** A success is group-committed by the ledger (record, plus
+- **Conclusion.** A success is group-committed by the writer (record, plus
   ``record_success`` for a breaker that is not clean); a failure goes through
   :func:`lyra.store.gateway_transactions.conclude_failure` in a transaction of its own; the
   last call in flight on a lease settles it in the same transaction as its record.
@@ -57,7 +57,7 @@ from lyra.store.gateway_transactions import (
     conclude_success,
     open_lease,
 )
-from lyra.store.gateway_writer import BreakerView, Ledger
+from lyra.store.gateway_writer import BreakerView, GatewayWriter
 from lyra.store.llm_calls import CallRecord
 
 __all__ = ["Admission", "AdmissionOptions", "KeyBreakerOpenError", "Ticket"]
@@ -95,12 +95,12 @@ class Admission:
 
     def __init__(
         self,
-        ledger: Ledger,
+        writer: GatewayWriter,
         budget: BudgetPolicy,
         breaker: BreakerPolicy,
         options: AdmissionOptions,
     ) -> None:
-        self._ledger = ledger
+        self._writer = writer
         self._budget = budget
         self._breaker = breaker
         self._options = options
@@ -148,7 +148,7 @@ class Admission:
             return
 
     async def _look(self, pair: tuple[str, str]) -> BreakerCheck:
-        check = await self._ledger.run(
+        check = await self._writer.run(
             partial(
                 acquire_breakers,
                 model_breaker=pair[0],
@@ -186,7 +186,7 @@ class Admission:
         if calls > 1:  # cover the calls in flight twice over, or a lease lasts one round
             calls = max(calls, 2 * self._book.in_flight(key))
         sizes = [amount * calls, amount]
-        grant = await self._ledger.run(
+        grant = await self._writer.run(
             partial(
                 open_lease,
                 policy=self._budget,
@@ -219,7 +219,7 @@ class Admission:
         lease = task.result()
         if self._book.give_back(lease, need, None, sent=False):
             closing = LeaseClosing(lease.reservation_id, lease.spent_usd, lease.sent)
-            self._ledger.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
+            self._writer.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
 
     # -- conclude -------------------------------------------------------------------------
 
@@ -231,13 +231,13 @@ class Admission:
         closing = self._give_back(ticket, cost)
         now = datetime.now(UTC)
         if closing is None:  # the common case: group-committed with other calls
-            self._note(await self._ledger.conclude([record], names, self._breaker, now))
+            self._note(await self._writer.conclude([record], names, self._breaker, now))
             return
-        views, settlement = await self._ledger.run(
+        views, settlement = await self._writer.run(
             partial(
                 conclude_success,
                 record=record,
-                insert=self._ledger.insert_records,
+                insert=self._writer.insert_records,
                 breakers=names,
                 policy=self._breaker,
                 now=now,
@@ -263,11 +263,11 @@ class Admission:
         disable = None
         if disable_reason is not None:
             disable = (ticket.lease.key[1], disable_reason)
-        views, settlement = await self._ledger.run(
+        views, settlement = await self._writer.run(
             partial(
                 conclude_failure,
                 record=record,
-                insert=self._ledger.insert_records,
+                insert=self._writer.insert_records,
                 breakers=(ticket.model_breaker, ticket.key_breaker),
                 failed=failed,
                 disable=disable,
@@ -286,7 +286,7 @@ class Admission:
         count it, and its lease is settled in the background if it was the last call."""
         closing = self._give_back(ticket, ticket.amount_usd)
         if closing is not None:
-            self._ledger.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
+            self._writer.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
 
     def _give_back(self, ticket: Ticket, cost: Decimal | None) -> LeaseClosing | None:
         """Charge the concluded call to its lease (in memory, at once, so a failure of

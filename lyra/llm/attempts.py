@@ -30,7 +30,7 @@ from lyra.openrouter.wire import ChatMessage, ChatRequest
 from lyra.resilience.backoff import delay as backoff_delay
 from lyra.spend.catalog import ModelPrice
 from lyra.store.budget import ScopeExhaustedError
-from lyra.store.gateway_writer import Ledger
+from lyra.store.gateway_writer import GatewayWriter
 from lyra.store.llm_calls import CallRecord
 from lyra.structured import Answer, AnswerSpec, InvalidAnswerError
 
@@ -135,7 +135,7 @@ class Attempts:
 
     client: OpenRouterClient
     admission: Admission
-    ledger: Ledger
+    writer: GatewayWriter
     prices: dict[str, ModelPrice]
     attempts_per_model: int
     backoff_base_s: float
@@ -208,14 +208,14 @@ class Attempts:
                 amount_usd=amount,
             )
         except ScopeExhaustedError as refusal:
-            await self.ledger.record([record_of(call, key.alias, 0, "budget_denied")])
+            await self.writer.record([record_of(call, key.alias, 0, "budget_denied")])
             if refusal.scope == "total":
                 raise TotalExhaustedError(str(refusal)) from None
             if refusal.scope.startswith("tier:"):
                 raise TierExhaustedError(str(refusal)) from None
             raise KeyUnusableError(str(refusal)) from None
         except BreakerOpenError as refusal:
-            await self.ledger.record([record_of(call, key.alias, 0, "breaker_open")])
+            await self.writer.record([record_of(call, key.alias, 0, "breaker_open")])
             if isinstance(refusal, KeyBreakerOpenError):
                 raise KeyUnusableError(str(refusal)) from None
             raise ModelFailedError(str(refusal)) from None

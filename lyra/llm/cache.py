@@ -4,7 +4,7 @@ DESIGN.md ("LLM gateway", Cache): answers are cached per task for as long as the
 they were asked about stays current (:data:`TASK_TTLS`), keyed by a hash of model and
 messages (:func:`cache_key`), and identical requests in flight are merged. The cache is
 shared by every flow run, so it lives outside the process: in the database by default
-(:class:`lyra.store.answer_cache.LedgerCache`), in Redis when ``LYRA_REDIS_URL`` is set
+(:class:`lyra.store.answer_cache.DatabaseAnswerCache`), in Redis when ``LYRA_REDIS_URL`` is set
 (:class:`RedisCache`).
 
 The cache only saves money and time, it decides nothing: when its backend is unreachable
@@ -13,7 +13,7 @@ what that costs) rather than failing the cycle.
 
 Usage::
 
-    cache = ResponseCache(LedgerCache(db), InflightMerger())
+    cache = ResponseCache(DatabaseAnswerCache(db), InflightMerger())
     key = cache_key(model, messages, response_format)
     answer, hit = await cache.get_or_call(key, "technical", model, lambda: client.chat(...))
 """

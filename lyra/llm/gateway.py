@@ -83,7 +83,7 @@ from lyra.spend.catalog import Catalog, ModelPrice, RoutingPolicy
 from lyra.spend.routing import ModelMetrics, rank_models
 from lyra.store.db import Database
 from lyra.store.gateway_transactions import load_metrics
-from lyra.store.gateway_writer import ledger_for
+from lyra.store.gateway_writer import writer_for
 from lyra.structured import Answer, AnswerSpec
 
 __all__ = ["Gateway", "GatewayOptions"]
@@ -175,9 +175,9 @@ class Gateway:
         self._prices = prices or dict(catalog.models)
         self._options = options
         self._in_flight = asyncio.Semaphore(options.max_in_flight)
-        self._ledger = ledger_for(database)
+        self._writer = writer_for(database)
         admission = Admission(
-            self._ledger,
+            self._writer,
             budget,
             breaker or BreakerPolicy(),
             AdmissionOptions(
@@ -190,7 +190,7 @@ class Gateway:
         self._attempts = Attempts(
             client=client,
             admission=admission,
-            ledger=self._ledger,
+            writer=self._writer,
             prices=self._prices,
             attempts_per_model=options.attempts_per_model,
             backoff_base_s=options.backoff_base_s,
@@ -279,7 +279,7 @@ class Gateway:
         if not hit and "outcome" in holder:
             return holder["outcome"]
         answer = spec.load(value["answer"])
-        await self._ledger.record([record_of(call, None, 0, "cache_hit", cache_hit=True)])
+        await self._writer.record([record_of(call, None, 0, "cache_hit", cache_hit=True)])
         return Answer(answer, None, call.model, call.tier, cache_hit=True)
 
     async def _call_keys(self, call: Call) -> Answer[Any]:
@@ -318,10 +318,10 @@ class Gateway:
 
     async def _load_metrics(self, models: list[str]) -> dict[str, ModelMetrics]:
         now = datetime.now(UTC)
-        return await self._ledger.run(partial(load_metrics, models=models, now=now))
+        return await self._writer.run(partial(load_metrics, models=models, now=now))
 
     async def _load_disabled(self) -> dict[str, str]:
-        return await self._ledger.disabled_keys()
+        return await self._writer.disabled_keys()
 
     def _key_disabled(self, alias: str, reason: str) -> None:
         """This process disabled a key: stop using it at once (others read it back)."""

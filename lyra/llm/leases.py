@@ -58,7 +58,6 @@ class Lease:
     spent_usd: Decimal = Decimal(0)
     spent_nusd: int = 0
     sent: int = 0
-    full: bool = False
     closed: bool = False
 
     @property
@@ -81,13 +80,12 @@ class LeaseBook:
 
     def take(self, key: LeaseKey, need_nusd: int, now: float) -> Lease | None:
         """Allocate ``need_nusd`` from the current lease of ``key``; None when there is
-        no lease with room (the caller opens one). A lease that cannot take the call is
-        marked full and takes no more (it closes when its calls conclude)."""
+        no lease with room (the caller opens one). A lease that cannot take the call stops
+        being current and takes no more (it closes when its calls conclude)."""
         lease = self._current.get(key)
         if lease is None:
             return None
         if lease.room_nusd < need_nusd or now - lease.opened_at > self._max_age_s:
-            lease.full = True
             del self._current[key]
             return None
         self._allocate(lease, need_nusd)
@@ -96,9 +94,6 @@ class LeaseBook:
     def add(self, lease: Lease, need_nusd: int) -> None:
         """A lease just reserved becomes the current one of its key, with the first call
         (``need_nusd``) already allocated; a previous current lease takes no more calls."""
-        previous = self._current.get(lease.key)
-        if previous is not None:
-            previous.full = True
         self._current[lease.key] = lease
         self._allocate(lease, need_nusd)
 
@@ -126,7 +121,3 @@ class LeaseBook:
         lease.in_flight += 1
         lease.outstanding_nusd += need_nusd
         self._in_flight[lease.key] = self._in_flight.get(lease.key, 0) + 1
-
-    def open_leases(self) -> list[Lease]:
-        """The leases that still take calls."""
-        return list(self._current.values())

@@ -32,22 +32,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import os
 import re
 import secrets
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, BinaryIO, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from lyra.errors import ConfigError
+from lyra.security.atomic_file import Writer, write_atomically
 from lyra.security.sealing import ITERATIONS
 from lyra.security.sealing import open_sealed as _open_sealed
 from lyra.security.sealing import seal as _seal
@@ -80,15 +78,6 @@ _CIPHER = "aes-256-gcm"
 _SALT_BYTES = 16
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
-
-#: Writes the serialised document to the open temporary file (a parameter so tests can
-#: make a write fail half-way and check that the old file survives).
-Writer = Callable[[BinaryIO, bytes], None]
-
-
-def _write_all(handle: BinaryIO, data: bytes) -> None:
-    handle.write(data)
-
 
 def default_keystore_path(home: Path) -> Path:
     """Where the keystore lives by default: ``<settings.home>/keystore.json``."""
@@ -177,7 +166,7 @@ class Keystore:
         *,
         iterations: int = ITERATIONS,
         allow_weak_kdf_for_tests: bool = False,
-        writer: Writer = _write_all,
+        writer: Writer | None = None,
     ) -> None:
         if iterations < ITERATIONS and not allow_weak_kdf_for_tests:
             raise ValueError(
@@ -357,44 +346,16 @@ class Keystore:
 
     def _save(self, document: _Document) -> None:
         data = document.model_dump_json(indent=2).encode("utf-8") + b"\n"
-        folder = self._path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, temp_name = tempfile.mkstemp(
-                dir=folder, prefix=f".{self._path.name}.", suffix=".tmp"
-            )
+            if self._writer is None:
+                write_atomically(self._path, data)
+            else:
+                write_atomically(self._path, data, self._writer)
         except OSError as exc:
-            raise ConfigError(f"cannot write keystore {self._path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.chmod(temp_name, 0o600)
-                self._writer(handle, data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp_name, self._path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            if isinstance(exc, OSError):
-                raise ConfigError(
-                    f"cannot write keystore {self._path}: {exc.strerror or exc}; "
-                    "the previous file is unchanged"
-                ) from None
-            raise
-        _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+            raise ConfigError(
+                f"cannot write keystore {self._path}: {exc.strerror or exc}; "
+                "the previous file is unchanged"
+            ) from None
 
 
 def _check_alias(alias: str) -> None:

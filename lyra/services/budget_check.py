@@ -20,7 +20,8 @@ from lyra.spend.cycle_cost import (
     market_cycle_plan,
     news_cycle_plan,
 )
-from lyra.store.budget import expire_stale, spend_by_scope
+from lyra.store.budget import expire_stale
+from lyra.store.budget_report import spend_by_scope
 from lyra.store.model_prices import load_prices
 
 __all__ = ["check_cycle_budget"]

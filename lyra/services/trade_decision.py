@@ -183,7 +183,7 @@ async def _assess_and_execute(
         exchange=decision.exchange,
         symbol=decision.symbol,
         side=side,
-        amount=checked.amount,
+        amount=checked,
         reference_price=ticker.last,
         as_of=decision.as_of,
     )

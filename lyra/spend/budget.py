@@ -40,6 +40,7 @@ __all__ = [
     "charge_nusd",
     "estimate_cost",
     "nusd_to_usd",
+    "show_usd",
     "usd_to_nusd",
 ]
 
@@ -211,3 +212,9 @@ class BudgetPolicy:
     def cap_nusd(self, scope: str) -> int:
         """The cap of ``scope`` in whole nano-dollars, rounded down (never over the cap)."""
         return usd_to_nusd(self.cap_usd(scope), ROUND_FLOOR)
+
+
+def show_usd(amount: Decimal) -> str:
+    """USD for a message: cents at least, more digits only when they matter."""
+    text = format(amount.normalize(), "f")
+    return text if "." in text and len(text.split(".")[1]) >= 2 else f"{amount:.2f}"

@@ -34,34 +34,29 @@ Every function works inside the caller's transaction (``with db.transaction() as
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from lyra.errors import BudgetExhaustedError, InvariantError
-from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
+from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd, show_usd
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from lyra.store.types import UTCDateTime
 
 __all__ = [
-    "NamedSpend",
     "Reservation",
     "ScopeExhaustedError",
-    "ScopeSpend",
     "Settlement",
     "expire_stale",
     "release",
     "reserve",
     "settle",
-    "spend_by_key",
-    "spend_by_model",
-    "spend_by_scope",
 ]
 
 RESERVED, SETTLED, RELEASED, EXPIRED = "reserved", "settled", "released", "expired"
@@ -76,8 +71,8 @@ class ScopeExhaustedError(BudgetExhaustedError):
         self, scope: str, scopes: tuple[str, ...], cap: Decimal, used: Decimal, needed: Decimal
     ) -> None:
         super().__init__(
-            f"{scope} budget exhausted: {_show(used)} of {_show(cap)} USD used, "
-            f"this call needs up to {_show(needed)}"
+            f"{scope} budget exhausted: {show_usd(used)} of {show_usd(cap)} USD used, "
+            f"this call needs up to {show_usd(needed)}"
         )
         self.scope = scope
         self.scopes = scopes
@@ -115,34 +110,6 @@ class Settlement:
     spent_usd: Decimal
     over_reservation: bool
     replayed: bool
-
-
-@dataclass(frozen=True)
-class ScopeSpend:
-    """One scope's figures for one day, for ``lyra budget``."""
-
-    scope: str
-    cap_usd: Decimal
-    reserved_usd: Decimal
-    spent_usd: Decimal
-
-    @property
-    def remaining_usd(self) -> Decimal:
-        """What a new reservation may still take (never below 0)."""
-        return max(self.cap_usd - self.reserved_usd - self.spent_usd, Decimal(0))
-
-
-@dataclass(frozen=True)
-class NamedSpend:
-    """Spend of one model (or key) on one day, from its reservations.
-
-    ``calls`` counts reservations that were (or may have been) sent: all but released.
-    """
-
-    name: str | None
-    calls: int
-    reserved_usd: Decimal
-    spent_usd: Decimal
 
 
 def reserve(
@@ -275,43 +242,6 @@ def expire_stale(session: Session, now: datetime) -> int:
     for held in stale:
         _move(session, held, EXPIRED, held.amount, now)
     return len(stale)
-
-
-def spend_by_scope(
-    session: Session, day: date, policy: BudgetPolicy | None = None
-) -> list[ScopeSpend]:
-    """Cap, reserved and spent of every scope on ``day``, sorted by scope.
-
-    With ``policy``, its caps are shown (they apply from the next reservation on) and its
-    scopes that nothing has touched yet appear with zero spend.
-    """
-    rows = session.execute(
-        select(BudgetCounterRow).where(BudgetCounterRow.day == day).order_by(BudgetCounterRow.scope)
-    ).scalars()
-    figures = {r.scope: (r.cap_nusd, r.reserved_nusd, r.spent_nusd) for r in rows}
-    caps = {scope: cap for scope, (cap, _, _) in figures.items()}
-    if policy is not None:
-        for scope in _policy_scopes(policy):
-            caps[scope] = policy.cap_nusd(scope)
-    return [
-        ScopeSpend(
-            scope=scope,
-            cap_usd=nusd_to_usd(caps[scope]),
-            reserved_usd=nusd_to_usd(figures.get(scope, (0, 0, 0))[1]),
-            spent_usd=nusd_to_usd(figures.get(scope, (0, 0, 0))[2]),
-        )
-        for scope in sorted(caps)
-    ]
-
-
-def spend_by_model(session: Session, day: date) -> list[NamedSpend]:
-    """Spend per model on ``day``, from the reservations, sorted by model."""
-    return _spend_by(session, day, BudgetReservationRow.model)
-
-
-def spend_by_key(session: Session, day: date) -> list[NamedSpend]:
-    """Spend per key alias on ``day`` (capped or not), from the reservations."""
-    return _spend_by(session, day, BudgetReservationRow.key_alias)
 
 
 # --- internals ------------------------------------------------------------------------
@@ -465,39 +395,3 @@ def _settlement(reserved: int, spent: int, reservation_id: str, *, replayed: boo
         over_reservation=spent > reserved,
         replayed=replayed,
     )
-
-
-def _policy_scopes(policy: BudgetPolicy) -> Sequence[str]:
-    tiers = [f"tier:{tier}" for tier in policy.tier_shares]
-    keys = [f"key:{alias}" for alias in policy.key_caps_usd]
-    return ["total", *tiers, *keys]
-
-
-def _spend_by(session: Session, day: date, column: InstrumentedAttribute[Any]) -> list[NamedSpend]:
-    r = BudgetReservationRow
-    rows = session.execute(
-        select(
-            column,
-            func.coalesce(func.sum(case((r.status != RELEASED, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((r.status == RESERVED, r.amount_nusd), else_=0)), 0),
-            func.coalesce(func.sum(r.settled_nusd), 0),
-        )
-        .where(r.day == day)
-        .group_by(column)
-        .order_by(column)
-    ).all()
-    return [
-        NamedSpend(
-            name=name,
-            calls=int(calls),
-            reserved_usd=nusd_to_usd(int(reserved)),
-            spent_usd=nusd_to_usd(int(spent)),
-        )
-        for name, calls, reserved, spent in rows
-    ]
-
-
-def _show(amount: Decimal) -> str:
-    """USD for a message: cents at least, more digits only when they matter."""
-    text = format(amount.normalize(), "f")
-    return text if "." in text and len(text.split(".")[1]) >= 2 else f"{amount:.2f}"

@@ -1,4 +1,4 @@
-"""The SQL of the gateway's ledger: statements built once, a prepared multi-row insert,
+"""The SQL of the gateway's database writer: statements built once, a prepared multi-row insert,
 and the breaker view the gateway caches (:mod:`lyra.store.gateway_writer` runs them)."""
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """The gateway's database work that goes through the store modules, one transaction each.
 
-These run on the :class:`~lyra.store.gateway_writer.Ledger` worker (``await ledger.run(job)``), each
-in a transaction of its own, so the budget counters and breaker rows are locked exactly as
-:mod:`lyra.store.budget` and :mod:`lyra.store.breakers` order them. None is on the hot
+These run on the :class:`~lyra.store.gateway_writer.GatewayWriter` worker
+(``await writer.run(job)``), each in a transaction of its own, so the budget counters and
+breaker rows are locked exactly as :mod:`lyra.store.budget` and
+:mod:`lyra.store.breakers` order them. None is on the hot
 path of a healthy gateway: a lease opens and settles once per ``lease_calls`` calls,
 breakers are asked here only when this process's last look found one not closed (or too
 old), and a failed call is the exception. The hot path itself (call records, cache,
-breakers after a success) is group-committed by the ledger.
+breakers after a success) is group-committed by the writer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lyra.store.gateway_writer import BreakerView, read_breakers
 from lyra.store.llm_calls import CallRecord, disable_key
 from lyra.store.llm_calls import rolling_metrics as stored_metrics
 
-#: Inserts call records in the session's transaction (``Ledger.insert_records``).
+#: Inserts call records in the session's transaction (``GatewayWriter.insert_records``).
 RecordInserter = Callable[[Session, Sequence[CallRecord]], None]
 
 __all__ = [
@@ -145,9 +146,9 @@ def conclude_success(
     now: datetime,
     closing: LeaseClosing,
 ) -> tuple[dict[str, BreakerView], budget_store.Settlement | None]:
-    """What :meth:`lyra.store.gateway_writer.Ledger.conclude` does, plus settling the lease the
-    call was the last of, in one transaction (breaker rows, then the budget's: the
-    order every gateway transaction takes them in)."""
+    """What :meth:`lyra.store.gateway_writer.GatewayWriter.conclude` does, plus settling the
+    lease the call was the last of, in one transaction (breaker rows, then the budget's:
+    the order every gateway transaction takes them in)."""
     insert(session, [record])
     connection = session.connection()
     views = read_breakers(connection, breakers)

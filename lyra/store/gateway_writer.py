@@ -26,9 +26,9 @@ share the outage); any other error retries each operation alone, so one bad row 
 fail its neighbours. The thread starts on demand and ends after ``idle_exit_s`` without
 work. Usage::
 
-    ledger = ledger_for(database)
-    await ledger.record([call_record])
-    value = await ledger.run(lambda session: reserve(session, ...))
+    writer = writer_for(database)
+    await writer.record([call_record])
+    value = await writer.run(lambda session: reserve(session, ...))
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ from lyra.store.gateway_sql import (
 )
 from lyra.store.llm_calls import CallRecord
 
-__all__ = ["BreakerView", "Ledger", "ledger_for", "read_breakers"]
+__all__ = ["BreakerView", "GatewayWriter", "read_breakers", "writer_for"]
 
 _log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ class _Job:
     disabled_keys: bool = False
 
 
-class Ledger:
-    """The worker of one database (see the module docstring); get it by :func:`ledger_for`."""
+class GatewayWriter:
+    """The worker of one database (see the module docstring); get it by :func:`writer_for`."""
 
     def __init__(self, database: Database, *, idle_exit_s: float = 2.0) -> None:
         self.database = database
@@ -193,7 +193,7 @@ class Ledger:
     def _start(self) -> None:
         """Start the worker unless one runs."""
         if self._claim():
-            threading.Thread(target=self._work, name="lyra-ledger", daemon=True).start()
+            threading.Thread(target=self._work, name="lyra-gateway-writer", daemon=True).start()
 
     def _take(self, block: bool) -> list[_Job]:
         """Every queued job (waiting up to ``idle_exit_s`` for the first if ``block``)."""
@@ -228,8 +228,8 @@ class Ledger:
             try:
                 self._process(current)
             except BaseException:  # never leave a waiter hanging on a dead worker
-                _log.exception("the LLM ledger worker failed")
-                failed = RetryableError("the LLM ledger failed")
+                _log.exception("the LLM writer worker failed")
+                failed = RetryableError("the LLM writer failed")
                 self._deliver([(j, None, failed) for j in current])
 
     def _claim(self) -> bool:
@@ -367,7 +367,7 @@ class Ledger:
             if item[0].loop is not None:
                 by_loop[item[0].loop].append(item)
             elif item[2] is not None:  # written behind or detached: nobody to tell
-                _log.warning("an LLM ledger write failed: %s", item[2])
+                _log.warning("an LLM writer write failed: %s", item[2])
         for loop, items in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_resolve, items)
@@ -386,15 +386,15 @@ def _resolve(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
             future.set_result(result)
 
 
-_LEDGERS: weakref.WeakValueDictionary[int, Ledger] = weakref.WeakValueDictionary()
-_LEDGERS_LOCK = threading.Lock()
+_WRITERS: weakref.WeakValueDictionary[int, GatewayWriter] = weakref.WeakValueDictionary()
+_WRITERS_LOCK = threading.Lock()
 
 
-def ledger_for(database: Database) -> Ledger:
-    """The process's ledger of ``database`` (one worker thread per database)."""
-    with _LEDGERS_LOCK:
-        ledger = _LEDGERS.get(id(database))
-        if ledger is None or ledger.database is not database:
-            ledger = Ledger(database)
-            _LEDGERS[id(database)] = ledger
-        return ledger
+def writer_for(database: Database) -> GatewayWriter:
+    """The process's writer of ``database`` (one worker thread per database)."""
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(id(database))
+        if writer is None or writer.database is not database:
+            writer = GatewayWriter(database)
+            _WRITERS[id(database)] = writer
+        return writer

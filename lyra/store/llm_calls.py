@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lyra.spend.routing import ModelMetrics
@@ -22,7 +22,6 @@ from lyra.store.gateway_tables import ApiKeyRow, LlmCallRow
 
 __all__ = [
     "CallRecord",
-    "count_calls",
     "disable_key",
     "disabled_keys",
     "record_calls",
@@ -169,11 +168,3 @@ def save_key_status(
         row.disabled_at = None
         row.disabled_reason = None
     session.flush()
-
-
-def count_calls(session: Session, status: str | None = None) -> int:
-    """How many calls are recorded (with ``status``, or all)."""
-    query = select(func.count()).select_from(LlmCallRow)
-    if status is not None:
-        query = query.where(LlmCallRow.status == status)
-    return int(session.execute(query).scalar_one())

@@ -23,10 +23,8 @@ from lyra.store.budget import (
     release,
     reserve,
     settle,
-    spend_by_key,
-    spend_by_model,
-    spend_by_scope,
 )
+from lyra.store.budget_report import spend_by_key, spend_by_model, spend_by_scope
 from lyra.store.db import Database
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from tests.support.processes import collect_reports

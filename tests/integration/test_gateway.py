@@ -26,7 +26,7 @@ from lyra.openrouter.client import OpenRouterClient
 from lyra.resilience.breaker import BreakerPolicy
 from lyra.spend.budget import BudgetPolicy
 from lyra.spend.catalog import Catalog
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import disabled_keys, recorded_cost
@@ -123,7 +123,7 @@ def make_gateway(
         catalog=catalog(),
         keys=keys or [KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
         budget=budget or BudgetPolicy(),
-        cache=ResponseCache(LedgerCache(db), InflightMerger()),
+        cache=ResponseCache(DatabaseAnswerCache(db), InflightMerger()),
         breaker=breaker,
         options=GatewayOptions(backoff_base_s=0.001, backoff_cap_s=0.01),
     )

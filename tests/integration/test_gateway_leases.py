@@ -24,7 +24,7 @@ from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import KeySpec
 from lyra.openrouter.client import OpenRouterClient
 from lyra.spend.budget import NANO_USD, BudgetPolicy, budget_day, charge_nusd
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from lyra.store.llm_calls import recorded_cost
@@ -58,7 +58,7 @@ def make_gateway(
         catalog=catalog(),
         keys=[KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
         budget=budget,
-        cache=ResponseCache(LedgerCache(db), InflightMerger()),
+        cache=ResponseCache(DatabaseAnswerCache(db), InflightMerger()),
         options=GatewayOptions(backoff_base_s=0.001, backoff_cap_s=0.01, max_in_flight=64),
     )
 

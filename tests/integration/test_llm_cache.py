@@ -24,7 +24,7 @@ from lyra.llm.cache import (
     cache_key,
     ttl_for,
 )
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -90,7 +90,7 @@ def test_cache_key_is_canonical_and_separates_what_changes_the_answer() -> None:
 
 
 async def test_database_cache_misses_then_hits_with_the_stored_answer(db: Database) -> None:
-    cache = LedgerCache(db, clock=Clock())
+    cache = DatabaseAnswerCache(db, clock=Clock())
     key = cache_key("m", MESSAGES)
     assert await cache.get(key) is None
     await cache.set(key, ANSWER, 60, "technical", "m")
@@ -100,7 +100,7 @@ async def test_database_cache_misses_then_hits_with_the_stored_answer(db: Databa
 
 async def test_database_cache_never_returns_an_expired_answer(db: Database) -> None:
     clock = Clock()
-    cache = LedgerCache(db, clock=clock)
+    cache = DatabaseAnswerCache(db, clock=clock)
     await cache.set("k", ANSWER, 30, "risk", "m")
     clock.advance(29.9)
     assert await cache.get("k") == ANSWER
@@ -110,7 +110,7 @@ async def test_database_cache_never_returns_an_expired_answer(db: Database) -> N
 
 async def test_database_cache_set_replaces_the_answer_and_its_expiry(db: Database) -> None:
     clock = Clock()
-    cache = LedgerCache(db, clock=clock)
+    cache = DatabaseAnswerCache(db, clock=clock)
     await cache.set("k", {"answer": 1}, 30, "risk", "m")
     clock.advance(20)
     await cache.set("k", {"answer": 2}, 30, "risk", "m")
@@ -120,7 +120,7 @@ async def test_database_cache_set_replaces_the_answer_and_its_expiry(db: Databas
 
 async def test_database_cache_purges_only_expired_rows(db: Database) -> None:
     clock = Clock()
-    cache = LedgerCache(db, clock=clock)
+    cache = DatabaseAnswerCache(db, clock=clock)
     await cache.set("short", {"a": 1}, 30, "risk", "m")
     await cache.set("long", {"a": 2}, 600, "news", "m")
     assert await cache.purge_expired(T0 + timedelta(seconds=31)) == 1
@@ -299,7 +299,7 @@ async def test_response_cache_calls_once_then_answers_from_the_backend() -> None
 async def test_response_cache_counts_merged_callers_as_hits_so_cost_is_recorded_once(
     db: Database,
 ) -> None:
-    cache = ResponseCache(LedgerCache(db), InflightMerger())
+    cache = ResponseCache(DatabaseAnswerCache(db), InflightMerger())
     upstream = Upstream()
     waiters = [
         asyncio.create_task(cache.get_or_call("k", "news", "m", upstream.factory("k")))
@@ -313,7 +313,7 @@ async def test_response_cache_counts_merged_callers_as_hits_so_cost_is_recorded_
     assert all(value == {"answer": "k"} for value, _ in results)
     results[1][0]["answer"] = "changed by one caller"
     assert results[2][0] == {"answer": "k"}
-    assert await LedgerCache(db).get("k") == {"answer": "k"}
+    assert await DatabaseAnswerCache(db).get("k") == {"answer": "k"}
 
 
 async def test_response_cache_refuses_an_unknown_task_before_calling() -> None:

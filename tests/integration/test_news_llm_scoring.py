@@ -21,7 +21,7 @@ from lyra.news import VADER_SCORER, NewsItem, make_item
 from lyra.news.llm_scorer import LlmScorer
 from lyra.openrouter.client import OpenRouterClient
 from lyra.spend.budget import BudgetPolicy
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCallRow
 from lyra.store.llm_calls import recorded_cost
@@ -73,7 +73,7 @@ def gateway(db: Database, base_url: str, client: OpenRouterClient) -> Gateway:
         catalog=catalog(),
         keys=[KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
         budget=BudgetPolicy(),
-        cache=ResponseCache(LedgerCache(db), InflightMerger()),
+        cache=ResponseCache(DatabaseAnswerCache(db), InflightMerger()),
         options=GatewayOptions(backoff_base_s=0.001, backoff_cap_s=0.01),
     )
 
@@ -168,7 +168,7 @@ async def test_an_exhausted_budget_scores_everything_offline(db: Database) -> No
             catalog=catalog(),
             keys=[KeySpec("main", SecretStr(DEFAULT_KEY), ALL_TIERS, None, "env")],
             budget=BudgetPolicy(daily_total_usd=Decimal(0)),
-            cache=ResponseCache(LedgerCache(db), InflightMerger()),
+            cache=ResponseCache(DatabaseAnswerCache(db), InflightMerger()),
         )
         scores = await LlmScorer(broke).score(items())
         assert fake.chat_requests() == []

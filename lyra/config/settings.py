@@ -18,27 +18,21 @@ Usage::
 
 from __future__ import annotations
 
-import difflib
-import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from lyra.errors import ConfigError
 from lyra.market.types import TIMEFRAMES
 from lyra.rollout.phases import PhaseRun
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings"]
 
 ENV_PREFIX = "LYRA_"
 
-#: Environment variables with the prefix that are not settings but are allowed.
-_ALLOWED_EXTRA_ENV = frozenset({"LYRA_TEST_POSTGRES_URL"})
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -364,44 +358,3 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Where report files are written (``<home>/reports``)."""
         return self.home / "reports"
-
-
-def _unknown_env_names(environ: Mapping[str, str]) -> list[str]:
-    known = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
-    return sorted(
-        name
-        for name in environ
-        if name.upper().startswith(ENV_PREFIX)
-        and name.upper() not in known
-        and name.upper() not in _ALLOWED_EXTRA_ENV
-    )
-
-
-def _describe(exc: ValidationError) -> str:
-    """One line naming each bad setting as the user spelled it (LYRA_PHASE), and why."""
-    parts = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"] if not isinstance(p, int))
-        name = f"{ENV_PREFIX}{loc}".upper() if loc else "combination"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{name}: {message}")
-    return "invalid setting " + "; ".join(parts)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Build the settings once, turning every problem into one clear :class:`ConfigError`.
-
-    The environment is checked for misspelt ``LYRA_`` names first. Keyword ``overrides``
-    win over the environment.
-    """
-    unknown = _unknown_env_names(os.environ)
-    if unknown:
-        name = unknown[0]
-        known = [f"{ENV_PREFIX}{n}".upper() for n in Settings.model_fields]
-        guess = difflib.get_close_matches(name.upper(), known, n=1)
-        hint = f" (did you mean {guess[0]}?)" if guess else ""
-        raise ConfigError(f"unknown setting {name}{hint}")
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None

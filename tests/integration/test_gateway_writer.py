@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from lyra.resilience.breaker import BreakerPolicy, breaker_name
 from lyra.store import breakers as breaker_store
-from lyra.store.answer_cache import LedgerCache
+from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
 from lyra.store.gateway_tables import LlmCacheRow, LlmCallRow
-from lyra.store.gateway_writer import Ledger, ledger_for
+from lyra.store.gateway_writer import GatewayWriter, writer_for
 from lyra.store.llm_calls import CallRecord, recorded_cost
 from lyra.store.migrate import upgrade_to_head
 
@@ -64,19 +64,19 @@ def count(db: Database, row: type[Any]) -> int:
 
 
 async def test_concurrent_records_are_all_committed_when_awaited(db: Database) -> None:
-    ledger = Ledger(db)
-    await asyncio.gather(*(ledger.record([record(i)]) for i in range(1, 201)))
+    writer = GatewayWriter(db)
+    await asyncio.gather(*(writer.record([record(i)]) for i in range(1, 201)))
     assert count(db, LlmCallRow) == 200
     with db.transaction() as session:
         assert recorded_cost(session) == Decimal(sum(range(1, 201))).scaleb(-9)
 
 
 async def test_one_bad_row_fails_alone_and_its_neighbours_commit(db: Database) -> None:
-    ledger = Ledger(db)
+    writer = GatewayWriter(db)
     results = await asyncio.gather(
-        ledger.record([record(1)]),
-        ledger.record([record(2, cost=0.1)]),  # a float: ExactDecimal refuses it
-        ledger.record([record(3)]),
+        writer.record([record(1)]),
+        writer.record([record(2, cost=0.1)]),  # a float: ExactDecimal refuses it
+        writer.record([record(3)]),
         return_exceptions=True,
     )
     assert results[0] is None
@@ -87,21 +87,21 @@ async def test_one_bad_row_fails_alone_and_its_neighbours_commit(db: Database) -
 
 
 async def test_a_job_alone_rolls_back_on_error_and_the_caller_gets_it(db: Database) -> None:
-    ledger = Ledger(db)
+    writer = GatewayWriter(db)
 
     def insert_then_fail(session: Session) -> None:
-        ledger.insert_records(session, [record(7)])
+        writer.insert_records(session, [record(7)])
         raise LookupError("half-way")
 
     with pytest.raises(LookupError, match="half-way"):
-        await ledger.run(insert_then_fail)
+        await writer.run(insert_then_fail)
     assert count(db, LlmCallRow) == 0
-    assert await ledger.run(lambda session: 41 + 1) == 42
+    assert await writer.run(lambda session: 41 + 1) == 42
 
 
 async def test_cache_entries_are_fresh_replaced_and_purged(db: Database) -> None:
     clock = Clock()
-    cache = LedgerCache(db, clock)
+    cache = DatabaseAnswerCache(db, clock)
     assert await cache.get("k") is None
     await cache.set("k", VALUE, 60, "technical", "m/a")
     assert await cache.get("k") == VALUE  # a lookup queued after the store sees it
@@ -117,7 +117,7 @@ async def test_cache_entries_are_fresh_replaced_and_purged(db: Database) -> None
 
 
 async def test_lookups_of_one_key_in_one_batch_get_their_own_copies(db: Database) -> None:
-    cache = LedgerCache(db, Clock())
+    cache = DatabaseAnswerCache(db, Clock())
     await cache.set("k", VALUE, 60, "technical", "m/a")
     first, second = await asyncio.gather(cache.get("k"), cache.get("k"))
     assert first == second == VALUE
@@ -133,8 +133,8 @@ async def test_a_success_resets_a_breaker_with_failures_and_reports_its_state(
     model, key = breaker_name("model", "m/a"), breaker_name("key", "main")
     with db.transaction() as session:
         breaker_store.record_failure(session, model, policy, T0, "boom")
-    ledger = Ledger(db)
-    views = await ledger.conclude([record(1)], (model, key), policy, T0)
+    writer = GatewayWriter(db)
+    views = await writer.conclude([record(1)], (model, key), policy, T0)
     assert views[model].clean
     assert views[key].clean
     with db.transaction() as session:
@@ -144,23 +144,23 @@ async def test_a_success_resets_a_breaker_with_failures_and_reports_its_state(
 
 
 async def test_the_worker_stops_when_idle_and_starts_again(db: Database) -> None:
-    ledger = Ledger(db, idle_exit_s=0.05)
-    assert not ledger.running
-    await ledger.record([record(1)])
-    assert ledger.running
+    writer = GatewayWriter(db, idle_exit_s=0.05)
+    assert not writer.running
+    await writer.record([record(1)])
+    assert writer.running
     for _ in range(100):
-        if not ledger.running:
+        if not writer.running:
             break
         await asyncio.sleep(0.02)
-    assert not ledger.running
-    await ledger.record([record(2)])
+    assert not writer.running
+    await writer.record([record(2)])
     assert count(db, LlmCallRow) == 2
 
 
-def test_one_ledger_per_database_in_a_process(db: Database) -> None:
-    assert ledger_for(db) is ledger_for(db)
+def test_one_writer_per_database_in_a_process(db: Database) -> None:
+    assert writer_for(db) is writer_for(db)
     other = Database.from_url(db.engine.url.render_as_string(hide_password=False))
     try:
-        assert ledger_for(other) is not ledger_for(db)
+        assert writer_for(other) is not writer_for(db)
     finally:
         other.dispose()
