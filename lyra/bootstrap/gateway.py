@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from lyra.config import Settings
 from lyra.errors import ConfigError
-from lyra.llm.cache import InflightMerger, RedisCache, ResponseCache
+from lyra.llm.cache import InflightMerger, ResponseCache
 from lyra.llm.gateway import Gateway, GatewayOptions
 from lyra.llm.keys import (
     KeySpec,
@@ -40,6 +40,7 @@ from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.budget import expire_stale
 from lyra.store.db import Database
 from lyra.store.model_prices import load_prices
+from lyra.store.redis_cache import RedisCache
 
 __all__ = [
     "REDACTED_LOGGERS",

@@ -79,6 +79,7 @@ _SALT_BYTES = 16
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 
+
 def default_keystore_path(home: Path) -> Path:
     """Where the keystore lives by default: ``<settings.home>/keystore.json``."""
     return home / KEYSTORE_FILENAME

@@ -15,17 +15,16 @@ import redis
 
 from lyra.errors import RetryableError
 from lyra.llm.cache import (
-    REDIS_PREFIX,
     TASK_TTLS,
     InflightMerger,
     MemoryCache,
-    RedisCache,
     ResponseCache,
     cache_key,
     ttl_for,
 )
 from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.db import Database
+from lyra.store.redis_cache import REDIS_PREFIX, RedisCache
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
