@@ -1,6 +1,7 @@
 """Benchmark: Lyra's LLM gateway against raw HTTP clients and LiteLLM's Router.
 
-Issue 3's benchmark. The fake OpenRouter (``tests/support/fake_openrouter.py``) runs in a
+It measures what the gateway's own work (routing, breakers, budget, records, cache) adds
+to each call. The fake OpenRouter (``tests/support/fake_openrouter.py``) runs in a
 *subprocess*, so the CPU it burns is not counted as the client's, and answers every chat
 completion after 20 ms. Each case sends 2,000 chat completions with 50 in flight, after a
 warm-up of 100 that opens the connections, every request with a distinct prompt:
@@ -37,10 +38,10 @@ model (``Gateway.ask(model=...)``), prompts distinct per cycle. The cycle time i
 compared with the slowest model's latency; the same five requests sent with raw aiohttp
 show what the fake and the loopback add by themselves.
 
-Targets (issue 3): Lyra's client CPU per request at most 1 ms; its throughput at least 5x
-LiteLLM Router's and at least half of raw aiohttp's; the fan-out cycle (median) within
-15 ms of the slowest model. A target that could not be measured (LiteLLM not installed)
-is ``null``, not met.
+Targets: Lyra's client CPU per request at most 1 ms; its throughput at least 5x LiteLLM
+Router's and at least half of raw aiohttp's; the fan-out cycle (median) within 15 ms of
+the slowest model. A target that could not be measured (LiteLLM not installed) is
+``null``, not met.
 
 Run from the repository root: ``.venv/bin/python benchmarks/gateway.py`` (``make bench``
 installs the ``bench`` extra first). Human-readable lines, then one JSON object on the
@@ -477,7 +478,7 @@ def fan_out(kinds: list[str], cycles: int) -> dict[str, Any]:
 
 
 def targets(report: dict[str, Any], lyra: str) -> dict[str, Any]:
-    """Each issue-3 target on ``lyra``'s figures: met (bool), or None if not measured."""
+    """Each target on ``lyra``'s figures: met (bool), or None if not measured."""
     mine, raw, lite = report.get(lyra), report.get("raw_aiohttp"), report.get("litellm_router")
     fan = report.get("fan_out", {}).get(lyra)
     if mine is None:

@@ -37,7 +37,7 @@ def budget_gate(
 ) -> State | None:
     """None when the cycle can be afforded; else the Completed state named
     ``Unaffordable`` (with the reason) for the flow to return: not a failure, since
-    stopping is the budget doing its job (DESIGN.md, "LLM gateway")."""
+    stopping is the budget doing its job (docs/domain.md, "LLM gateway")."""
     verdict = check_cycle_budget(runtime, kind, units=units)
     if verdict.affordable:
         return None

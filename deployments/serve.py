@@ -13,8 +13,9 @@ Steps, each visible in the console::
               LYRA_CONCURRENCY_LIMITS=true in its environment
 
 Then it waits; Ctrl-C (or SIGTERM) stops the worker and the server it started, by
-SIGTERM to each child (a worker stops on SIGTERM, not reliably on SIGINT: STACK.md).
-Children stay in ``lyra serve``'s process group, so stopping that group stops them all.
+SIGTERM to each child (a worker stops on SIGTERM, not reliably on SIGINT: docs/stack.md,
+"Prefect 3"). Children stay in ``lyra serve``'s process group, so stopping that group
+stops them all.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = ["ServeOptions", "Served", "healthy", "prefect_command", "serve", "wai
 
 Say = Callable[[str], None]
 
-#: Prefect settings every process of ours runs with (STACK.md).
+#: Prefect settings every process of ours runs with (docs/stack.md, "Prefect 3").
 PREFECT_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 

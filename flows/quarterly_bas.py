@@ -1,5 +1,5 @@
-"""The quarterly-BAS flow: the BAS for the quarter that just closed (due the 28th of the
-month after the quarter, TAX.md "BAS cycle")."""
+"""The quarterly-BAS flow: the BAS for the quarter that just closed (due 28 Oct, 28 Feb,
+28 Apr or 28 Jul: docs/tax.md, "GST and BAS")."""
 
 from __future__ import annotations
 

@@ -140,8 +140,9 @@ def is_retryable(exc: BaseException) -> bool:
 class UpstreamError(LyraError):
     """An LLM provider's answer that is an error (status, or an error inside a 200 body).
 
-    ``kind`` is the classification of DESIGN.md (see :mod:`lyra.openrouter.errors`); the message
-    carries the provider's text with secrets already redacted.
+    ``kind`` is the classification of docs/domain.md, "LLM gateway" (see
+    :mod:`lyra.openrouter.errors`); the message carries the provider's text with secrets
+    already redacted.
     """
 
     def __init__(

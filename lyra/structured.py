@@ -3,7 +3,7 @@
 The gateway's rules (budget, breakers, retries, fallbacks, the single re-ask, the cache,
 the record of every attempt) are the same whatever the answer is: a trading vote, a list
 of headline scores. What differs is the ``response_format`` sent (a strict JSON schema,
-DESIGN.md "LLM gateway"), how the answer text is validated, what the one re-ask says, and
+docs/domain.md "Consensus"), how the answer text is validated, what the one re-ask says, and
 how a valid answer is kept in the cache. An :class:`AnswerSpec` carries exactly that, so
 :meth:`lyra.llm.gateway.Gateway.ask` serves every task with one code path.
 

@@ -1,7 +1,8 @@
 """Retry policy shared by every task: retry Lyra's retryable errors, nothing else.
 
-DESIGN.md: "Prefect retries only the retryable ones". A final error (bad input, unknown
-symbol, corrupt file) fails at once instead of burning retries and delaying the cycle.
+docs/style.md, "Adapters": Prefect retries only the retryable errors. A final error (bad
+input, unknown symbol, corrupt file) fails at once instead of burning retries and delaying
+the cycle.
 
 One layer decides how often a call is tried: a retryable error marked ``exhausted``
 (:class:`lyra.errors.RetryableError`) comes from an adapter that already retried it with

@@ -2,8 +2,8 @@
 
 Prefect reads its settings at import: a temporary ``PREFECT_HOME`` is set here, before
 anything imports prefect, so task caches and the harness database never leak between
-sessions (STACK.md). ``LYRA_*`` variables of the developer's shell are removed so every
-test states the settings it relies on.
+sessions (docs/stack.md, "Prefect 3"). ``LYRA_*`` variables of the developer's shell are
+removed so every test states the settings it relies on.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Commands: lyra tax report, lyra bas, lyra abn validate (issue 6).
+"""Commands: lyra tax report, lyra bas, lyra abn validate.
 
-Contracts (DESIGN.md): ``lyra tax report --ledger FILE --entity individual|trust|smsf|company
+Contracts (docs/domain.md): ``lyra tax report --ledger FILE --entity individual|trust|smsf|company
 --year 2024-25 [--method fifo|specific] [--prior-losses AMOUNT] --format json`` prints the
 report JSON; ``lyra bas --ledger FILE --period 2025-Q3 --format json`` prints the worksheet
 labels in whole dollars; ``lyra abn validate NUMBER`` prints valid/invalid, exit 0/1.
@@ -29,7 +29,7 @@ tax_app = typer.Typer(help="Australian tax reports (CGT, myTax item 18).", no_ar
 abn_app = typer.Typer(help="Australian Business Numbers.", no_args_is_help=True)
 
 LedgerOption = Annotated[
-    Path, typer.Option("--ledger", help="Transactions CSV (DESIGN.md header).")
+    Path, typer.Option("--ledger", help="Transactions CSV (docs/domain.md header).")
 ]
 
 

@@ -1,4 +1,4 @@
-"""Commands: ``lyra portfolio`` (issue 5, execution).
+"""Commands: ``lyra portfolio``.
 
 Prints the account as stored: cash, each position (quantity, average cost, mark,
 unrealised P&L), realised P&L, fees, equity, its peak and the drawdown. Positions are

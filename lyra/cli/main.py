@@ -1,6 +1,6 @@
 """The ``lyra`` command (typer + rich).
 
-``lyra run`` is the main job on the embedded default (DESIGN.md, Contracts): it checks
+``lyra run`` is the main job on the embedded default (docs/domain.md, Contracts): it checks
 settings, database and markets first, so a user's mistake ends with one line naming the
 problem and exit code 2 before any flow starts, then runs the flows once in Prefect's
 ephemeral mode and prints what they decided.
@@ -55,7 +55,7 @@ for _module in (cli_risk, cli_execution, cli_compliance, cli_orchestration):
 out = Console(highlight=False, soft_wrap=False, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-#: Prefect settings the embedded default needs (STACK.md); a user's own values win.
+#: Prefect settings the embedded default needs (docs/stack.md, "Prefect 3"); user values win.
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
@@ -124,7 +124,7 @@ def decisions_table(summary: CycleSummary) -> Table:
 
 
 #: The phase `lyra run` uses when neither --phase nor LYRA_PHASE says: the paper phase, so
-#: the main job runs every flow, paper execution included (DESIGN.md, Contracts).
+#: the main job runs every flow, paper execution included (docs/domain.md, Contracts).
 RUN_DEFAULT_PHASE = 3
 
 

@@ -1,7 +1,7 @@
-"""Commands: lyra serve, lyra status (issue 7).
+"""Commands: lyra serve, lyra status.
 
 ``lyra serve`` is the one command that puts every deployment of prefect.yaml in the
-Prefect UI (DESIGN.md, Contracts); ``lyra status`` answers "what is running and at what
+Prefect UI (docs/domain.md, Contracts); ``lyra status`` answers "what is running and at what
 phase" from Lyra's database and, when a Prefect server answers, from Prefect.
 
 Like ``lyra/cli.py`` this is an entry point: Prefect (through the ``deployments``

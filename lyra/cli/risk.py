@@ -1,6 +1,6 @@
-"""Commands: ``lyra risk assess``, ``lyra killswitch status|reset`` (issue 5, risk).
+"""Commands: ``lyra risk assess``, ``lyra killswitch status|reset``.
 
-``lyra risk assess --input FILE.json`` is a contract (DESIGN.md, Contracts): it prints
+``lyra risk assess --input FILE.json`` is a contract (docs/domain.md, Contracts): it prints
 ``{approved, quantity, notional, risk_amount, checks: [{name, passed, detail}], reasons}``
 on stdout and exits 0 *whether or not the order is approved*: the verdict is the output,
 and a refusal is not a failure of the command. Input that cannot be assessed (a missing
@@ -36,7 +36,8 @@ out = Console(highlight=False, soft_wrap=True)
 @risk_app.command("assess")
 def risk_assess(
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="The request as JSON (DESIGN.md, Contracts).")
+        Path | None,
+        typer.Option("--input", help="The request as JSON (docs/domain.md, Contracts)."),
     ] = None,
 ) -> None:
     """Assess one proposed trade and print the verdict as JSON (exit 0, approved or not)."""

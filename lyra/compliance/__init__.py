@@ -1,7 +1,7 @@
 """Australian compliance: ledger, parcels, CGT, GST, BAS, identifiers and reports.
 
 Pure modules (no I/O except :func:`read_ledger` and :func:`load_entity`, which read the
-file they are given): the rules come from ``../shared/TAX.md`` and the ATO pages it names,
+file they are given): the rules come from ``docs/tax.md`` and the ATO pages it names,
 cited in each module. Usage::
 
     rows = read_ledger(Path("transactions.csv"))

@@ -1,6 +1,6 @@
 """The CGT engine: ledger rows in time order -> parcels, disposals and ordinary income.
 
-What each row type does (DESIGN.md "Contracts", TAX.md "Capital gains"):
+What each row type does (docs/domain.md "Contracts", docs/tax.md "Capital gains"):
 
 - ``buy``: a parcel of ``quantity`` at cost ``aud_value + fee_aud`` (s 110-25: the fee is
   an incidental cost of acquisition).

@@ -15,7 +15,7 @@ An entity file is YAML (one entity)::
     tfn_sealed: {...}        # from seal_tfn(); never the TFN in plain text
 
 The TFN is personal information that must never be logged or stored in plain text
-(TAX.md "Identifiers"; Privacy (Tax File Number) Rule 2015). :func:`seal_tfn` checks it
+(docs/tax.md "Identifiers"; Privacy (Tax File Number) Rule 2015). :func:`seal_tfn` checks it
 and seals it with the keystore's AES-256-GCM under a PBKDF2-SHA256 key from a passphrase
 (:mod:`lyra.security.sealing`, the keystore's primitives, not a second implementation); only
 the last three digits are kept in clear, for display as ``******782``.
@@ -71,7 +71,7 @@ class SealedTfn(BaseModel):
 
 
 class GstRegistration(BaseModel):
-    """GST registration and BAS cycle (TAX.md "GST and BAS")."""
+    """GST registration and BAS cycle (docs/tax.md "GST and BAS")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,9 +1,9 @@
 """AUD values of amounts in another currency, with the rate's source kept beside them.
 
-TAX.md "AUD values": every acquisition, disposal and fee needs its AUD value at the time;
-trades on AUD pairs carry it; otherwise convert at that day's rate from a documented
-source (the ATO's foreign currency translation guidance accepts the Reserve Bank of
-Australia's rates) and store the rate and its source beside the value.
+docs/tax.md "AUD values": every acquisition, disposal and fee needs its AUD value at the
+time; trades on AUD pairs carry it; otherwise convert at that day's rate from a
+documented source (the ATO's foreign currency translation guidance accepts the Reserve
+Bank of Australia's rates) and store the rate and its source beside the value.
 
 A :class:`RateTable` is read from a CSV the user supplies (``LYRA_TAX_FX_FILE``) with the
 header ``date,currency,aud_per_unit,source``, e.g. the RBA's F11 series exported by day.
@@ -12,8 +12,9 @@ covers a day, the configured *assumed* rate is used and the value's source start
 ``fx-assumed:``, which makes every report that relies on it provisional: it is an
 assumption, not a published rate. Nothing here is fetched from the network.
 
-Stablecoins (USDT, USDC) are crypto assets with their own market price (TAX.md): a quote
-in them is converted as if USD only under the assumed label, never silently.
+Stablecoins (USDT, USDC) are crypto assets with their own market price (docs/tax.md "AUD
+values"): a quote in them is converted as if USD only under the assumed label, never
+silently.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Since 1 July 2017 digital currency is not taxed like goods: selling it to an Aus
 counterparty is an *input-taxed* financial supply; through an overseas exchange or to a
 non-resident it is *GST-free*. Lyra never charges "10% GST on every trade". What does
 carry GST is an Australian exchange's fee to an Australian resident: a *taxable*
-acquisition whose price includes GST of fee / 11 (TAX.md "GST and BAS").
+acquisition whose price includes GST of fee / 11 (docs/tax.md "GST and BAS").
 
 Where the other party is: the ``counterparty`` column, when it is a two-letter country
 code (``AU``, ``US``...), says where it resides; otherwise the exchange's location (the

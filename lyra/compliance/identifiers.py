@@ -10,7 +10,7 @@ it is issued or active (for that, the Australian Business Register is the source
   first eight; check digit = (10 - sum mod 10) mod 10.
 - TFN (ATO algorithm, weights 1, 4, 3, 7, 5, 8, 6, 9, 10): 9 digits, weighted sum
   divisible by 11. A TFN is personal information: it is never logged, stored in plain
-  text or printed whole (TAX.md "Identifiers"); :func:`mask_tfn` shows the last three.
+  text or printed whole (docs/tax.md "Identifiers"); :func:`mask_tfn` shows the last three.
 
 Usage::
 

@@ -1,13 +1,14 @@
-"""The tax ledger: transactions with their AUD values, read from the CSV of DESIGN.md.
+"""The tax ledger: transactions with their AUD values, read from the CSV of docs/domain.md.
 
-Header (DESIGN.md "Contracts", kept exactly)::
+Header (docs/domain.md "Contracts", kept exactly)::
 
     timestamp,type,asset,quantity,aud_value,fee_aud,to_asset,to_quantity,
     given_aud_value,exchange,counterparty,id,lot
 
-Every row keeps its AUD value *and where that value came from* (``aud_source``): TAX.md
-"Records" asks for the AUD value at the time and its price source. A CSV row's value is
-the user's own record (``csv:<file>``); a row built from Lyra's own fill names its rate.
+Every row keeps its AUD value *and where that value came from* (``aud_source``), the
+AUD value at the time and its price source that docs/tax.md, "Records", keeps for each
+transaction. A CSV row's value is the user's own record (``csv:<file>``); a row built from
+Lyra's own fill names its rate.
 
 Import is all-or-nothing: the whole file is checked before anything is returned, and the
 first bad row stops it with its line number and reason (:class:`LedgerError`), so a

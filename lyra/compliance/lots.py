@@ -1,6 +1,6 @@
 """Parcels (lots) of one entity: one pool per asset across every exchange and wallet.
 
-Which parcel a disposal comes from (TAX.md "Parcel identification", ATO "Keeping crypto
+Which parcel a disposal comes from (docs/tax.md "Parcel identification", ATO "Keeping crypto
 records" and "Working out your capital gain"):
 
 - ``fifo`` (default): without records of a choice, first in, first out;

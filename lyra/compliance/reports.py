@@ -1,10 +1,11 @@
 """Tax reports as JSON (the ``lyra tax report`` contract), CSV, Markdown and myTax item 18.
 
-JSON (DESIGN.md "Contracts"): ``disposals`` (id, date, asset, quantity, proceeds,
+JSON (docs/domain.md "Contracts"): ``disposals`` (id, date, asset, quantity, proceeds,
 cost_base, gain, discount_eligible, lots) and ``totals`` (capital_gains, capital_losses,
 prior_losses_applied, discount, net_capital_gain, net_capital_loss_carried_forward,
 ordinary_income), money as decimal strings in cents, plus ``provisional`` and ``notes``.
-Amounts are rounded only here, half up to the cent (TAX.md: round only when reporting).
+Amounts are rounded only here, half up to the cent (docs/tax.md "AUD values": Lyra rounds
+only when it reports).
 
 myTax item 18 (individuals, ATO "Capital gains or losses - item 18"): G (a CGT event in
 the year?), H (total current year capital gains), A (net capital gain), V (net capital

@@ -1,7 +1,7 @@
 """CGT rule sets, versioned by event date and entity type (data, not branches).
 
 - ``div115-2025``: the CGT discount of ITAA 1997 Div 115 as it stands: individuals and
-  trusts 50%, complying super funds 33 1/3%, companies none (TAX.md "12-month discount";
+  trusts 50%, complying super funds 33 1/3%, companies none (docs/tax.md "Discount";
   ATO "CGT discount"). Applies to CGT events before 1 July 2027.
 - ``cpi-2027-provisional``: legislation passed in 2026 replaces the 50% discount for
   individuals and trusts with CPI indexation plus a 30% minimum tax for CGT events from

@@ -2,7 +2,7 @@
 
 An investor's disposals are capital (CGT) and netted by :func:`net_capital_gain`; a
 trader's (revenue account) are ordinary income, so the capital totals stay zero and
-prior capital losses are carried on untouched (TAX.md "Traders"). Lots are worked out
+prior capital losses are carried on untouched (docs/tax.md "Traders"). Lots are worked out
 over the whole ledger, so parcels bought in earlier years are there; only disposals and
 income in the chosen year are reported.
 

@@ -1,9 +1,9 @@
 """Lyra's one typed settings object (pydantic-settings, prefix ``LYRA_``).
 
-Defaults are the embedded default of DESIGN.md: a SQLite file under ``./.lyra/``, the
-replay exchange serving shipped candles, and the offline analyst panel. Nothing here is
-read at import time: the CLI or a flow calls :func:`load_settings` once at its entry and
-passes the object down.
+Defaults are the embedded default of docs/domain.md, "Embedded default": a SQLite file
+under ``./.lyra/``, the replay exchange serving shipped candles, and the offline analyst
+panel. Nothing here is read at import time: the CLI or a flow calls :func:`load_settings`
+once at its entry and passes the object down.
 
 Source order (pydantic-settings): explicit keyword arguments, then ``LYRA_*`` environment
 variables, then a ``.env`` file in the working directory, then the defaults below. An
@@ -91,9 +91,10 @@ class Settings(BaseSettings):
         description="Capital cap of controlled live testing (phase 4).",
     )
 
-    # --- risk (issue 5: add risk settings here) -------------------------------------
-    # The design's three rules (2%, 20%, 15%) and the 10,000 USD premium-vote threshold
-    # may be tightened here, never loosened; lyra.risk.limits.RiskLimits documents each.
+    # --- risk ----------------------------------------------------------------------
+    # The three core rules (2%, 20%, 15%) and the 10,000 USD premium-vote threshold
+    # (docs/domain.md, "Risk") may be tightened here, never loosened;
+    # lyra.risk.limits.RiskLimits documents each.
     risk_per_trade: Decimal = Field(
         default=Decimal("0.02"), gt=0, le=Decimal("0.02"), description="Risk per trade / equity."
     )
@@ -121,7 +122,7 @@ class Settings(BaseSettings):
         default=Decimal(2), gt=0, le=20, description="Stop distance in ATRs when none is given."
     )
 
-    # --- execution (issue 5: add execution settings here) ---------------------------
+    # --- execution -----------------------------------------------------------------
     # The paper fill model (lyra.execution.paper documents it) and live credentials.
     paper_slippage_bps: Decimal = Field(
         default=Decimal(5), ge=0, le=500, description="Paper fills: slippage against the trader."
@@ -143,7 +144,7 @@ class Settings(BaseSettings):
         description="Live trading keys: exchange=apikey:secret[:password],... (phases 4-5).",
     )
 
-    # --- compliance (issue 6: add compliance settings here) -------------------------
+    # --- compliance ----------------------------------------------------------------
     tax_entity_file: Path | None = Field(
         default=None,
         description="Entity YAML (type, investor/trader, GST, ABN, sealed TFN); default: "
@@ -151,11 +152,11 @@ class Settings(BaseSettings):
     )
     tax_ledger_file: Path | None = Field(
         default=None,
-        description="A transactions CSV (DESIGN.md header) the nightly flow imports beside "
+        description="A transactions CSV (docs/domain.md header) the nightly flow imports beside "
         "Lyra's own fills; none by default.",
     )
     tax_method: Literal["fifo", "specific", "lowest-tax"] = Field(
-        default="fifo", description="Parcel identification (TAX.md): fifo unless chosen."
+        default="fifo", description="Parcel identification (docs/tax.md): fifo unless chosen."
     )
     tax_same_day_average: bool = Field(
         default=False, description="Average the cost of units acquired on the same day."
@@ -175,7 +176,7 @@ class Settings(BaseSettings):
         description="ASSUMED USD/AUD rate where no published rate is given (reports say so).",
     )
 
-    # --- orchestration (issue 7: add orchestration settings here) -------------------
+    # --- orchestration -------------------------------------------------------------
     project_dir: Path | None = Field(
         default=None,
         description="Repository root a Prefect worker runs the flows from (prefect.yaml's "

@@ -9,7 +9,7 @@ nullable number. The answer is still validated here with pydantic
 (:class:`~lyra.decision.votes.BallotModel`): a provider may ignore the schema, and ranges such
 as confidence 0..1 are checked by us whatever the provider does. An answer that fails is
 re-asked once with the validation error; a second failure is an abstention with its
-reason (DESIGN.md, Consensus).
+reason (docs/domain.md, Consensus).
 """
 
 from __future__ import annotations

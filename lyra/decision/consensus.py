@@ -1,6 +1,6 @@
 """Weighted consensus of a panel's votes: the heart of every decision. Pure, no I/O.
 
-DESIGN.md, Consensus::
+docs/domain.md, Consensus::
 
     score(action) = sum(weight x confidence) over valid votes for that action
                     / sum(weight) over all valid votes
@@ -62,7 +62,8 @@ class ConsensusPolicy:
 
     ``threshold`` is the phase's consensus threshold (0 < t <= 1, see
     :mod:`lyra.rollout.phases`); ``min_votes`` (>= 1) and ``min_weight_share`` (0 < s <= 1) form
-    the quorum of DESIGN.md (defaults 3 and 0.6, as in :class:`lyra.config.Settings`).
+    the quorum of docs/domain.md, Consensus (defaults 3 and 0.6, as in
+    :class:`lyra.config.Settings`).
     """
 
     threshold: Decimal
@@ -119,7 +120,7 @@ def decide(votes: Sequence[Vote], policy: ConsensusPolicy) -> ConsensusResult:
     The stop price of an actionable decision is, among the valid votes for the chosen
     action that gave one, the stop farthest from the price (buy: the lowest, sell: the
     highest). Why the widest: the 2% rule sizes the quantity as 0.02 x equity /
-    |entry - stop| (DESIGN.md, Risk), so the widest stop gives the smallest position,
+    |entry - stop| (docs/domain.md, Risk), so the widest stop gives the smallest position,
     the conservative choice when the analysts disagree on where the trade is wrong.
     """
     _reject_duplicates(votes)

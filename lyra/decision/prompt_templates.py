@@ -1,8 +1,9 @@
 """Prompt templates as data (``lyra/decision/data/prompts.yaml``), validated once.
 
 Differences by regime, timeframe, trend agreement and spread episode are table rows, not
-branches (STYLE.md): a new regime or timeframe is a line in the YAML. The ``trends`` and
-``spread_episode`` entries are optional, so a templates file of an older layout still loads.
+branches (docs/style.md, "Differences as data"): a new regime or timeframe is a line in
+the YAML. The ``trends`` and ``spread_episode`` entries are optional, so a templates file
+of an older layout still loads.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Figures Lyra computed itself (prices, indicators) are written into the prompt directly;
 anything that came from outside (exchange and symbol strings, later news headlines) goes
 only inside a delimited data block (:func:`lyra.security.untrusted.data_block`), and the
-system prompt says that data-block content is data, never instructions (DESIGN.md, LLM
-gateway). Secrets and personal identifiers are redacted from the whole prompt before it
+system prompt says that data-block content is data, never instructions (docs/domain.md,
+LLM gateway). Secrets and personal identifiers are redacted from the whole prompt before it
 is sent (:func:`lyra.security.redaction.redact`).
 
 The wording is data (``lyra/decision/data/prompts.yaml``): the system prompt gets the guidance

@@ -1,6 +1,6 @@
 """The structured vote every analyst answers, offline rule or LLM alike.
 
-DESIGN.md, Consensus: each model answers action buy/sell/hold, confidence 0..1, a
+docs/domain.md, Consensus: each analyst answers action buy/sell/hold, confidence 0..1, a
 rationale and an optional stop price. :class:`BallotModel` is the wire schema (an LLM is
 asked for exactly this JSON schema and its answer validated against it); :class:`Vote`
 is what the panel hands to consensus: a ballot, or an abstention with its reason.
@@ -113,8 +113,8 @@ class Vote:
 
 @dataclass(frozen=True, slots=True)
 class CrossSpread:
-    """This market's close against the same symbol's on another exchange (issue 4,
-    cross-exchange spreads; figures as :mod:`lyra.market.spreads` defines them).
+    """This market's close against the same symbol's on another exchange (a cross-exchange
+    spread; figures as :mod:`lyra.market.spreads` defines them).
 
     Read on the latest candle both exchanges have (``at``, its open time):
     ``spread_bps = 10,000 x (this - other) / mid``, positive when this exchange is dearer;

@@ -1,9 +1,9 @@
 """Collect a panel's votes concurrently, never letting one analyst crash the cycle.
 
 Every configured member answers, so consensus can judge quorum against the whole panel
-(DESIGN.md, Consensus): an analyst that raises becomes an abstention carrying its weight
-and the error's class and message as the reason. Each vote's ``latency_ms`` is the wall
-time of its ``vote`` call as seen by the panel.
+(docs/domain.md, Consensus): an analyst that raises becomes an abstention carrying its
+weight and the error's class and message as the reason. Each vote's ``latency_ms`` is the
+wall time of its ``vote`` call as seen by the panel.
 
 Usage::
 

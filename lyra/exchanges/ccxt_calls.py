@@ -16,7 +16,7 @@ One layer decides how often an exchange call is tried, and it is this one:
   once. A network error leaves the outcome unknown (the exchange may have taken the
   order), so it is a plain, not exhausted, ``ExchangeUnavailableError``: the caller looks
   the order up by client id before anything is resent, and Prefect's retry of that step
-  is what does it (STACK.md: "Never retry create_order blindly").
+  is what does it (docs/stack.md, "ccxt": never retry ``create_order`` blindly).
 
 Every other ccxt error is final at once. ``BadSymbol`` is
 :class:`~lyra.errors.UnknownSymbolError`; ``AuthenticationError`` (and its

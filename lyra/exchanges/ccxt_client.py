@@ -1,6 +1,6 @@
 """Building the ccxt exchange object of a venue: config, keys, sandbox, endpoint, roles.
 
-Construction makes no network call (STACK.md: "construction makes no network call"), so
+Construction makes no network call (docs/stack.md, "ccxt"), so
 every refusal here happens at start, by name:
 
 - The venue must be in the table, and ccxt's ``has`` must offer what its roles need

@@ -16,7 +16,7 @@ closed candles, tickers) and, with API keys, a :class:`~lyra.execution.broker.Br
 - :mod:`~lyra.exchanges.ccxt_numbers`: figures as Decimal, precision modes.
 - :mod:`~lyra.exchanges.ccxt_candles`, :mod:`~lyra.exchanges.ccxt_order_parse`.
 
-Orders (STACK.md: "Never retry create_order blindly"): ``create_order`` carries the
+Orders (docs/stack.md, "ccxt": never retry it blindly): ``create_order`` carries the
 client order id (ccxt's unified ``clientOrderId`` param) and is sent once; a network
 error leaves the outcome unknown, and the caller must :meth:`CcxtExchange.find` the order
 before anything is resent. The look-up is ``fetch_order(None, symbol, {"clientOrderId":

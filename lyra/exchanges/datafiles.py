@@ -13,12 +13,12 @@ Both hourly files are newest first; the result is always oldest first, ``timesta
 candle's open time (tz-aware UTC), prices and volume float64, volume in the base asset
 (``volume_btc``, ``VolumeFrom``, ``ASSET:volume``), as :mod:`lyra.market.types` defines.
 
-The parser is strict on purpose (DESIGN.md: "never trades on garbage"): an unreadable
-file, a missing column, an unparseable date or number, or a repeated timestamp raises
-:class:`~lyra.errors.DataFileError` naming the file and the line of the original CSV;
-nothing is dropped or repaired. Gaps in time are kept as they are: flagging them is the
-data-check stage's job. In a wide file an asset's cells may be empty only on its leading
-rows (before it was listed); those rows are absent from that asset's candles.
+The parser is strict on purpose (Lyra "never trades on garbage": docs/domain.md): an
+unreadable file, a missing column, an unparseable date or number, or a repeated timestamp
+raises :class:`~lyra.errors.DataFileError` naming the file and the line of the original
+CSV; nothing is dropped or repaired. Gaps in time are kept as they are: flagging them is
+the data-check stage's job. In a wide file an asset's cells may be empty only on its
+leading rows (before it was listed); those rows are absent from that asset's candles.
 
 Usage::
 

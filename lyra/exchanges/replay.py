@@ -1,6 +1,6 @@
 """The replay exchange: real shipped candles served through the ``ExchangeClient`` port.
 
-It is Lyra's embedded market source (DESIGN.md, "The embedded default") and the fake the
+It is Lyra's embedded market source (docs/domain.md, "Embedded default") and the fake the
 tests use: same interface as the ccxt adapter, but time is a :class:`ReplayClock` that the
 caller sets and advances, so a run is reproducible and needs no network.
 

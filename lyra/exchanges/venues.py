@@ -1,6 +1,6 @@
 """The exchange table as data: Lyra's venues, what each is used for, and what that needs.
 
-Differences between exchanges are data, not branches (STYLE.md, "Differences as data",
+Differences between exchanges are data, not branches (docs/style.md, "Differences as data",
 after freqtrade's per-exchange tables): ``lyra/exchanges/data/venues.yaml`` lists the twelve
 default venues with their ccxt id, home country (AU matters for GST), the roles Lyra uses
 them in, the most candles one request returns, and the ccxt options they need. Adding a
@@ -9,7 +9,7 @@ venue is a YAML entry, checked here when the table is read.
 A role names the ccxt unified methods it calls (``market_data``: fetchMarkets, fetchOHLCV,
 fetchTicker; ``trading``: createOrder...). :func:`missing_capabilities` compares them with
 ccxt's ``exchange.has`` so that a venue lacking one is rejected at start, by name, instead
-of failing mid-run (issue 4). This module does no ccxt import: the caller passes ``has``.
+of failing mid-run. This module does no ccxt import: the caller passes ``has``.
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""The one interface both brokers implement (DESIGN.md, "Execution").
+"""The one interface both brokers implement (docs/domain.md, "Execution").
 
 The order flow (:mod:`lyra.services.submission`) talks only to this Protocol; the paper
 broker simulates against market data, the live broker speaks ccxt. Errors crossing it are

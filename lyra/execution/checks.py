@@ -1,6 +1,6 @@
 """The order checks paper and live share, from the exchange's market data.
 
-DESIGN.md, "Risk" and "Execution": minimum notional and precision come from exchange
+docs/domain.md, "Risk" and "Execution": minimum notional and precision come from exchange
 market data, and the same checks run for paper and live, so a strategy that trades on
 paper does not start failing when it goes live. Checks, in order:
 

@@ -1,9 +1,9 @@
-"""Client order ids derived from decisions (DESIGN.md, "Execution").
+"""Client order ids derived from decisions (docs/domain.md, "Execution").
 
 The id is a pure function of the decision id and the leg, so every retry and every
 restarted process computes the same one, and the exchange (or ``orders``' UNIQUE key)
 can tell a repeat from a new order. Each venue limits the field differently; the rules
-are data, not branches (STYLE.md, "Differences as data"):
+are data, not branches (docs/style.md, "Differences as data"):
 
 - binance ``newClientOrderId``: at most 36 characters of ``[.A-Za-z0-9_-]``
   (developers.binance.com, Spot API "New order");

@@ -1,7 +1,8 @@
 """The paper broker: fills against the next candle, with fees, slippage and thin volume.
 
-DESIGN.md, phase 3 ("paper") and "Execution": paper and live share one interface and
-the same order checks. The fill model, decided here and applied the same way every time:
+docs/domain.md, "Rollout phases" (phase 3, ``paper``) and "Execution": paper and live share
+one interface and the same order checks. The fill model, decided here and applied the same
+way every time:
 
 - **When and at what price.** A decision is made on the candles closed at its instant
   ``as_of``; its order executes during the *next* candle (the one opening at ``as_of``),

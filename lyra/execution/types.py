@@ -1,8 +1,8 @@
 """What travels between the order flow and a broker: intents, reports, fills, market rules.
 
 A broker (paper or live) speaks only these types; ccxt's dicts stay inside the live
-broker, which translates them at the edge (STYLE.md, "Talk to an interface, translate at
-the edge"). Money and amounts are Decimal; instants are tz-aware UTC.
+broker, which translates them at the edge (docs/style.md, "Adapters": talk to an
+interface, translate at the edge). Money and amounts are Decimal; instants are tz-aware UTC.
 """
 
 from __future__ import annotations

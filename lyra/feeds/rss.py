@@ -1,7 +1,7 @@
 """RSS and Atom feeds: the feed list as data, fetching over httpx, parsing with feedparser.
 
-The HTTP and file adapter of the news pipeline (STYLE.md, "translate at the edge"): every
-failure becomes one of Lyra's errors, split as DESIGN.md asks --
+The HTTP and file adapter of the news pipeline (docs/style.md, "Adapters": translate at
+the edge): every failure becomes one of Lyra's errors, split into retryable and final --
 
 - :class:`FeedUnavailableError` (retryable): connection failures, timeouts, HTTP 408, 425,
   429 and 5xx;

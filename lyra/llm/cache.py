@@ -1,6 +1,6 @@
 """The LLM response cache: per-task TTLs, two backends, and merging of in-flight calls.
 
-DESIGN.md ("LLM gateway", Cache): answers are cached per task for as long as the data
+docs/domain.md ("LLM gateway", Cache): answers are cached per task for as long as the data
 they were asked about stays current (:data:`TASK_TTLS`), keyed by a hash of model and
 messages (:func:`cache_key`), and identical requests in flight are merged. The cache is
 shared by every flow run, so it lives outside the process: in the database by default
@@ -44,7 +44,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: Seconds an answer stays fresh, per task (DESIGN.md): how fast its inputs go stale.
+#: Seconds an answer stays fresh, per task: how fast its inputs go stale (docs/domain.md).
 TASK_TTLS: Final[Mapping[str, float]] = MappingProxyType(
     {"technical": 60.0, "market_analysis": 300.0, "news": 600.0, "risk": 30.0}
 )

@@ -2,8 +2,9 @@
 
 Keys come from ``LYRA_OPENROUTER_API_KEYS`` (``alias=key,alias2=key2``) or from the
 encrypted keystore (:mod:`lyra.security.keystore`). Extra keys do not raise OpenRouter's
-rate limits; they isolate budgets (DESIGN.md, LLM gateway), so each key carries a purpose
-(the tiers it serves; none listed means every tier) and an optional daily cap in USD::
+rate limits; they isolate budgets (docs/domain.md, LLM gateway), so each key carries
+a purpose (the tiers it serves; none listed means every tier) and a daily cap in USD
+(optional)::
 
     keys = parse_key_list(settings.openrouter_api_keys)        # {"flows": SecretStr(...)}
     tiers = parse_tier_map(settings.openrouter_key_tiers)      # {"flows": {"fast"}}

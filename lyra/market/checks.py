@@ -1,6 +1,6 @@
-"""Data checks on every batch of candles before anything uses it (issue 4, "Data checks").
+"""Data checks on every batch of candles before anything uses it.
 
-DESIGN.md: Lyra "never trades on garbage". Each batch an exchange returns is validated
+docs/domain.md: Lyra "never trades on garbage". Each batch an exchange returns is validated
 with great-expectations (GX 1.x: an ephemeral context, a pandas data source, one suite)
 and the result names every failed check with figures and the offending candles. The
 caller quarantines a failed batch (:mod:`lyra.store.quarantine`) and holds the symbol;
@@ -20,11 +20,11 @@ The checks, each a GX expectation on the batch or on a helper column computed in
     no_repeated_candles    ExpectCompoundColumnsToBeUnique  (open, high, low, close,
                                                           volume) where volume > 0
 
-``no_repeated_candles`` is not in the issue's list: the shipped Coinbase and Bitfinex
-hourly files repeat 2017-11-11 23:00 .. 2017-11-12 03:00 as 04:00 .. 08:00 value for
-value (``lyra/market/data/ORIGIN.md``). Once sorted by time those rows pass every other
-check, yet two hours never trade the same volume to the cent; zero-volume candles are
-excluded because flat, tradeless candles at the last price repeat legitimately.
+``no_repeated_candles`` goes beyond the usual candle checks: the shipped Coinbase and
+Bitfinex hourly files repeat 2017-11-11 23:00 .. 2017-11-12 03:00 as 04:00 .. 08:00 value
+for value (``lyra/market/data/ORIGIN.md``). Once sorted by time those rows pass every
+other check, yet two hours never trade the same volume to the cent; zero-volume candles
+are excluded because flat, tradeless candles at the last price repeat legitimately.
 
 GX costs ~3 s to import, so it is imported on first use; the context and suite (~0.02 s)
 are built once per process and reused, the thresholds that vary per call

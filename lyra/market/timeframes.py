@@ -7,7 +7,7 @@ candle's close and **volume** the sum. Periods start on multiples of their lengt
 from the Unix epoch, which for ``"1d"`` are UTC midnights (Coinbase, Bitstamp and Bitfinex
 all cut their daily candles at 00:00 UTC).
 
-Two rules keep the result honest (DESIGN.md: "never trades on garbage"):
+Two rules keep the result honest (Lyra "never trades on garbage": docs/domain.md):
 
 - **gaps stay gaps**: a period with no source candle produces no row; nothing is filled
   in. A period with missing candles *inside* it is still built from the candles present

@@ -1,5 +1,5 @@
 """News sentiment: feeds as data, untrusted headlines made plain, offline or LLM scoring,
-and per-asset sentiment with time decay (DESIGN.md, News; issue 4).
+and per-asset sentiment with time decay (docs/domain.md, News).
 
 The pipeline a news flow runs, in order::
 

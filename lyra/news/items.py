@@ -6,7 +6,7 @@ control characters removed, one line, length-limited) before anything else sees 
 the stored text, the content hash, the asset tags and the sentiment score all work on the
 same visible words. HTML in a summary is reduced to its text first.
 
-Deduplication is by link and by content hash (issue 4): a story re-listed under its link
+Deduplication is by link and by content hash: a story re-listed under its link
 with an edited title, or syndicated word for word under another link, is one item. The
 hash is SHA-256 of the case-folded cleaned title and summary, so case and spacing
 differences do not split a story.

@@ -1,13 +1,13 @@
 """Headline sentiment by the gateway's fast tier, with VADER where the LLM gives nothing.
 
-DESIGN.md (News; issue 4): headlines are scored "by the fast LLM tier when the gateway is
-configured; offline by VADER". :class:`LlmScorer` sends batches of headlines through
-:meth:`lyra.llm.gateway.Gateway.ask` on the ``news`` task (fast tier, cost-aware routing,
-600 s cache, every attempt budgeted and recorded like a vote), with the prompt of
-:func:`lyra.news.sentiment.sentiment_messages`: headlines only inside a nonce-delimited
-data block, the data-block rule in the system prompt, secrets redacted. The answer must
-be the strict :data:`~lyra.news.sentiment.SENTIMENT_SCHEMA`; one invalid answer is
-re-asked once (the gateway's rule), a second is an abstention.
+docs/domain.md (News): headlines are scored "by the LLM fast tier through the gateway
+when the gateway is configured; offline by VADER". :class:`LlmScorer` sends batches of
+headlines through :meth:`lyra.llm.gateway.Gateway.ask` on the ``news`` task (fast tier,
+cost-aware routing, 600 s cache, every attempt budgeted and recorded like a vote), with
+the prompt of :func:`lyra.news.sentiment.sentiment_messages`: headlines only inside a
+nonce-delimited data block, the data-block rule in the system prompt, secrets redacted.
+The answer must be the strict :data:`~lyra.news.sentiment.SENTIMENT_SCHEMA`; one invalid
+answer is re-asked once (the gateway's rule), a second is an abstention.
 
 Whatever the LLM does not score -- the batch abstained (budget exhausted, every model
 failing), or the answer left an item out -- is scored by the offline scorer in the same

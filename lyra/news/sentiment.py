@@ -1,6 +1,6 @@
 """Headline sentiment: the scorer interface, the offline VADER scorer, and the LLM prompt.
 
-Two scorers answer the same :class:`SentimentScorer` protocol (DESIGN.md, News):
+Two scorers answer the same :class:`SentimentScorer` protocol (docs/domain.md, News):
 
 - :class:`VaderScorer`, offline and the embedded default: VADER's compound score of the
   cleaned headline, with the reviewed crypto overlay of :mod:`lyra.news.lexicon`. The

@@ -1,6 +1,6 @@
 """The async OpenRouter client: chat completions, the models list and the key's status.
 
-The HTTP adapter of the LLM gateway (STYLE.md, "translate at the edge"): httpx's transport
+The HTTP adapter of the LLM gateway (docs/style.md, "Adapters"): httpx's transport
 API over either httpx's own connection pool or aiohttp's (``httpx_aiohttp.AiohttpTransport``),
 and every failure turned into :class:`ProviderError`, an :class:`~lyra.errors.UpstreamError`
 carrying the classification of :mod:`lyra.openrouter.errors` -- errors inside a 200 answer

@@ -1,9 +1,10 @@
 """Classification of an LLM provider's answer: good, or which kind of error and what to do.
 
-DESIGN.md, LLM gateway: "classify by status and error type; an error can arrive in a 200
-body. 400/403 final; 401 disables the key; 402 disables the key unless Retry-After is
-given; 408/429/5xx retry with full-jitter exponential backoff honouring Retry-After, then
-fall back." The table, from OpenRouter's error codes (https://openrouter.ai/docs/api/errors):
+docs/domain.md, LLM gateway: an error is classified by status and error type, and can
+arrive in the body of a 200 response. 400 and 403 are final; 401 disables the key; 402
+disables the key unless the response gives a Retry-After; 408, 429 and 5xx are retried
+with full-jitter exponential backoff honouring Retry-After, then the call falls back to the
+next model. The table, from OpenRouter's error codes (https://openrouter.ai/docs/api/errors):
 
 ======  ===================  =========  ============  =======================================
 status  kind                 retryable  disables key  OpenRouter's meaning

@@ -2,8 +2,8 @@
 
 Why average cost: the portfolio's P&L is a trading figure (drawdown, the kill switch,
 `lyra portfolio`), not the tax figure; CGT follows the parcels identified under
-:mod:`lyra.compliance` (TAX.md). Fees are kept apart from cost so that realised P&L is
-shown gross and fees on their own line.
+:mod:`lyra.compliance` (docs/tax.md, "Parcel identification"). Fees are kept apart from
+cost so that realised P&L is shown gross and fees on their own line.
 
 The identity this keeps exactly, in Decimal, for any sequence of fills::
 

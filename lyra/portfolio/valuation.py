@@ -33,7 +33,7 @@ class PositionLine:
 
 @dataclass(frozen=True, slots=True)
 class Valuation:
-    """An account marked to market (DESIGN.md, Risk: equity includes open positions)."""
+    """An account marked to market (docs/domain.md, Risk: equity includes open positions)."""
 
     account: str
     cash: Decimal

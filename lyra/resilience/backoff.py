@@ -4,8 +4,8 @@
 (2015): ``sleep = random_between(0, min(cap, base * 2 ** attempt))``. Of the schemes that
 post compares, it spreads competing clients best for the least total work: callers that
 failed together do not retry together. A ``Retry-After`` from the server (RFC 9110
-§10.2.3) is a floor, never shortened by the jitter (DESIGN.md, LLM gateway: "retry with
-full-jitter exponential backoff honouring Retry-After").
+§10.2.3) is a floor, never shortened by the jitter (docs/domain.md, LLM gateway: retries
+use "full-jitter exponential backoff that honours Retry-After").
 
 The randomness is an injected :class:`random.Random`, so tests and replays are
 deterministic. Whether a long ``Retry-After`` is worth waiting for, or the call should

@@ -1,5 +1,5 @@
-"""Pre-trade risk (DESIGN.md, Risk): sizing by the 2% rule, limits, the drawdown kill
-switch and circuit breakers, in code and never delegated to an LLM.
+"""Pre-trade risk (docs/domain.md, Risk): sizing by the 2% rule, limits, the drawdown
+kill switch and circuit breakers, in code and never delegated to an LLM.
 
 One front door: every public name of the modules below. All of it is pure (no I/O, no
 database); the kill switch's persistence is :mod:`lyra.store.killswitch`.

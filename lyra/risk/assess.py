@@ -1,6 +1,6 @@
 """Pre-trade risk: validate, size, run every check; an order needs all of them to pass.
 
-DESIGN.md, Risk: in code, never delegated to an LLM. The one LLM step, the premium-tier
+docs/domain.md, Risk: in code, never delegated to an LLM. The one LLM step, the premium-tier
 validation vote for trades above 10,000 USD, is made by the pre-trade flow; this module
 only requires its outcome (``premium_approved``). Ask :func:`needs_premium_vote` first.
 
@@ -69,7 +69,7 @@ CHECKS: Final[tuple[Check, ...]] = (
 )
 
 
-#: The design's limits with their documented defaults (``RiskLimits()``).
+#: The risk limits of docs/domain.md, Risk, with their documented defaults (``RiskLimits()``).
 DEFAULT_LIMITS: Final = RiskLimits()
 
 
@@ -91,7 +91,7 @@ class RiskAssessment:
     stop_price: Decimal | None = None
 
     def to_json(self) -> dict[str, object]:
-        """The ``lyra risk assess`` output of DESIGN.md, money as decimal strings."""
+        """The ``lyra risk assess`` output of docs/domain.md, money as decimal strings."""
         return {
             "approved": self.approved,
             "quantity": _money(self.quantity),

@@ -1,8 +1,9 @@
 """One risk check's verdict, and what every check is given.
 
 A check is a small function ``(CheckContext) -> RiskCheck`` with one rule and one name
-(STYLE.md 7: small plugins behind one interface); :data:`lyra.risk.assess.CHECKS` lists
-them. Adding a check touches its module and that one registry line.
+(docs/style.md, "Plugins": small plugins behind one interface);
+:data:`lyra.risk.assess.CHECKS` lists them. Adding a check touches its module and that one
+registry line.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class RiskCheck:
     detail: str
 
     def to_json(self) -> dict[str, object]:
-        """``{name, passed, detail}`` of the DESIGN.md contract."""
+        """``{name, passed, detail}`` of the ``lyra risk assess`` contract (docs/domain.md)."""
         return {"name": self.name, "passed": self.passed, "detail": self.detail}
 
 

@@ -1,8 +1,8 @@
 """Checks on the account: phase, consensus, kill switch, size, exposure, capital, cash.
 
-Each states its rule (DESIGN.md, Risk and Deployment phases) and the figures it judged.
+Each states its rule (docs/domain.md, Risk and Rollout phases) and the figures it judged.
 A closing trade (one that reduces a position) passes the checks that guard against new
-risk: the design allows closing trades even while the kill switch is tripped.
+risk: docs/domain.md, Risk, allows closing trades even while the kill switch is tripped.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def exposure_check(ctx: CheckContext) -> RiskCheck:
 
 
 def capital_cap_check(ctx: CheckContext) -> RiskCheck:
-    """Gross exposure after the trade within the phase's capital (DESIGN.md, phases)."""
+    """Gross exposure after the trade within the phase capital (docs/domain.md, Rollout phases)."""
     gross = gross_exposure(ctx.request)
     after = gross - abs(ctx.position) + abs(ctx.position_after)
     cap = ctx.order.capital

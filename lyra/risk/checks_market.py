@@ -1,7 +1,7 @@
 """Checks on the market and the order: collar, staleness, exchange limits, rate,
 volatility, and the premium vote for large trades.
 
-The same checks run for paper and live orders (DESIGN.md, Risk): the paper broker must
+The same checks run for paper and live orders (docs/domain.md, Risk): the paper broker must
 refuse what the exchange would. Exchange figures (minimum notional and amount, amount
 step, price tick) come from the exchange's market data (ccxt's ``limits`` and
 ``precision``, :class:`lyra.market.types.Market`); a figure the exchange does not publish

@@ -1,6 +1,6 @@
 """The drawdown kill switch: the pure state machine (persisted by :mod:`lyra.store.killswitch`).
 
-DESIGN.md, Risk: equity, including open positions at market, 15% or more below its peak
+docs/domain.md, Risk: equity, including open positions at market, 15% or more below its peak
 trips a kill switch: no new risk until a person resets it; closing trades are allowed::
 
                        drawdown >= 15% (timer or any assessment)
@@ -10,7 +10,7 @@ trips a kill switch: no new risk until a person resets it; closing trades are al
                        a person: reset --by NAME --reason TEXT
                        (the peak is re-based to the equity at the reset)
 
-Decisions beyond the design:
+Decisions the rule leaves open:
 
 - The peak used is the *high-water mark* the switch keeps: the highest of the portfolio's
   peak and every equity it has seen. A reset re-bases it to the last equity seen: the

@@ -1,11 +1,11 @@
-"""The rule constants of pre-trade risk (DESIGN.md, Risk) and the capital each phase may use.
+"""The rule constants of pre-trade risk (docs/domain.md, Risk) and each phase's capital.
 
-Three figures are the design's rules and may only be tightened by settings, never
-loosened: risk at most 2% of equity per trade, at most 20% of equity in one asset after
-the trade, and the kill switch at a 15% drawdown. The others are operating limits whose
-defaults are stated and argued below.
+Three figures are the core rules of docs/domain.md and may only be tightened by settings,
+never loosened: risk at most 2% of equity per trade, at most 20% of equity in one asset
+after the trade, and the kill switch at a 15% drawdown. The others are operating limits
+whose defaults are stated and argued below.
 
-Phase capital (DESIGN.md, Deployment phases) is a ceiling on *gross exposure*: the sum
+Phase capital (docs/domain.md, Rollout phases) is a ceiling on *gross exposure*: the sum
 of the absolute market values of every position after the trade. Decisions:
 
 - phase 1 (analysis only) has no capital: every order is refused by the ``phase`` check
@@ -40,15 +40,15 @@ __all__ = [
     "phase_capital",
 ]
 
-#: DESIGN.md, Risk: "risk at most 2% of equity per trade".
+#: docs/domain.md, Risk: "at most 2% of equity is at risk per trade".
 RISK_PER_TRADE: Final = Decimal("0.02")
-#: DESIGN.md, Risk: "at most 20% of equity in one asset after the trade".
+#: docs/domain.md, Risk: "at most 20% of equity in one asset after the trade".
 MAX_ASSET_SHARE: Final = Decimal("0.20")
-#: DESIGN.md, Risk: "15% or more below its peak trips a kill switch".
+#: docs/domain.md, Risk: equity "15% or more below its peak" trips the kill switch.
 MAX_DRAWDOWN: Final = Decimal("0.15")
-#: DESIGN.md, Risk: "a proposed trade above 10,000 USD also needs a premium-tier vote".
+#: docs/domain.md, Risk: a trade above 10,000 USD "also needs a premium-tier validation vote".
 PREMIUM_VOTE_ABOVE_USD: Final = Decimal(10_000)
-#: The markets of the shipped replay data (``../shared/data/README.md``).
+#: The markets of the shipped replay data (``lyra/market/data/ORIGIN.md``).
 DEFAULT_SYMBOLS: Final = frozenset({"BTC/USD", "ETH/USD", "LTC/USD"})
 
 
@@ -57,7 +57,7 @@ class RiskLimits:
     """Every constant the checks use; money in USD (the account currency).
 
     - ``risk_per_trade`` 0.02, ``max_asset_share`` 0.20, ``max_drawdown`` 0.15,
-      ``premium_vote_above_usd`` 10,000: the design's rules.
+      ``premium_vote_above_usd`` 10,000: the rules of docs/domain.md, Risk.
     - ``price_collar`` 0.02: a limit price more than 2% from the last traded price is a
       fat finger or a stale decision (exchanges' own "percent price" filters are wider;
       ours is the tighter, first line).
@@ -103,7 +103,7 @@ class RiskLimits:
             ("premium_vote_above_usd", self.premium_vote_above_usd, PREMIUM_VOTE_ABOVE_USD),
         ):
             if not (0 < value <= ceiling):
-                raise ValueError(f"{name} must be in (0, {ceiling}]: the design's rule")
+                raise ValueError(f"{name} must be in (0, {ceiling}]: settings only tighten it")
         positives = (
             self.price_collar,
             self.max_data_age_s,

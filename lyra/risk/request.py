@@ -1,4 +1,4 @@
-"""The input of a risk assessment: the ``lyra risk assess`` contract of DESIGN.md.
+"""The input of a risk assessment: the ``lyra risk assess`` contract of docs/domain.md.
 
     {phase, portfolio: {equity, peak_equity, cash, positions: {ASSET: value}},
      proposal: {symbol, side, price, stop_price, consensus},

@@ -1,8 +1,8 @@
 """Position sizing by the 2% rule, within every ceiling that depends on the size.
 
-DESIGN.md, Risk: ``quantity = 0.02 x equity / |entry - stop|``. The quantity is then the
-smallest of the bounds below, rounded *down* to the market's amount step (rounding down
-can only lower the risk):
+docs/domain.md, Risk: ``quantity = 0.02 x equity / |entry - stop|``. The quantity is then
+the smallest of the bounds below, rounded *down* to the market's amount step (rounding
+down can only lower the risk):
 
 - ``risk``: the 2% rule itself;
 - ``exposure``: the asset's absolute exposure after the trade stays within 20% of

@@ -1,9 +1,10 @@
 """Where the stop is, and the request's cross-field rules (bad input is never sized).
 
-A decision may come without a stop (DESIGN.md, Consensus: the stop is optional). The
-2% rule needs one, so it gets one from the volatility of its market: ``atr_stop_multiple``
-x ATR(14) away from the entry, below for a buy and above for a sell (the common "2 ATR
-stop"). The rule used is stated in :attr:`Stop.rule` and shown in the sizing check.
+A decision may come without a stop (docs/domain.md, Consensus: the stop is optional). The
+2% rule needs one, so it gets one from the volatility of its market (docs/domain.md, Risk):
+``atr_stop_multiple`` x ATR(14) away from the entry, below for a buy and above for a sell
+(the common "2 ATR stop"). The rule used is stated in :attr:`Stop.rule` and shown in the
+sizing check.
 
 :func:`validate_request` refuses what the field types alone cannot: an unknown symbol,
 a peak below the equity, equity that leaves out the open positions, a run looser than its

@@ -1,9 +1,9 @@
 """Names shared by prefect.yaml, the flows, ``lyra serve`` and ``lyra status``: data, not
-branches (STYLE.md, "Differences as data").
+branches (docs/style.md, "Differences as data").
 
 A deployment is addressed in Prefect as ``<flow name>/<deployment name>``; the phase
-deployments run the market-analysis flow with the phase's parameters (DESIGN.md,
-"Deployment phases"). Global concurrency limits are named per exchange and per LLM
+deployments run the market-analysis flow with the phase's parameters (docs/domain.md,
+"Rollout phases"). Global concurrency limits are named per exchange and per LLM
 provider so that every flow run of every worker shares the same slots.
 """
 

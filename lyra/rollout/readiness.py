@@ -1,4 +1,4 @@
-"""Readiness criteria of a promotion (DESIGN.md, "Deployment phases"), as a pure rule.
+"""Readiness criteria of a promotion (docs/domain.md, "Rollout phases"), as a pure rule.
 
 Promotion goes one phase at a time, and the criteria add up as the phases get riskier::
 
@@ -10,7 +10,7 @@ Promotion goes one phase at a time, and the criteria add up as the phases get ri
 *Foundation checks*: the database is migrated, the audit hash chain is intact and the
 phase in force has completed at least one market-analysis cycle (the flows work end to
 end). *Paper results within risk limits*: the paper phase (3) has completed cycles and
-the drawdown kill switch is not tripped (DESIGN.md, "Risk": 15 % below peak trips it).
+the drawdown kill switch is not tripped (docs/domain.md, "Risk": 15 % below peak trips it).
 The facts are gathered by :mod:`lyra.services.readiness_facts`; this module only
 judges them, so every rule is a plain test.
 

@@ -6,7 +6,7 @@ record's predecessor is :data:`GENESIS`. Editing a record changes its hash; dele
 reordering records breaks a ``prev_hash`` link or the sequence, so :func:`verify_chain`
 names the first record that no longer fits. This is the tamper evidence that the ATO's
 record-keeping expectations (records kept in a form that shows they are unaltered) ask of
-a digital log: see TAX.md, "Records".
+a digital log: see docs/tax.md, "Records".
 """
 
 from __future__ import annotations

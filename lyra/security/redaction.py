@@ -1,7 +1,7 @@
 """Redaction of secrets and personal identifiers from prompts and log lines.
 
-DESIGN.md (LLM gateway): secrets and personal identifiers are redacted from every prompt
-and log line. Two kinds of things are removed:
+docs/domain.md (LLM gateway): secrets and personal identifiers are redacted from every
+prompt and log line. Two kinds of things are removed:
 
 - *known secrets*: the exact values Lyra holds (API keys, the keystore passphrase),
   replaced wherever they appear, even inside other text;

@@ -2,7 +2,7 @@
 
 Prompt injection is the first risk of OWASP's Top 10 for LLM applications (LLM01:2025,
 https://genai.owasp.org/llmrisk/llm01-prompt-injection/): text from outside can carry
-instructions. Lyra's defence in depth (DESIGN.md, LLM gateway):
+instructions. Lyra's defence in depth (docs/domain.md, LLM gateway):
 
 1. :func:`clean_untrusted` makes the text plain: NFKC normalisation (full-width and other
    compatibility look-alikes become their ordinary characters), then every control,
@@ -13,15 +13,15 @@ instructions. Lyra's defence in depth (DESIGN.md, LLM gateway):
 2. :func:`data_block` puts the cleaned items between delimiters carrying a nonce, and
    ``<<<`` inside an item is neutralised, so an item can neither close the block nor
    imitate a delimiter line. The nonce is a SHA-256 digest of the block's own content:
-   text cannot contain the nonce of a block that contains it (that would need a hash
-   fixed point), and the same data gives the same prompt, so identical requests share
-   the LLM cache (DESIGN.md: keyed by a hash of model and messages). A random nonce would
-   make every prompt unique and the cache useless.
+   text cannot contain the nonce of a block that contains it (that would need a hash fixed
+   point), and the same data gives the same prompt, so identical requests share the LLM
+   cache (docs/domain.md, LLM gateway: keyed by a hash of model and messages). A random
+   nonce would make every prompt unique and the cache useless.
 3. :data:`DATA_BLOCK_RULE`, in the system prompt, tells the model that block content is
    data, never instructions.
 
 The decision itself is never delegated to this: risk limits are enforced in code after
-the vote (DESIGN.md, Risk). Usage::
+the vote (docs/domain.md, Risk). Usage::
 
     system = "... " + DATA_BLOCK_RULE
     user = data_block("news headlines", headlines)

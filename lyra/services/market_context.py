@@ -1,11 +1,10 @@
 """What a market's analysts see beyond its own candles: the daily trend beside the hourly
 one, and its price against the same symbol on the cycle's other exchanges.
 
-Issue 4 asks for multi-timeframe analysis ("1h and 1d from the same source") and
-cross-exchange spread detection inside the market-analysis cycle. Both are computed here
-from data the cycle already fetched, with the pure modules :mod:`lyra.market.timeframes`
-and :mod:`lyra.market.spreads`, and handed to analysts on the
-:class:`~lyra.decision.votes.MarketSnapshot`.
+The market-analysis cycle looks at two timeframes of the same source (1h and 1d) and
+detects spreads across exchanges. Both are computed here from data the cycle already
+fetched, with the pure modules :mod:`lyra.market.timeframes` and :mod:`lyra.market.spreads`,
+and handed to analysts on the :class:`~lyra.decision.votes.MarketSnapshot`.
 
 **The daily view needs history.** A daily EMA 26 needs 26 complete UTC days, about 650
 hourly candles, far more than the decision batch (``LYRA_CANDLE_LIMIT``, 250 by default:

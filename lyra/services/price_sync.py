@@ -2,9 +2,9 @@
 
 Prices are read from the provider's models list (``GET /models``, no key needed) and
 stored for the catalog's models (:func:`lyra.store.model_prices.sync_prices`); they size
-budget reservations only (DESIGN.md, "LLM gateway"). With the offline analysts no LLM is
-called, so there is nothing to price and nothing is fetched: the embedded default makes no
-network call.
+budget reservations only (docs/domain.md, "LLM gateway"). With the offline analysts no
+LLM is called, so there is nothing to price and nothing is fetched: the embedded default
+makes no network call.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Idempotent order submission, reconciliation on start, and cancel-all (the kill switch).
 
-DESIGN.md, "Execution": every order has a client order id derived from its decision; a
+docs/domain.md, "Execution": every order has a client order id derived from its decision; a
 retry looks the order up first and never submits twice. The protocol, for one order::
 
     1. tx: the row for this client id exists?
@@ -256,7 +256,7 @@ class CancelAllResult:
 async def cancel_all(
     database: Database, brokers: Sequence[Broker], *, reason: str, clock: Clock = _now
 ) -> CancelAllResult:
-    """Cancel every open order on every exchange (the kill switch, DESIGN.md "Risk").
+    """Cancel every open order on every exchange (the kill switch, docs/domain.md "Execution").
 
     Every order the exchange lists as open is cancelled, Lyra's or not: a tripped switch
     means no new risk on the account. An exchange that fails is reported and the others

@@ -15,9 +15,9 @@ reason is reported (``replayed``):
   FIFO order, the 12-month rule and every later disposal may change with it.
 
 Identifications recorded when a disposal was first worked out are re-used on a replay
-(TAX.md: a specific identification is recorded at the time of disposal), so a replay
-reproduces the recorded parcels whatever the method says now. Everything (new
-identifications, results, checkpoint) is written in one transaction.
+(docs/tax.md, "Parcel identification": a specific identification is recorded at the time
+of disposal), so a replay reproduces the recorded parcels whatever the method says now.
+Everything (new identifications, results, checkpoint) is written in one transaction.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
 2. :func:`rebuild_lots`: the ledger rows that arrived since the last run go through the
    CGT engine from the parcels kept then (:mod:`lyra.services.tax_lots`, which
    replays the whole ledger when a row is back-dated or the kept state cannot be
-   trusted); new disposals' parcels are recorded now (specific identification "recorded
-   at the time", TAX.md) and recorded ones are re-used on a replay.
+   trusted); new disposals' parcels are recorded now (a specific identification counts
+   when recorded at the time of disposal: docs/tax.md, "Parcel identification") and
+   recorded ones are re-used on a replay.
 3. :func:`cgt_position`: the income year to date from the stored results, as JSON, CSV
    and Markdown files.
 4. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a

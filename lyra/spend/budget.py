@@ -44,14 +44,14 @@ __all__ = [
     "usd_to_nusd",
 ]
 
-#: Budget tiers, most capable first (DESIGN.md, "LLM gateway").
+#: Budget tiers, most capable first (docs/domain.md, "LLM gateway").
 TIERS = ("premium", "advanced", "specialized", "fast")
 
 #: Nano-dollars per dollar. The same unit as ``lyra.store.gateway_tables.NANO_USD`` (a
 #: pure module cannot import the store; a unit test checks that the two agree).
 NANO_USD = 10**9
 
-#: The issue's split of the daily budget by tier.
+#: The default split of the daily budget by tier (docs/domain.md); LYRA_TIER_SHARES sets another.
 DEFAULT_TIER_SHARES: Mapping[str, Decimal] = MappingProxyType(
     {
         "premium": Decimal("0.40"),

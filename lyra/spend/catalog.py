@@ -1,10 +1,10 @@
 """The LLM catalog as data: tiers with their fallback chains, model prices, task routing
 and the voting panel (``lyra/spend/data/catalog.yaml``, or a file of the user's).
 
-Differences between models are data, not branches (STYLE.md, "Differences as data"): a
-model is added by a line in the YAML. Prices here are list prices used until
+Differences between models are data, not branches (docs/style.md, "Differences as
+data"): a model is added by a line in the YAML. Prices here are list prices used until
 ``lyra models sync`` stores the provider's current ones; either way they only size a
-budget reservation (DESIGN.md, LLM gateway).
+budget reservation (docs/domain.md, LLM gateway).
 """
 
 from __future__ import annotations

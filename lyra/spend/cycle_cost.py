@@ -1,8 +1,8 @@
 """The flow-level budget gate: can today's LLM budget afford one more cycle?
 
-DESIGN.md, "LLM gateway": when a cycle cannot be afforded, the flow ends in a clear, named
-state, not a crash. Each call still reserves its own worst case in the gateway (which
-downgrades a tier or abstains when a tier runs dry); this gate answers the coarser
+docs/domain.md, "LLM gateway": when a cycle cannot be afforded, the flow ends in a clear,
+named state, not a crash. Each call still reserves its own worst case in the gateway
+(which downgrades a tier or abstains when a tier runs dry); this gate answers the coarser
 question before any work starts, from the day's counters:
 
 - the *minimum* cost of a cycle is every planned call answered by the cheapest model of

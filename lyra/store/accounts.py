@@ -1,10 +1,10 @@
 """The trading account in the database: cash entries, positions, fills and equity snapshots.
 
 Every function works inside the caller's transaction (``database.transaction()``), so a
-fill, its position change and its cash entries are written together or not at all. A
-fill already recorded for its order (same exchange fill id) is skipped: booking is
-idempotent, which is what makes a retry or a reconciliation safe (DESIGN.md, "Execution":
-"Fills, fees and positions are persisted").
+fill, its position change and its cash entries are written together or not at all. A fill
+already recorded for its order (same exchange fill id) is skipped: booking is idempotent,
+which is what makes a retry or a reconciliation safe (docs/domain.md, "Execution":
+"Booking a fill is idempotent").
 
 Accounts are ``paper`` and ``live``; cash is one balance per account in the quote
 currency, USD-equivalent (USD, USDT and USDC are counted at par: a simplification that the

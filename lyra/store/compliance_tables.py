@@ -2,7 +2,7 @@
 small repository functions over them.
 
 - ``tax_ledger``: every row an entity's tax position is built from (imported CSV rows and
-  Lyra's own fills), with its AUD value and that value's source (TAX.md "Records").
+  Lyra's own fills), with its AUD value and that value's source (docs/tax.md "Records").
   Unique per (entity, key): importing the same file twice adds nothing. Append-only.
 - ``tax_lot_identifications``: which parcels each disposal used, written the first time
   the disposal is worked out and never changed: the ATO accepts a specific

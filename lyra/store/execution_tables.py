@@ -1,10 +1,10 @@
 """Tables of orders, fills, positions, cash and equity (migration 0005).
 
-DESIGN.md, "Execution": every order has a client order id derived from its decision, and
-a retry looks the order up first and never submits twice. The schema holds that promise
+docs/domain.md, "Execution": every order has a client order id derived from its decision,
+and a retry looks the order up first and never submits twice. The schema holds that promise
 where it cannot be raced: ``orders.client_order_id`` is UNIQUE (a second submission of the
-same decision cannot even be written down), and a fill is UNIQUE per (order, exchange
-fill id) so a fill reported again by a retry or a reconciliation is recorded once.
+same decision cannot even be written down), and a fill is UNIQUE per (order, exchange fill
+id) so a fill reported again by a retry or a reconciliation is recorded once.
 
 Mutable by design (lifecycle fields, like a decision's ``status``): an order's ``status``,
 ``exchange_order_id``, ``filled``, ``average``, ``fee``, ``detail`` and ``updated_at``; a

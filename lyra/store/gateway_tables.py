@@ -1,10 +1,10 @@
 """Tables of the LLM gateway: model prices, every call, budgets, breakers, cache, keys.
 
 Everything the gateway must remember between flow runs (separate processes) lives here,
-never in module globals (DESIGN.md, Rules of the house). Budget figures that SQL must
-add and compare atomically are integer nano-dollars (``*_nusd``: 1 USD = 10**9), exact
-on both dialects; recorded costs are exact decimals of the provider's ``usage.cost``.
-API key values are never stored here: only their aliases and status.
+never in module globals (docs/architecture.md, Rules of the house). Budget figures that
+SQL must add and compare atomically are integer nano-dollars (``*_nusd``: 1 USD = 10**9),
+exact on both dialects; recorded costs are exact decimals of the provider's
+``usage.cost``. API key values are never stored here: only their aliases and status.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ PostgreSQL; on SQLite the transaction already holds the write lock, ``BEGIN IMME
 Two processes checking at once therefore trip it once, with one audit record.
 
 Every trip and every reset is appended to the audit log in the same transaction as the
-row (all or nothing). A reset needs a person's name and a reason (DESIGN.md, Risk: "no
-new risk until a person resets it").
+row (all or nothing). A reset needs a person's name and a reason (docs/domain.md, Risk: "No
+new risk is taken until a person resets it").
 
 Two callers trip it: the pre-trade run's guard calls :func:`check_drawdown_and_trip` with
 the account's equity, and every assessment goes through

@@ -1,8 +1,9 @@
 """Every LLM call recorded, the rolling metrics routing reads, and API key status.
 
-One row per attempt (DESIGN.md: model, key alias, tier, task, tokens, cost, latency,
-status, error type, cache hit, attempt). Rolling metrics are computed from the newest
-rows per model, so they follow the provider's current behaviour across flow runs.
+One row per attempt (docs/domain.md, "LLM gateway": model, key alias, tier, task,
+tokens, cost, latency, status, error type, cache hit, attempt). Rolling metrics are
+computed from the newest rows per model, so they follow the provider's current behaviour
+across flow runs.
 """
 
 from __future__ import annotations

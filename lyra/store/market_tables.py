@@ -2,8 +2,8 @@
 news items and their sentiment scores.
 
 A quarantined batch keeps the candles exactly as fetched with the expectations they
-failed, so nothing is silently dropped or "fixed" (issue 4, data checks). News items are
-deduplicated by link and by content hash.
+failed, so nothing is silently dropped or "fixed". News items are deduplicated by link and
+by content hash.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Loading markets is an exchange's heaviest public call (Binance's ``exchangeInfo`` is
 megabytes) and they change rarely (a listing, a tick-size change), yet every flow run is
-a new process: without a shared cache each 5-minute cycle would download them again
-(issue 4, "markets cached in the database with a TTL"). One row per exchange holds the
-JSON the adapter saved and when it expires; a save replaces the row (an upsert, so two
-runs saving at once both succeed and the later one wins).
+a new process: without a shared cache each 5-minute cycle would download them again, so
+they are kept in the database, shared by every run. One row per exchange holds the JSON
+the adapter saved and when it expires; a save replaces the row (an upsert, so two runs
+saving at once both succeed and the later one wins).
 
 The payload is opaque here: the ccxt adapter stores ccxt's unified markets with what it
 needs to restore them (see :mod:`lyra.exchanges.ccxt_markets`).

@@ -1,12 +1,13 @@
 """Quarantined candle batches: held, never used, kept exactly as fetched.
 
-docs/domain.md, "Market data": a batch failing :func:`lyra.market.checks.check_candles` is
-stored with the failed expectations and a one-line reason, the symbol is held, and the
-run goes on for the others; nothing is silently dropped or "fixed". The candles are kept
-as JSON in the order received, timestamps as ISO 8601 and every price and volume as the
-exact decimal string of :func:`lyra.market.types.to_decimal` (``8245.31``, never
-``8245.309999...``); a missing value is ``null``. So a person can see precisely what the
-exchange sent, and compare it figure for figure with another source.
+Lyra never trades on garbage (docs/domain.md): a batch failing
+:func:`lyra.market.checks.check_candles` is stored with the failed expectations and a
+one-line reason, the symbol is held, and the run goes on for the others; nothing is
+silently dropped or "fixed". The candles are kept as JSON in the order received, timestamps
+as ISO 8601 and every price and volume as the exact decimal string of
+:func:`lyra.market.types.to_decimal` (``8245.31``, never ``8245.309999...``); a missing
+value is ``null``. So a person can see precisely what the exchange sent, and compare it
+figure for figure with another source.
 
 Usage::
 

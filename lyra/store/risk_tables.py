@@ -1,7 +1,7 @@
 """Tables of pre-trade risk (migration 0004): the drawdown kill switch.
 
 Flows run as separate processes, so the kill switch lives here, never in a module global
-(DESIGN.md, Rules of the house). One row per switch (``name``, ``global`` for the
+(docs/architecture.md, Rules of the house). One row per switch (``name``, ``global`` for the
 account); its history (every trip and reset, who and why) is the audit log.
 """
 

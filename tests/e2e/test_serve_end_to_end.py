@@ -94,7 +94,7 @@ async def test_deployments_run_and_the_scheduler_creates_runs(served: ServedLyra
         summary = await finished.state.result()  # type: ignore[union-attr]
         assert summary.phase == 3
         assert str(summary.threshold) == "0.80"
-        # The scheduler service made upcoming runs (fails with SQLAlchemy 2.1: STACK.md).
+        # The scheduler made upcoming runs (it fails with SQLAlchemy 2.1: docs/stack.md, Pins).
         deadline = time.monotonic() + 90
         counts = {}
         while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
-"""One Prefect test harness for every flow test (STACK.md: start it once per session)."""
+"""One Prefect test harness for every flow test (docs/stack.md, "Prefect 3": one
+session-wide harness)."""
 
 from __future__ import annotations
 

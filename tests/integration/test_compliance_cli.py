@@ -1,5 +1,5 @@
-"""`lyra tax report`, `lyra bas` and `lyra abn validate` as DESIGN.md "Contracts" states
-them, run as a user runs them; each report lands in the audit log."""
+"""`lyra tax report`, `lyra bas` and `lyra abn validate` as docs/domain.md "Contracts"
+states them, run as a user runs them; each report lands in the audit log."""
 
 from __future__ import annotations
 
@@ -96,8 +96,8 @@ def test_a_bad_ledger_row_ends_in_one_line_naming_it(tmp_path: Path) -> None:
 
 
 def test_seal_tfn_prints_a_sealed_block_that_loads_and_never_the_tfn(tmp_path: Path) -> None:
-    """TAX.md: a TFN is never logged or stored in plain text; the sealed block goes in the
-    entity file, which then loads (and the TFN opens with the passphrase)."""
+    """docs/tax.md, Identifiers: a TFN is never logged or stored in plain text; the sealed
+    block goes in the entity file, which then loads (and the TFN opens with the passphrase)."""
     from pydantic import SecretStr
 
     from lyra.compliance import load_entity, open_tfn

@@ -162,7 +162,7 @@ def test_another_method_replays_but_keeps_the_recorded_identifications(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Switching to lowest-tax replays; disposals already worked out keep the parcels
-    recorded for them (TAX.md: identification recorded at the time of disposal)."""
+    recorded for them (docs/tax.md, Parcel identification: recorded at the time of disposal)."""
     settings, _ = _night(env, *FIRST)
     with bootstrap.open_database(settings).transaction() as session:
         s1_lots = session.scalars(

@@ -64,8 +64,9 @@ def test_a_failed_import_leaves_nothing_half_written(db: Database) -> None:
 
 
 def test_parcels_recorded_at_disposal_are_reused_whatever_the_method_later(db: Database) -> None:
-    """TAX.md: a specific identification counts only when recorded at disposal time; a
-    later run with another method must not re-choose the parcels."""
+    """docs/tax.md, Parcel identification: a specific identification counts only when
+    recorded at disposal time; a later run with another method must not re-choose the
+    parcels."""
     chosen = CgtEngine("individual", "lowest-tax")
     chosen.apply(sort_ledger(ROWS))
     assert chosen.disposals[0].lots[0].lot_id == "dear"

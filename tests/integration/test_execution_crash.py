@@ -1,6 +1,6 @@
-"""The crash test of issue 5: the process is killed between sending an order and
-recording its fill; on restart the order is found by its client id, recorded once, and
-never resent.
+"""The crash test: the process is killed between sending an order and recording its
+fill; on restart the order is found by its client id, recorded once, and never resent
+(docs/domain.md, "Execution").
 
 The exchange is ccxt's real Binance class answered with canned JSON from a file that
 outlives the killed process (:class:`tests.support.ccxt_canned.BinanceOrderBook`). The

@@ -1,6 +1,6 @@
 """The gateway end to end against a fake OpenRouter on 127.0.0.1 speaking the real wire
 format: votes, retries, key disablement, re-ask, fallbacks, downgrades, budget, cache,
-and the issue's fault run (200 consensus cycles, 30% of upstream answers failing)."""
+and a fault run (200 consensus cycles, 30% of upstream answers failing)."""
 
 from __future__ import annotations
 
@@ -308,7 +308,7 @@ def _snapshots(count: int) -> list[MarketSnapshot]:
 async def test_fault_run_200_cycles_with_30_percent_failures(
     database_url: str, db: Database
 ) -> None:
-    """The issue's fault run: no crash, quorum before action, cost recorded exactly."""
+    """A fault run: no crash, quorum before action, cost recorded exactly."""
     async with FakeOpenRouter(fault_rate=0.3, seed=20261124) as fake:
         gateway = make_gateway(db, fake, breaker=BreakerPolicy(failure_threshold=1000))
         panel = llm_panel(catalog(), gateway)

@@ -56,7 +56,7 @@ class Clock:
 # --- keys and TTLs -------------------------------------------------------------------
 
 
-def test_task_ttls_follow_the_design() -> None:
+def test_task_ttls_follow_the_gateway_rules() -> None:
     assert dict(TASK_TTLS) == {
         "technical": 60,
         "market_analysis": 300,

@@ -1,6 +1,6 @@
-"""``lyra risk assess`` (the DESIGN.md contract) and ``lyra killswitch status|reset`` as a
-user meets them: JSON on stdout with exit 0 approved or not; bad input one line on stderr
-naming the field, exit 2; resets audited with the person and the reason."""
+"""``lyra risk assess`` (the docs/domain.md contract) and ``lyra killswitch status|reset``
+as a user meets them: JSON on stdout with exit 0 approved or not; bad input one line on
+stderr naming the field, exit 2; resets audited with the person and the reason."""
 
 from __future__ import annotations
 

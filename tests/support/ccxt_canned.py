@@ -1,6 +1,6 @@
 """Canned exchanges: ccxt's real exchange classes, answered by a fake server in-process.
 
-The honest offline test of the ccxt adapter (STACK.md, "ccxt 4.5"): subclass the ccxt
+The honest offline test of the ccxt adapter (docs/stack.md, "ccxt"): subclass the ccxt
 async exchange and override only its HTTP ``fetch``. Everything else is ccxt's own code:
 request signing and URLs, the rate limiter, ``handle_errors`` and the status-code table
 that turn an exchange's error body into ccxt's exception classes, and the parsers that

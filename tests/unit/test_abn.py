@@ -1,4 +1,4 @@
-"""Identifiers (TAX.md "Identifiers"; ABR "Format of the ABN"; ATO TFN algorithm)."""
+"""Identifiers (docs/tax.md "Identifiers"; ABR "Format of the ABN"; ATO TFN algorithm)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_acn_check_digit() -> None:
 
 def test_tfn_check_and_mask_never_show_the_whole_number() -> None:
     """ATO TFN weights 1,4,3,7,5,8,6,9,10, sum divisible by 11; a TFN is never printed
-    whole (TAX.md "Identifiers")."""
+    whole (docs/tax.md "Identifiers")."""
     assert is_valid_tfn("123 456 782")
     assert not is_valid_tfn("123 456 789")
     assert mask_tfn("123 456 782") == "******782"

@@ -1,5 +1,5 @@
-"""Each disposal type of the CSV through the CGT engine (TAX.md "Capital gains";
-DESIGN.md "Contracts"). Times are 02:00Z = noon in Sydney, so dates are unambiguous."""
+"""Each disposal type of the CSV through the CGT engine (docs/tax.md "Capital gains";
+docs/domain.md "Contracts"). Times are 02:00Z = noon in Sydney, so dates are unambiguous."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def test_swap_without_a_market_value_for_the_coin_received_uses_the_coin_given()
 
 
 def test_chain_split_coins_have_a_zero_cost_base() -> None:
-    """TAX.md: coins from a chain split have a $0 cost base; all proceeds are gain."""
+    """docs/tax.md, Income events: coins from a chain split have a $0 cost base; all
+    proceeds are gain."""
     r = _report(
         "2024-07-02T02:00:00Z,chain_split,BCH,3,,,,,,,,c1,",
         "2024-08-02T02:00:00Z,sell,BCH,3,900,,,,,kraken,,s1,",
@@ -88,8 +89,8 @@ def test_chain_split_coins_have_a_zero_cost_base() -> None:
 
 
 def test_lost_coins_give_a_capital_loss_of_their_cost_base() -> None:
-    """TAX.md: lost or stolen coins can give a capital loss (disposal for $0) when
-    ownership is evidenced; the report says to keep the evidence."""
+    """docs/tax.md, Income events: lost or stolen coins can give a capital loss (disposal
+    for $0) when ownership is evidenced; the report says to keep the evidence."""
     r = _report(
         "2024-07-02T02:00:00Z,buy,SOL,10,1500,,,,,kraken,,b1,",
         "2024-08-02T02:00:00Z,lost,SOL,10,,,,,,,,l1,",
@@ -101,8 +102,8 @@ def test_lost_coins_give_a_capital_loss_of_their_cost_base() -> None:
 
 
 def test_income_is_ordinary_income_and_creates_a_cost_base() -> None:
-    """TAX.md: staking rewards are ordinary income at market value when received; that
-    value is the coins' cost base."""
+    """docs/tax.md, Income events: staking rewards are ordinary income at market value when
+    received; that value is the coins' cost base."""
     r = _report(
         "2024-07-02T02:00:00Z,income,ETH,1,3000,,,,,kraken,,i1,",
         "2024-08-02T02:00:00Z,sell,ETH,1,3500,,,,,kraken,,s1,",
@@ -142,14 +143,14 @@ ROWS = (
 
 
 def test_fifo_is_the_default_and_ignores_a_named_lot() -> None:
-    """TAX.md: without a recorded choice, first in first out."""
+    """docs/tax.md, Parcel identification: without a recorded choice, first in first out."""
     r = _report(*ROWS)
     assert r.disposals[0].lots[0].lot_id == "old"
     assert r.disposals[0].identification == "fifo"
 
 
 def test_specific_identification_uses_the_lot_named_at_disposal() -> None:
-    """TAX.md: the ATO accepts a documented choice of parcel recorded at the time."""
+    """docs/tax.md, Parcel identification: a documented choice recorded at the time."""
     r = _report(*ROWS, method="specific")
     (d,) = r.disposals
     assert [lot.lot_id for lot in d.lots] == ["new"]
@@ -158,8 +159,8 @@ def test_specific_identification_uses_the_lot_named_at_disposal() -> None:
 
 
 def test_lowest_tax_is_recorded_as_specific_identification() -> None:
-    """TAX.md: "lowest tax" only as specific identification recorded at disposal time;
-    it takes the highest-cost parcel (smallest gain now)."""
+    """docs/tax.md, Parcel identification: ``lowest-tax`` only as a specific identification
+    recorded at disposal time; it takes the highest-cost parcel (smallest gain now)."""
     rows = (ROWS[0], ROWS[1], "2024-09-03T02:00:00Z,sell,BTC,1,2500,,,,,kraken,,s1,")
     r = _report(*rows, method="lowest-tax")
     assert r.disposals[0].lots[0].lot_id == "new"
@@ -167,7 +168,7 @@ def test_lowest_tax_is_recorded_as_specific_identification() -> None:
 
 
 def test_same_day_acquisitions_may_be_averaged_but_other_days_are_not() -> None:
-    """TAX.md: averaging only for units acquired on the same day."""
+    """docs/tax.md, Parcel identification: averaging only for units acquired on the same day."""
     rows = (
         "2024-07-02T01:00:00Z,buy,ETH,1,1000,,,,,kraken,,a,",
         "2024-07-02T03:00:00Z,buy,ETH,1,3000,,,,,kraken,,b,",
@@ -196,7 +197,7 @@ def test_company_individual_and_super_fund_differ_only_in_the_discount() -> None
 
 
 def test_a_trader_reports_ordinary_income_not_capital_gains() -> None:
-    """TAX.md: traders are on revenue account; profits are ordinary income."""
+    """docs/tax.md, Traders: traders are on revenue account; profits are ordinary income."""
     rows = (
         "2024-07-03T02:00:00Z,buy,BTC,1,1000,,,,,kraken,,b1,",
         "2024-09-03T02:00:00Z,sell,BTC,1,4000,,,,,kraken,,s1,",
@@ -221,7 +222,7 @@ def test_only_the_chosen_year_is_reported_but_earlier_parcels_count() -> None:
 
 
 def test_disposals_from_july_2027_are_marked_provisional_in_the_report() -> None:
-    """TAX.md: the post-1 July 2027 rules are not final: every report says so."""
+    """docs/tax.md, Rule sets: the post-1 July 2027 rules are not final: every report says so."""
     r = _report(
         "2026-07-03T02:00:00Z,buy,BTC,1,1000,,,,,kraken,,b1,",
         "2027-07-05T02:00:00Z,sell,BTC,1,4000,,,,,kraken,,s1,",
@@ -234,8 +235,8 @@ def test_disposals_from_july_2027_are_marked_provisional_in_the_report() -> None
 
 
 def test_a_report_uses_parcels_recorded_at_disposal_whatever_the_method() -> None:
-    """TAX.md: a specific identification is valid when recorded at the time; the report
-    must show it even when re-run later under FIFO."""
+    """docs/tax.md, Parcel identification: a specific identification is valid when recorded
+    at the time; the report must show it even when re-run later under FIFO."""
     how = "specific (lowest-tax choice, recorded at disposal)"
     r = _report(*ROWS, recorded={"s1": RecordedParcels((("new", D(1)),), how)})
     assert [lot.lot_id for lot in r.disposals[0].lots] == ["new"]

@@ -1,4 +1,4 @@
-"""CGT rules of TAX.md: the 12-month discount boundary, rates by entity, versioned rule
+"""CGT rules of docs/tax.md: the 12-month discount boundary, rates by entity, versioned rule
 sets, and the s 102-5 order of losses then discount."""
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def test_losses_come_off_before_the_discount() -> None:
 
 
 def test_losses_go_to_non_discountable_gains_first() -> None:
-    """Apply losses to non-discountable gains first (TAX.md; ATO "Applying capital
-    losses"): short 5,000 + long 10,000 - loss 5,000 -> 0 + 10,000 x 50% = 5,000."""
+    """Apply losses to non-discountable gains first (docs/tax.md "Net capital gain"; ATO
+    "Applying capital losses"):
+    short 5,000 + long 10,000 - loss 5,000 -> 0 + 10,000 x 50% = 5,000."""
     parts = [
         GainPart(Decimal(5000), Decimal(0)),
         GainPart(Decimal(10000), HALF),

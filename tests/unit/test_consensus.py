@@ -1,4 +1,4 @@
-"""Weighted consensus (DESIGN.md, Consensus): scores, quorum, threshold, ties and stops."""
+"""Weighted consensus (docs/domain.md, Consensus): scores, quorum, threshold, ties and stops."""
 
 from __future__ import annotations
 

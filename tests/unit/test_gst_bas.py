@@ -1,4 +1,4 @@
-"""GST and the BAS worksheet (TAX.md "GST and BAS"; ATO "GST and digital currency";
+"""GST and the BAS worksheet (docs/tax.md "GST and BAS"; ATO "GST and digital currency";
 ATO NAT 5107; GST Act s 189-5 financial acquisitions threshold)."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ REGISTERED = Entity(
 
 def test_a_crypto_trade_is_never_taxed_at_ten_percent() -> None:
     """Since 1 July 2017 digital currency is not subject to GST: an Australian party ->
-    input-taxed, an overseas exchange or non-resident -> GST-free. The seed's "10% GST on
-    every trade" must not be implemented."""
+    input-taxed, an overseas exchange or non-resident -> GST-free. A flat 10% GST on every
+    trade would be wrong (docs/tax.md, "GST and BAS")."""
     lines = classify_all(
         ledger(
             "2025-07-02T02:00:00Z,sell,BTC,1,11000,,,,,btcmarkets,,au,",

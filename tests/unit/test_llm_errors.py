@@ -1,4 +1,5 @@
-"""The error classification of DESIGN.md's LLM gateway, case by case (lyra.openrouter.errors)."""
+"""The error classification of the LLM gateway (docs/domain.md), case by case
+(lyra.openrouter.errors)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _good_answer() -> dict[str, object]:
         (599, "server", True, False),
     ],
 )
-def test_status_is_classified_as_design_lists(
+def test_status_is_classified_as_the_gateway_rules_say(
     status: int, kind: str, retryable: bool, disables_key: bool
 ) -> None:
     result = classify(status, _body(status, "provider text"), {})

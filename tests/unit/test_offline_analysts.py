@@ -1,7 +1,7 @@
 """Offline rule analysts: each rule's votes, confidences, stops, abstentions and the panel.
 
-Frames are synthetic, with the indicator columns of DESIGN.md's ``add_indicators``
-contract set directly to values chosen to trigger each rule.
+Frames are synthetic, with the indicator columns of the ``add_indicators`` contract
+(docs/domain.md, "Contracts") set directly to values chosen to trigger each rule.
 """
 
 from __future__ import annotations

@@ -115,8 +115,9 @@ def test_a_sell_of_a_held_long_is_an_exit_sized_to_what_is_held() -> None:
 
 
 def test_an_exit_under_a_tripped_kill_switch_needs_no_premium_vote_even_above_10000() -> None:
-    # the case: a long of 0.2 BTC at 60,000 (12,000 > 10,000), kill switch tripped,
-    # no premium tier available; the contract's request, no is_closing field
+    # an exit never depends on an LLM (docs/domain.md, Risk): a long of 0.2 BTC at 60,000
+    # (12,000 > 10,000), kill switch tripped, no premium tier available; the contract's
+    # request, no is_closing field
     exit_ = run(
         {
             "kill_switch_tripped": True,

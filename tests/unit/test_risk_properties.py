@@ -1,6 +1,6 @@
-"""Property tests over random portfolios and proposals (issue 5, risk): no approved order
-ever risks more than 2% of equity, lifts an asset above 20%, exceeds the phase cap, or
-opens risk while the kill switch is tripped; bad input is refused by name, never sized.
+"""Property tests over random portfolios and proposals (docs/domain.md, Risk): no approved
+order ever risks more than 2% of equity, lifts an asset above 20%, exceeds the phase cap,
+or opens risk while the kill switch is tripped; bad input is refused by name, never sized.
 
 The invariants are recomputed here from the request, independently of the sizing code.
 """

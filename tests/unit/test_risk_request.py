@@ -1,4 +1,4 @@
-"""Bad input is refused with the field named, never sized (issue 5, risk)."""
+"""Bad input is refused with the field named, never sized."""
 
 from __future__ import annotations
 

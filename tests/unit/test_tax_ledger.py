@@ -1,4 +1,4 @@
-"""The transactions CSV of DESIGN.md "Contracts": every row checked, all-or-nothing."""
+"""The transactions CSV of docs/domain.md "Contracts": every row checked, all-or-nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "support" / "tax" / "sample.csv"
 
 
 def test_header_is_exactly_the_contract() -> None:
-    """DESIGN.md: the header, in this order."""
+    """docs/domain.md "Contracts": the header, in this order."""
     assert ",".join(HEADER) == (
         "timestamp,type,asset,quantity,aud_value,fee_aud,to_asset,to_quantity,"
         "given_aud_value,exchange,counterparty,id,lot"
@@ -24,7 +24,7 @@ def test_header_is_exactly_the_contract() -> None:
 
 
 def test_sample_file_reads_with_values_and_their_source() -> None:
-    """TAX.md "Records": each row keeps its AUD value and the value's source."""
+    """docs/tax.md "Records": each row keeps its AUD value and the value's source."""
     rows = read_ledger(SAMPLE)
     assert len(rows) == 11
     first = rows[0]

@@ -1,5 +1,5 @@
-"""Report formats (DESIGN.md "Contracts": `lyra tax report` JSON), myTax item 18, the
-entity file with its sealed TFN, and AUD values of fills with their rate's source."""
+"""Report formats (docs/domain.md "Contracts": `lyra tax report` JSON), myTax item 18,
+the entity file with its sealed TFN, and AUD values of fills with their rate's source."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ ROWS = (
 
 
 def test_json_has_exactly_the_contract_fields_with_money_as_decimal_strings() -> None:
-    """DESIGN.md: disposals (id, date, asset, quantity, proceeds, cost_base, gain,
+    """docs/domain.md, Contracts: disposals (id, date, asset, quantity, proceeds, cost_base, gain,
     discount_eligible, lots) and totals (...), money as decimal strings."""
     body = tax_report_json(
         build_tax_report(ledger(*ROWS), entity_type="individual", year="2024-25")
@@ -108,8 +108,8 @@ def test_shipped_entity_file_loads_with_a_checked_abn(tmp_path: Path) -> None:
 
 
 def test_tfn_is_sealed_never_stored_whole_and_opens_with_the_passphrase() -> None:
-    """TAX.md: a TFN is never logged or stored in plain text (AES-256-GCM, keystore's
-    PBKDF2 pattern); a wrong passphrase fails without showing the number."""
+    """docs/tax.md, Identifiers: a TFN is never logged or stored in plain text (AES-256-GCM,
+    keystore's PBKDF2 pattern); a wrong passphrase fails without showing the number."""
     sealed = seal_tfn(SecretStr("123 456 782"), SecretStr("correct horse"), iterations=1000)
     dumped = sealed.model_dump_json()
     assert "123456782" not in dumped
@@ -138,8 +138,8 @@ def _fill(symbol: str, account: str = "live") -> FillRecord:
 
 
 def test_fill_values_carry_their_rate_and_its_source(tmp_path: Path) -> None:
-    """TAX.md "AUD values": convert at the day's rate and keep rate and source beside it;
-    an assumed rate is labelled so, and makes the report provisional."""
+    """docs/tax.md "AUD values": convert at the day's rate and keep rate and source beside
+    it; an assumed rate is labelled so, and makes the report provisional."""
     rates = tmp_path / "rates.csv"
     rates.write_text("date,currency,aud_per_unit,source\n2024-07-01,USD,1.4925,RBA F11\n")
     table = load_rate_table(rates, Decimal("1.5"))

@@ -2,7 +2,7 @@
 
 The offline analysts (names ``offline:*``) are Lyra's embedded default: transparent
 technical rules that answer the same structured vote an LLM does, so the whole pipeline
-runs with no network and no keys (DESIGN.md, The embedded default).
+runs with no network and no keys (docs/domain.md, Embedded default).
 """
 
 from lyra.decision.analysts.base import Analyst, OfflineAnalyst

@@ -3,9 +3,9 @@
 Every panel member, offline rule or LLM, is an :class:`Analyst`: a name, a kind, a weight
 and one coroutine that turns a :class:`~lyra.decision.votes.MarketSnapshot` into a
 :class:`~lyra.decision.votes.Vote`. The offline analysts are Lyra's embedded default
-(DESIGN.md: "an offline analyst provider that answers the same structured vote from the
-indicators ... with transparent rules; it is labelled as such everywhere"): their names
-all start with ``offline:`` and their kind is ``"offline"``.
+(docs/domain.md, "Embedded default": offline analysts "answer the same structured vote
+from the indicators and the sentiment with transparent rules", and "are labelled offline
+everywhere"): their names all start with ``offline:`` and their kind is ``"offline"``.
 
 :class:`OfflineAnalyst` does the parts every rule shares, so each rule module only states
 its rule (:meth:`OfflineAnalyst.judge`):

@@ -174,8 +174,8 @@ def upgrade() -> None:
     _forbid_audit_changes()
 
 
-# The audit log is append-only (DESIGN.md, TAX.md record keeping): the database itself
-# refuses to change or remove a record, whoever connects.
+# The audit log is append-only (docs/tax.md, "Records"): the database itself refuses to
+# change or remove a record, whoever connects.
 _SQLITE_TRIGGERS = (
     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
