@@ -121,17 +121,7 @@ class CcxtMarkets:
         :class:`Market`, and the market's taker fee (the fee table's where ccxt has none)."""
         market = await self.market(symbol)
         taker = number((await self.raw(symbol)).get("taker"))
-        return MarketRules(
-            exchange=market.exchange,
-            symbol=symbol,
-            base=market.base,
-            quote=market.quote,
-            amount_increment=market.amount_increment,
-            price_increment=market.price_increment,
-            min_amount=market.min_amount,
-            min_notional=market.min_notional,
-            taker_fee=taker_fee(self._venue.id, taker),
-        )
+        return MarketRules.of(market, taker_fee(self._venue.id, taker))
 
     def currencies_of(self, symbol: str) -> tuple[str, str]:
         """``(base, quote)`` of any loaded market (an open order may be in one Lyra does

@@ -191,17 +191,7 @@ class PaperBroker:
         market = markets.get(symbol)
         if market is None:
             raise UnknownSymbolError(f"{self._exchange} has no market {symbol!r}")
-        return MarketRules(
-            exchange=self._exchange,
-            symbol=symbol,
-            base=market.base,
-            quote=market.quote,
-            amount_increment=market.amount_increment,
-            price_increment=market.price_increment,
-            min_amount=market.min_amount,
-            min_notional=market.min_notional,
-            taker_fee=taker_fee(self._exchange, self._fee_rate),
-        )
+        return MarketRules.of(market, taker_fee(self._exchange, self._fee_rate))
 
     async def ticker(self, symbol: str) -> Ticker:
         return await self._data.fetch_ticker(symbol)

@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from lyra.market.types import Market
+
 __all__ = [
     "FillReport",
     "MarketRules",
@@ -70,6 +72,21 @@ class MarketRules:
     min_amount: Decimal | None = None
     min_notional: Decimal | None = None
     taker_fee: Decimal | None = None
+
+    @classmethod
+    def of(cls, market: Market, taker_fee: Decimal | None) -> MarketRules:
+        """The rules of ``market``: its steps and minimums, and the taker fee charged."""
+        return cls(
+            exchange=market.exchange,
+            symbol=market.symbol,
+            base=market.base,
+            quote=market.quote,
+            amount_increment=market.amount_increment,
+            price_increment=market.price_increment,
+            min_amount=market.min_amount,
+            min_notional=market.min_notional,
+            taker_fee=taker_fee,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

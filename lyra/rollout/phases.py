@@ -152,16 +152,6 @@ class PhaseRun:
         """True when actionable decisions become orders that a broker fills."""
         return self.order_mode in (OrderMode.PAPER, OrderMode.LIVE)
 
-    @property
-    def stricter(self) -> bool:
-        """True when the run differs from its phase (a parameter tightened it)."""
-        phase = self.phase
-        return (
-            self.threshold != phase.threshold
-            or self.order_mode is not phase.order_mode
-            or self.capital_cap is not None
-        )
-
     def describe(self) -> str:
         """``phase 3 (Strategy deployment) at 0.85, paper orders`` (for people)."""
         orders = {

@@ -157,13 +157,6 @@ class MarketPlan:
     timeframe: str
     candle_limit: int
 
-    @property
-    def step(self) -> timedelta:
-        """One candle of the timeframe."""
-        from lyra.market.types import timeframe_delta
-
-        return timeframe_delta(self.timeframe)
-
 
 @dataclass(frozen=True, slots=True)
 class NewsPlan:

@@ -19,10 +19,10 @@ def test_the_phase_figures_themselves_pass_unchanged() -> None:
     for number in range(1, 6):
         phase = get_phase(number)
         run = PhaseRun.of(number, threshold=phase.threshold, order_mode=phase.order_mode.value)
-        assert (run.threshold, run.order_mode, run.stricter) == (
+        assert (run.threshold, run.order_mode, run.capital_cap) == (
             phase.threshold,
             phase.order_mode,
-            False,
+            None,
         )
 
 
@@ -30,7 +30,6 @@ def test_a_higher_threshold_and_a_more_cautious_mode_are_taken() -> None:
     run = PhaseRun.of(4, threshold=Decimal("0.95"), order_mode="paper")
     assert run.threshold == Decimal("0.95")
     assert run.order_mode is OrderMode.PAPER
-    assert run.stricter
     assert run.describe() == "phase 4 (Controlled live testing) at 0.95, paper orders"
 
 
