@@ -96,6 +96,50 @@ def test_assess_uses_the_risk_settings(
     assert json.loads(out)["risk_amount"].startswith("1000")
 
 
+def test_a_closing_sell_under_a_tripped_kill_switch_is_approved_sized_to_what_is_held(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The contract's request, no ``is_closing``: a sell of the 0.2 BTC held (12,000 USD
+    at 60,000), the kill switch tripped and no premium tier: approved, 0.2 BTC, not more
+    (the domain's exit rule, the same the pre-trade flow applies)."""
+    closing = {
+        "phase": 3,
+        "portfolio": {
+            "equity": 100000,
+            "peak_equity": 100000,
+            "cash": 88000,
+            "positions": {"BTC": 12000},
+        },
+        "proposal": {
+            "symbol": "BTC/USD",
+            "side": "sell",
+            "price": 60000,
+            "stop_price": None,
+            "consensus": 0.85,
+        },
+        "market": {"last_price": 60000, "age_seconds": 5},
+        "kill_switch_tripped": True,
+    }
+    code, out, err = run(capsys, "risk", "assess", "--input", str(write(cli_home, closing)))
+    assert (code, err) == (0, "")
+    result = json.loads(out)
+    assert result["approved"] is True, result["reasons"]
+    assert Decimal(result["quantity"]) == Decimal("0.2")
+    checks = {c["name"]: c for c in result["checks"]}
+    assert checks["kill_switch"]["passed"]
+    assert "closing trade allowed" in checks["kill_switch"]["detail"]
+    assert checks["premium_vote"]["passed"]
+    assert "not needed" in checks["premium_vote"]["detail"]
+
+
+def test_a_run_stricter_than_its_phase_is_assessed_at_its_own_threshold(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = {**json.loads(json.dumps(REQUEST)), "consensus_threshold": 0.95}
+    _, out, _ = run(capsys, "risk", "assess", "--input", str(write(cli_home, strict)))
+    assert json.loads(out)["reasons"] == ["consensus: consensus 0.9 < phase 3 threshold 0.95"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
