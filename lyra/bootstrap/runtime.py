@@ -83,16 +83,26 @@ def resolve_phase_run(
     chosen = phase_in_force(
         requested=phase, recorded=recorded, configured=settings.phase, default=default_phase
     )
-    threshold, mode = consensus_threshold, order_mode
-    named = "consensus_threshold / order_mode parameter"
-    if threshold is None and settings.consensus_threshold is not None:
-        threshold, named = settings.consensus_threshold, "LYRA_CONSENSUS_THRESHOLD"
-    if mode is None and settings.order_mode is not None:
-        mode, named = settings.order_mode, "LYRA_ORDER_MODE"
-    cap = capital_cap if capital_cap is not None else settings.capital_cap_usd
+    threshold, threshold_from = consensus_threshold, "the consensus_threshold parameter"
+    if threshold is None:
+        threshold, threshold_from = settings.consensus_threshold, "LYRA_CONSENSUS_THRESHOLD"
+    mode, mode_from = order_mode, "the order_mode parameter"
+    if mode is None:
+        mode, mode_from = settings.order_mode, "LYRA_ORDER_MODE"
+    cap, cap_from = capital_cap, "the capital_cap_usd parameter"
+    if cap is None:
+        cap, cap_from = settings.capital_cap_usd, "LYRA_CAPITAL_CAP_USD"
     try:
         run = PhaseRun.of(chosen.number, threshold=threshold, order_mode=mode, capital_cap=cap)
     except ValueError as exc:
+        text = str(exc)
+        named = (
+            mode_from
+            if text.startswith("order mode")
+            else cap_from
+            if text.startswith("capital cap")
+            else threshold_from
+        )
         raise ConfigError(f"{named}: {exc} ({chosen.describe()})") from None
     return chosen, run
 

@@ -133,11 +133,6 @@ class PriceList(Protocol):
 class ReportSink(Protocol):
     """Where report files land (``<home>/reports`` by default)."""
 
-    @property
-    def root(self) -> Path:
-        """The reports folder."""
-        ...
-
     def write_text(self, relative: str, text: str) -> Path:
         """Write ``text`` under the folder (creating sub-folders); the file's path."""
         ...

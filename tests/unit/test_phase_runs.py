@@ -102,6 +102,14 @@ def test_a_setting_looser_than_the_recorded_phase_is_refused_by_name() -> None:
         resolve_phase_run(settings, recorded=4)
 
 
+def test_the_error_names_where_the_looser_figure_came_from() -> None:
+    settings = load_settings(order_mode="live")  # fine for phase 5, bolder than phase 3's
+    with pytest.raises(ConfigError, match=r"^LYRA_ORDER_MODE: order mode live is bolder"):
+        resolve_phase_run(settings, recorded=3, consensus_threshold=Decimal("0.90"))
+    with pytest.raises(ConfigError, match=r"^the consensus_threshold parameter: .*below"):
+        resolve_phase_run(load_settings(), recorded=3, consensus_threshold=Decimal("0.5"))
+
+
 def test_lyra_phase_in_a_dot_env_file_is_the_phase_in_force(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
