@@ -25,6 +25,8 @@ Messages must never contain secrets: they end up in logs, the Prefect UI and std
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
     "BreakerOpenError",
     "BudgetExhaustedError",
@@ -92,7 +94,15 @@ class UnknownSymbolError(UserError):
 
 
 class ReplayExhaustedError(UserError):
-    """The replay clock has moved past the end of the shipped candles."""
+    """The replay clock has moved past the end of the shipped candles.
+
+    ``last_close`` is when the data's last candle closed, when the clock is past it (a
+    backtest reads a market whose data ends inside its window up to there).
+    """
+
+    def __init__(self, message: str, last_close: datetime | None = None) -> None:
+        super().__init__(message)
+        self.last_close = last_close
 
 
 class ExchangeUnavailableError(RetryableError):

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra import __version__
+from lyra.cli import backtest as cli_backtest
 from lyra.cli import compliance as cli_compliance
 from lyra.cli import execution as cli_execution
 from lyra.cli import orchestration as cli_orchestration
@@ -49,7 +50,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.command("budget")(budget_command)
-for _module in (cli_risk, cli_execution, cli_compliance, cli_orchestration):
+for _module in (cli_risk, cli_execution, cli_compliance, cli_orchestration, cli_backtest):
     _module.register(app)
 
 out = Console(highlight=False, soft_wrap=False, width=200)

@@ -93,6 +93,9 @@ class Vote:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: Decimal = field(default_factory=Decimal)
+    #: An LLM vote's prompt fingerprint (:func:`lyra.decision.prompt_hash.prompt_hash`):
+    #: the vote journal keeps it beside the answer; None for offline analysts.
+    prompt_hash: str | None = None
 
     def __post_init__(self) -> None:
         if self.weight < 0:

@@ -265,6 +265,7 @@ class ReplayExchange:
         if now - last_close > series.step:
             raise ReplayExhaustedError(
                 f"replay clock {_show(now)} is past the end of {series.feed}: its data ends "
-                f"with the candle closing {_show(last_close)}"
+                f"with the candle closing {_show(last_close)}",
+                last_close=last_close,
             )
         return int(series.opens.searchsorted(now - series.step, side="right"))

@@ -46,7 +46,7 @@ from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskRequest
 from lyra.risk.sizing import size_order
 from lyra.risk.stops import validate_request
-from lyra.rollout.phases import OrderMode
+from lyra.rollout.phases import OrderMode, PhaseRun
 
 __all__ = ["CHECKS", "DEFAULT_LIMITS", "RiskAssessment", "assess", "needs_premium_vote"]
 
@@ -122,14 +122,17 @@ def assess(
     limits: RiskLimits = DEFAULT_LIMITS,
     *,
     premium_approved: bool | None = None,
+    run: PhaseRun | None = None,
 ) -> RiskAssessment:
     """Validate, size and check ``request``; raises :class:`RiskInputError` on bad input.
 
     ``premium_approved`` is the premium-tier validation vote's outcome (None: no vote
-    was taken), needed only above ``limits.premium_vote_above_usd``.
+    was taken), needed only above ``limits.premium_vote_above_usd``. ``run`` judges the
+    request by a backtest's what-if run (:meth:`PhaseRun.hypothetical`) instead of the
+    run its own fields make; the checks are the same.
     """
     validate_request(request, limits)
-    run = request.phase_run
+    run = request.phase_run if run is None else run
     order = size_order(request, limits)
     ctx = CheckContext(request, limits, run, order, premium_approved)
     checks = tuple(check(ctx) for check in CHECKS)

@@ -103,12 +103,17 @@ class PhaseRun:
     threshold: Decimal
     order_mode: OrderMode
     capital_cap: Decimal | None = None
+    #: A backtest's what-if (docs/evidence.md, "Backtests"): any threshold in (0, 1] is
+    #: judged, looser than the phase's included. Never made by a flow that sends orders.
+    what_if: bool = False
 
     def __post_init__(self) -> None:
         phase = self.phase
         if not self.threshold.is_finite() or self.threshold > 1:
             raise ValueError(f"consensus threshold {self.threshold} is not a fraction 0..1")
-        if self.threshold < phase.threshold:
+        if self.what_if and self.order_mode is OrderMode.LIVE:
+            raise ValueError("a what-if run never sends live orders")
+        if self.threshold < phase.threshold and not self.what_if:
             raise ValueError(
                 f"consensus threshold {self.threshold} is below phase {phase.number}'s "
                 f"{phase.threshold}"
@@ -142,6 +147,15 @@ class PhaseRun:
             capital_cap=capital_cap,
         )
 
+    @classmethod
+    def hypothetical(cls, phase: int, threshold: Decimal) -> PhaseRun:
+        """A backtest's run of ``phase`` at any ``threshold`` in (0, 1], on paper at most."""
+        if not threshold.is_finite() or not 0 < threshold <= 1:
+            raise ValueError(f"consensus threshold {threshold} is not in (0, 1]")
+        base = get_phase(phase)
+        mode = OrderMode.PAPER if base.order_mode is OrderMode.LIVE else base.order_mode
+        return cls(phase=base, threshold=threshold, order_mode=mode, what_if=True)
+
     @property
     def number(self) -> int:
         """The phase's number (1..5)."""
@@ -161,6 +175,8 @@ class PhaseRun:
             OrderMode.LIVE: "live orders",
         }[self.order_mode]
         text = f"phase {self.number} ({self.phase.name}) at {self.threshold}, {orders}"
+        if self.what_if:
+            text = f"what-if of {text}"
         if self.capital_cap is not None:
             text += f", capital capped at {self.capital_cap}"
         return text

@@ -282,7 +282,11 @@ def _summary(runtime: Runtime, cycle_id: str, decision_id: str) -> DecisionSumma
 def decide_and_record(
     runtime: Runtime, cycle: CycleContext, snapshot: MarketSnapshot, votes: Sequence[Vote]
 ) -> DecisionSummary:
-    """Decide by consensus at the run's threshold and record everything."""
+    """Decide by consensus at the run's threshold and record everything: the decision,
+    its votes and, in the same transaction, the LLM answers in the vote journal (under
+    the run's order mode) so a backtest of this period can replay them for free."""
+    from lyra.store.vote_journal import journal_votes
+
     result = decide(votes, runtime.consensus)
     subject = DecisionInput(
         exchange=snapshot.exchange,
@@ -296,6 +300,16 @@ def decide_and_record(
     with runtime.database.transaction() as session:
         decision_id = record_decision(
             session, cycle_id=cycle.cycle_id, subject=subject, votes=votes, result=result
+        )
+        journal_votes(
+            session,
+            mode=cycle.run.order_mode.value,
+            exchange=snapshot.exchange,
+            symbol=snapshot.symbol,
+            timeframe=snapshot.timeframe,
+            as_of=snapshot.as_of,
+            votes=votes,
+            catalog=runtime.spend.catalog if runtime.spend is not None else None,
         )
     return _summary(runtime, cycle.cycle_id, decision_id)
 

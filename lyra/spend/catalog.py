@@ -5,17 +5,33 @@ Differences between models are data, not branches (docs/style.md, "Differences a
 data"): a model is added by a line in the YAML. Prices here are list prices used until
 ``lyra models sync`` stores the provider's current ones; either way they only size a
 budget reservation (docs/domain.md, LLM gateway).
+
+Every model of a catalog file also states its ``training_cutoff``, the last month (or
+day) of data it was trained on, as its provider's model card gives it: a backtest over a
+window that starts before a panel model's cutoff is judged contaminated
+(:mod:`lyra.evidence.contamination`). A month means the whole month: ``"2024-09"`` is
+read as 2024-09-30.
 """
 
 from __future__ import annotations
 
+import calendar
+import re
+from datetime import date
 from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from lyra.errors import ConfigError
 
@@ -35,6 +51,22 @@ Tier = Literal["premium", "advanced", "specialized", "fast"]
 RoutingPolicy = Literal["accuracy-first", "cost-aware", "latency-aware"]
 Price = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _cutoff(value: object) -> object:
+    """``"YYYY-MM"`` as the month's last day; anything else is left to pydantic's date."""
+    if isinstance(value, str) and (match := _MONTH.match(value.strip())):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"training_cutoff {value!r}: month must be 01..12")
+        return date(year, month, calendar.monthrange(year, month)[1])
+    return value
+
+
+#: A training cutoff: ``"YYYY-MM"`` (the month's last day) or ``"YYYY-MM-DD"``.
+Cutoff = Annotated[date, BeforeValidator(_cutoff)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,12 +80,19 @@ class TierSpec(_Strict):
 
 
 class ModelPrice(_Strict):
-    """USD per prompt token, per completion token and per request."""
+    """USD per prompt token, per completion token and per request; in a catalog, also the
+    model's training cutoff.
+
+    ``training_cutoff`` is None only for a price that is not a catalog entry (a price list
+    from the provider, a synced row): :func:`load_catalog` refuses a catalog model without
+    one, and :meth:`Catalog.training_cutoff` reads it.
+    """
 
     prompt: Price
     completion: Price
     request: Price = Decimal(0)
     context_length: int | None = Field(default=None, gt=0)
+    training_cutoff: Cutoff | None = None
 
     def worst_case(self, prompt_tokens: int, max_completion_tokens: int) -> Decimal:
         """The most a call can cost: what a budget reservation holds."""
@@ -123,6 +162,15 @@ class Catalog(_Strict):
             current = self.tiers[current].downgrade_to
         return chain
 
+    def training_cutoff(self, model: str) -> date:
+        """The last day of data ``model`` was trained on; ConfigError when not stated."""
+        entry = self.models.get(model)
+        if entry is None:
+            raise ConfigError(f"model {model!r} is not in the LLM catalog")
+        if entry.training_cutoff is None:
+            raise ConfigError(f"model {model} has no training_cutoff in the LLM catalog")
+        return entry.training_cutoff
+
     def route(self, task: str) -> TaskRoute:
         """The route of ``task``; ConfigError naming the known tasks otherwise."""
         try:
@@ -141,8 +189,15 @@ def load_catalog(path: Path | None = None) -> Catalog:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read LLM catalog {source}: {exc}".splitlines()[0]) from None
     try:
-        return Catalog.model_validate(raw)
+        catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"LLM catalog {source}: {where}: {first['msg']}") from None
+    undated = [model for model, entry in catalog.models.items() if entry.training_cutoff is None]
+    if undated:
+        raise ConfigError(
+            f"LLM catalog {source}: models.{undated[0]}: no training_cutoff "
+            '(add training_cutoff: "YYYY-MM" from its model card)'
+        )
+    return catalog

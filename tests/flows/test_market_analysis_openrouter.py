@@ -14,6 +14,7 @@ from lyra import bootstrap
 from lyra.config import load_settings
 from lyra.spend.catalog import load_catalog
 from lyra.store.gateway_tables import LlmCallRow
+from lyra.store.journal_tables import VoteJournalRow
 from lyra.store.llm_calls import recorded_cost
 from lyra.store.models import VoteRow
 from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
@@ -56,6 +57,12 @@ def test_llm_panel_votes_in_the_flow_and_every_cost_is_recorded(
         assert len(votes) == len(panel) * len(summary.decisions)
         assert all(v.model in load_catalog().models for v in votes)
         assert all(v.cost_usd > 0 and v.tokens_in > 0 for v in votes)
+        journal = session.execute(select(VoteJournalRow)).scalars().all()
+        assert len(journal) == len(votes)  # every LLM answer is in the vote journal
+        assert {(j.analyst, j.model, j.cost_usd) for j in journal} == {
+            (v.analyst, v.model, v.cost_usd) for v in votes
+        }
+        assert all(j.mode == summary.order_mode and len(j.prompt_hash or "") == 64 for j in journal)
         llm_calls = session.execute(select(LlmCallRow)).scalars().all()
         assert {c.cycle_id for c in llm_calls} == {summary.cycle_id}
         assert recorded_cost(session) == fake.served_cost() > 0

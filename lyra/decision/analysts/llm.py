@@ -2,10 +2,11 @@
 
 Each slot (``llm:premium``, ``llm:advanced``, ...) asks for a structured vote on its tier
 (the gateway routes, falls back and downgrades); the model that actually answered is
-recorded on the vote, with its tokens, cost and latency. A slot that cannot get a valid
-vote abstains with the reason, so consensus can judge the quorum (docs/domain.md,
-"Consensus"). The slot knows nothing of HTTP, budgets or the database: those are the
-gateway's, behind the port.
+recorded on the vote, with its tokens, cost and latency, and the hash of the prompt it
+was asked (:func:`~lyra.decision.prompt_hash.prompt_hash`, kept by the vote journal). A
+slot that cannot get a valid vote abstains with the reason, so consensus can judge the
+quorum (docs/domain.md, "Consensus"). The slot knows nothing of HTTP, budgets or the
+database: those are the gateway's, behind the port.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Final
 
 from lyra.decision.analysts.base import Analyst
 from lyra.decision.ballots import VOTE_ANSWER
+from lyra.decision.prompt_hash import prompt_hash
 from lyra.decision.prompts import market_vote_messages
 from lyra.decision.votes import AnalystKind, MarketSnapshot, Vote
 from lyra.spend.catalog import Catalog, PanelSlot
@@ -52,10 +54,11 @@ class LlmAnalyst:
 
     async def vote(self, snapshot: MarketSnapshot) -> Vote:
         """Ask for this slot's vote on the snapshot's market."""
+        messages = market_vote_messages(snapshot, self.asker.secrets)
         answer = await self.asker.ask(
             task=MARKET_TASK,
             tier=self.slot.tier,
-            messages=market_vote_messages(snapshot, self.asker.secrets),
+            messages=messages,
             spec=VOTE_ANSWER,
             cycle_id=self.cycle_id,
         )
@@ -70,6 +73,9 @@ class LlmAnalyst:
             tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out,
             cost_usd=answer.cost_usd,
+            prompt_hash=prompt_hash(
+                messages, spec_name=VOTE_ANSWER.name, spec_version=VOTE_ANSWER.version
+            ),
         )
 
 

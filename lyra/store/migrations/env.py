@@ -11,6 +11,7 @@ from alembic import context
 import lyra.store.compliance_tables
 import lyra.store.execution_tables
 import lyra.store.gateway_tables
+import lyra.store.journal_tables
 import lyra.store.market_tables
 import lyra.store.risk_tables
 import lyra.store.tax_engine_tables  # noqa: F401 - registers every table module's tables

@@ -1,0 +1,230 @@
+"""The backtest: no look-ahead (truncation), fills at the next candle, the sweep on one
+tape of votes, the kill switch, and the report's figures (docs/evidence.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from lyra.bootstrap import build_runtime
+from lyra.config import Settings
+from lyra.decision.analysts import build_offline_panel
+from lyra.decision.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
+from lyra.execution import taker_fee
+from lyra.services import backtest_votes
+from lyra.services.backtest import BacktestPanel, BacktestReport, run_backtest
+from lyra.services.backtest_plan import PHASE_THRESHOLDS, BacktestPlan, BacktestPlanError
+from lyra.services.runtime import Runtime
+
+A = datetime(2019, 5, 1, tzinfo=UTC)
+B = datetime(2019, 5, 21, tzinfo=UTC)
+C = datetime(2019, 5, 14, tzinfo=UTC)
+MARKETS = {"exchanges": ("coinbase", "bitfinex"), "symbols": ("BTC/USD",)}
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    return build_runtime(settings, phase=1)
+
+
+def _run(runtime: Runtime, panel: BacktestPanel | None = None, **plan: Any) -> BacktestReport:
+    chosen = panel or BacktestPanel(build_offline_panel())
+    fields = {**MARKETS, "thresholds": (Decimal("0.5"),), **plan}
+    return asyncio.run(run_backtest(runtime, BacktestPlan(**fields), chosen))
+
+
+def _before(report: BacktestReport, cut: datetime) -> dict[str, Any]:
+    """Every vote, decision and fill of ``report`` strictly before ``cut``."""
+    primary = report.primary
+    return {
+        "votes": [
+            (v.analyst, v.ballot)
+            for key, votes in _tallies(report).items()
+            if key[1] < cut
+            for v in votes
+        ],
+        "decisions": [
+            (m.market, m.as_of, m.action, m.traded, m.refused)
+            for m in primary.decisions
+            if m.as_of < cut
+        ],
+        "fills": [f for f in primary.fills if f.time < cut],
+        "equity": primary.equity[primary.equity.index < cut].round(6).tolist(),
+    }
+
+
+def _tallies(report: BacktestReport) -> dict[tuple[tuple[str, str], datetime], tuple[Vote, ...]]:
+    assert report.tape is not None
+    return {(t.market, t.as_of): t.votes for t in report.tape.tallies}
+
+
+def test_truncated_run_agrees_on_every_vote_decision_and_fill_before_the_cut(
+    runtime: Runtime,
+) -> None:
+    long_run = _run(runtime, start=A, end=B)
+    short_run = _run(runtime, start=A, end=C)
+    assert long_run.primary.fills, "the window must trade, or the test shows nothing"
+    early, late = _before(long_run, C), _before(short_run, C)
+    assert early["fills"], "fills before the cut are what is compared"
+    assert early == late
+
+
+def test_truncation_test_catches_an_indicator_that_peeks_ahead(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    honest = backtest_votes.add_indicators
+
+    def peeking(candles: pd.DataFrame) -> pd.DataFrame:
+        frame = honest(candles)
+        # a centred window: each row sees the next candles' closes
+        frame["ema_12"] = frame["close"].rolling(12, center=True, min_periods=1).mean()
+        return frame
+
+    monkeypatch.setattr(backtest_votes, "add_indicators", peeking)
+    long_run = _run(runtime, start=A, end=B)
+    short_run = _run(runtime, start=A, end=C)
+    assert _before(long_run, C)["votes"] != _before(short_run, C)["votes"]
+
+
+def test_fills_at_the_next_candle_open_with_slippage_and_the_venue_fee(runtime: Runtime) -> None:
+    report = _run(runtime, start=A, end=B, slippage_bps=Decimal(10))
+    assert report.primary.fills
+    for fill in report.primary.fills:
+        one = report.tape.series[(fill.exchange, fill.symbol)]
+        row = one.row_closing_at(fill.time)
+        assert row is not None
+        following = row + 1  # the candle that opens when the decision's candle closes
+        assert int(one.open_ns[following]) == int(one.close_ns[row])
+        open_price = Decimal(repr(float(one.opens[following])))
+        factor = Decimal("1.001") if fill.side == "buy" else Decimal("0.999")
+        assert fill.price == (open_price * factor).quantize(Decimal("1e-8"))
+        expected_fee = fill.quantity * fill.price * taker_fee(fill.exchange)
+        assert abs(fill.fee - expected_fee) < Decimal("1e-9")
+        assert fill.quantity <= Decimal(repr(float(one.volumes[following]))) * Decimal("0.10")
+
+
+def test_the_sweep_reads_one_tape_of_votes_taken_once(runtime: Runtime) -> None:
+    counted = _Counting(build_offline_panel())
+    report = _run(runtime, panel=BacktestPanel(counted.panel), start=A, end=C)
+    tallies = len(report.tape.tallies)
+    assert counted.calls == tallies * len(counted.panel)
+    thresholds = [row.threshold for row in report.sweep]
+    assert thresholds[0] == Decimal("0.5")
+    assert set(PHASE_THRESHOLDS) <= set(thresholds)
+    by_threshold = {row.threshold: row for row in report.sweep}
+    # a looser threshold acts on at least every decision a stricter one acts on
+    assert by_threshold[Decimal("0.5")].decisions >= by_threshold[Decimal("0.70")].decisions
+
+
+@dataclass
+class _Counting:
+    members: list[Any]
+    calls: int = 0
+    panel: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.panel = [_CountingAnalyst(m, self) for m in self.members]
+
+
+@dataclass
+class _CountingAnalyst:
+    inner: Any
+    counter: _Counting
+
+    @property
+    def name(self) -> str:
+        return str(self.inner.name)
+
+    @property
+    def kind(self) -> AnalystKind:
+        return "offline"
+
+    @property
+    def weight(self) -> Decimal:
+        return Decimal(self.inner.weight)
+
+    async def vote(self, snapshot: MarketSnapshot) -> Vote:
+        self.counter.calls += 1
+        vote: Vote = await self.inner.vote(snapshot)
+        return vote
+
+
+@dataclass(frozen=True)
+class _AlwaysBuy:
+    """An analyst that buys every candle with full confidence (a falling market ruins it)."""
+
+    name: str
+    kind: AnalystKind = "offline"
+    weight: Decimal = Decimal(1)
+
+    async def vote(self, snapshot: MarketSnapshot) -> Vote:
+        stop = (snapshot.price * Decimal("0.97")).quantize(Decimal("0.01"))
+        return Vote(self.name, "offline", self.weight, Ballot(Action.BUY, Decimal(1), "buy", stop))
+
+
+def test_kill_switch_trips_on_drawdown_and_stops_new_risk(runtime: Runtime) -> None:
+    # November 2018: bitcoin fell from about 6,400 to about 4,000 USD.
+    panel = BacktestPanel([_AlwaysBuy(f"offline:buyer-{i}") for i in range(3)])
+    start = datetime(2018, 11, 10, tzinfo=UTC)
+    # a tighter kill switch (limits only tighten): 3% below the peak trips it
+    strict = replace(runtime.limits, max_drawdown=Decimal("0.03"))
+    bold = replace(runtime, limits=strict)
+    report = _run(bold, panel=panel, start=start, end=start + timedelta(days=20))
+    switch = report.primary.kill_switch
+    assert switch.tripped
+    assert switch.tripped_at is not None
+    after = [f for f in report.primary.fills if f.time > switch.tripped_at and f.side == "buy"]
+    assert after == []
+    assert report.primary.refusals.get("kill_switch", 0) > 0
+    assert report.metrics.max_drawdown >= 0.03
+
+
+def test_report_has_metrics_and_buy_and_hold_of_the_same_window(runtime: Runtime) -> None:
+    report = _run(runtime, start=A, end=C)
+    data = report.to_json()
+    assert set(data["metrics"]) >= {  # type: ignore[arg-type]
+        "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "exposure", "trades",
+        "win_rate", "profit_factor", "fees",
+    }  # fmt: skip
+    closes = report.tape.series[("coinbase", "BTC/USD")]
+    inside = closes.window_mask(report.plan)
+    first, last = closes.closes[inside][0], closes.closes[inside][-1]
+    both = report.tape.series[("bitfinex", "BTC/USD")]
+    bmask = both.window_mask(report.plan)
+    basket = ((last / first) + (both.closes[bmask][-1] / both.closes[bmask][0])) / 2
+    fee = float(taker_fee("coinbase"))
+    assert report.buy_and_hold.total_return == pytest.approx(basket * (1 - fee) - 1, rel=1e-6)
+    assert data["contaminated"] is False
+    assert data["equity"][0]["time"].endswith("Z")  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"thresholds": (Decimal("1.5"),)}, "threshold"),
+        ({"thresholds": (Decimal(0),)}, "threshold"),
+        ({"end": A}, "end"),
+        ({"start": datetime(2019, 5, 1)}, "start"),  # noqa: DTZ001 - naive on purpose
+        ({"capital": Decimal(-1)}, "capital"),
+        ({"timeframe": "7m"}, "timeframe"),
+    ],
+)
+def test_bad_plans_are_refused_by_name(change: dict[str, Any], named: str) -> None:
+    fields = {**MARKETS, "start": A, "end": B, **change}
+    with pytest.raises(BacktestPlanError, match=f"^{named}"):
+        BacktestPlan(**fields)
+
+
+def test_a_window_without_data_names_the_market_and_what_the_data_covers(
+    runtime: Runtime,
+) -> None:
+    from lyra.errors import UserError
+
+    with pytest.raises(UserError, match="bitfinex"):
+        _run(runtime, start=datetime(2019, 8, 1, tzinfo=UTC), end=datetime(2019, 9, 1, tzinfo=UTC))
