@@ -49,6 +49,7 @@ async def backtest(
     horizon: Annotated[int, Field(ge=1)] | None = None,
     allow_contaminated: bool = False,
     learned_weights: bool = False,
+    anonymise: bool = False,
 ) -> dict[str, Any]:
     """Backtest the consensus over a window (defaults: the embedded default's window, the
     settings' markets, phase 1's threshold, the offline panel); returns the ``lyra
@@ -70,9 +71,10 @@ async def backtest(
         allow_contaminated=allow_contaminated,
         horizon=horizon,
         learned_weights=learned_weights,
+        anonymise=anonymise,
     )
     runtime = build_runtime(settings, phase=1)
-    chosen = backtest_panel(runtime, plan)
+    chosen = backtest_panel(settings, runtime, plan)
     artifact = await acreate_progress_artifact(
         0.0, key="backtest-progress", description="instants voted on"
     )

@@ -55,7 +55,10 @@ def market_analysis(
     force (the newest recorded promotion, else ``LYRA_PHASE``, else 1). A phase deployment
     may make its run stricter than its phase, never looser: a higher
     ``consensus_threshold``, a more cautious ``order_mode``, a lower ``capital_cap_usd``;
-    the one phase run judges the consensus, the risk assessment and the order.
+    the one phase run judges the consensus, the risk assessment and the order. Last,
+    the votes of earlier cycles whose horizon has closed are resolved against the stored
+    candles and, when any was, every analyst's track record is published as a Markdown
+    artifact (``scorecard``).
     """
     overrides = {"exchanges": exchanges, "symbols": symbols}
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -116,6 +119,8 @@ def market_analysis(
             capital_cap_usd=run.capital_cap,
         )
         summary = summary.model_copy(update={"trades": trades})
+    if t.resolve_outcomes(runtime):  # votes whose horizon closed: the track records move
+        t.publish_scorecard(runtime)
     return summary
 
 

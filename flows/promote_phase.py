@@ -20,6 +20,7 @@ from lyra.rollout.phases import get_phase
 from lyra.rollout.readiness import Verdict
 from lyra.services.promotion import (
     PromotionResult,
+    approval_markdown,
     check_readiness,
     plan_change,
     recheck_after_wait,
@@ -33,7 +34,8 @@ TargetPhase = Annotated[int, Field(ge=1, le=5, description="The phase to move to
 
 
 class ApprovalInput(RunInput):
-    """A person's decision on a promotion to a live phase (the form the UI shows)."""
+    """A person's decision on a promotion to a live phase (the form the UI shows, above
+    it the track record of the phase below against the evidence floors)."""
 
     approved_by: str = Field(min_length=1, max_length=200, description="Who decides (name).")
     reason: str = Field(min_length=1, max_length=2000, description="Why: evidence reviewed.")
@@ -65,12 +67,14 @@ async def promote_phase(
     """Move the rollout to ``target_phase``: promote one phase up, or demote at once.
 
     Promotion checks the readiness criteria of docs/domain.md (foundation checks; exchanges
-    reachable and markets loaded; paper results within risk limits) and, for phases 4 and
-    5, pauses for a person's approval: resume the run in the UI and fill in who approves
-    and why. It is recorded in the audit log and the phase's schedules are activated
-    (every other trading schedule paused). Demotion needs no checks or approval. A
-    promotion that is not ready ends in the state ``NotReady``; one a person rejects in
-    ``Rejected``; both are recorded, neither is a failure.
+    reachable and markets loaded; paper results within risk limits; for phases 4 and 5 the
+    track record of the phase below against the evidence floors, each by name) and, for
+    phases 4 and 5, pauses for a person's approval: the form shows the figures against
+    the floors (also the ``phase-promotion-evidence`` artifact); resume the run in the UI
+    and fill in who approves and why. It is recorded in the audit log and the phase's
+    schedules are activated (every other trading schedule paused). Demotion needs no
+    checks or approval. A promotion that is not ready ends in the state ``NotReady``; one
+    a person rejects in ``Rejected``; both are recorded, neither is a failure.
     """
     settings = load_settings()
     runtime = build_runtime(settings)
@@ -85,7 +89,7 @@ async def promote_phase(
         result.outcome = "demoted"
     elif plan.kind == "promote":
         verdict = await check_readiness(runtime, plan)
-        result.checks = _checks(verdict)
+        result.checks, result.evidence = _checks(verdict), verdict.evidence()
         if not verdict.ready:
             why = "; ".join(verdict.failures)
             record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
@@ -95,14 +99,18 @@ async def promote_phase(
         if verdict.needs_approval:
             name = get_phase(plan.target).name
             logger.info("Waiting for a person to approve phase %s (%s)", plan.target, name)
+            evidence = approval_markdown(plan, verdict)
+            await acreate_markdown_artifact(
+                evidence, key="phase-promotion-evidence", description="evidence to approve"
+            )
             approval = await pause_flow_run(  # type: ignore[misc]
-                wait_for_input=ApprovalInput,
+                wait_for_input=ApprovalInput.with_initial_data(description=evidence),
                 timeout=approval_timeout_s or settings.approval_timeout_s,
                 poll_interval=2,
             )
             result.approved_by, result.reason = approval.approved_by, approval.reason
             verdict, why = await recheck_after_wait(runtime, plan)
-            result.checks = _checks(verdict)
+            result.checks, result.evidence = _checks(verdict), verdict.evidence()
             if why is not None:  # the phase or the facts changed during the wait
                 record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
                 result.outcome, result.reason = "not_ready", why

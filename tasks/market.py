@@ -1,5 +1,6 @@
 """Tasks of the market-analysis flow: each a thin wrapper around one step of
-:mod:`lyra.services.market_cycle` with its retry, cache and naming policy.
+:mod:`lyra.services.market_cycle` (or, after the cycle, of
+:mod:`lyra.services.track_records`) with its retry, cache and naming policy.
 
 Every task sets ``cache_policy=NO_CACHE``: Prefect 3 caches by inputs by default, and a
 cycle must fetch and decide afresh each time (the replay clock moves between cycles).
@@ -20,6 +21,7 @@ from lyra.market.check_report import markdown_summary
 from lyra.market.checks import CheckResult
 from lyra.rollout.names import LLM_LIMIT, exchange_limit
 from lyra.services import market_cycle as steps
+from lyra.services import track_records
 from lyra.services.news_cycle import market_sentiment
 from lyra.services.runtime import Runtime
 from lyra.services.summaries import CycleSummary, DecisionSummary, decision_rows, spread_rows
@@ -28,6 +30,7 @@ from tasks.retry import NETWORK_RETRIES, STORE_RETRIES
 ARTIFACT_KEY = "market-analysis-decisions"
 CHECKS_ARTIFACT_KEY = "market-data-checks"
 SPREADS_ARTIFACT_KEY = "market-spreads"
+SCORECARD_ARTIFACT_KEY = "scorecard"
 
 
 @task(
@@ -176,3 +179,28 @@ def publish_data_checks(results: Sequence[CheckResult]) -> None:
 def abort_cycle(runtime: Runtime, cycle: steps.CycleContext, error: str) -> None:
     """Mark the cycle failed."""
     steps.abort_cycle(runtime, cycle, error)
+
+
+@task(
+    name="resolve-outcomes",
+    cache_policy=NO_CACHE,
+    **STORE_RETRIES,
+)
+def resolve_outcomes(runtime: Runtime) -> int:
+    """Resolve the stored votes whose horizon has closed by the market's now; how many."""
+    return track_records.resolve_due_outcomes(runtime)
+
+
+@task(
+    name="publish-scorecard",
+    cache_policy=NO_CACHE,
+    **STORE_RETRIES,
+)
+def publish_scorecard(runtime: Runtime) -> None:
+    """Every analyst's track record (outcomes resolved by now) as a Markdown artifact."""
+    records = track_records.scorecard_of(runtime)
+    create_markdown_artifact(
+        markdown=track_records.scorecard_markdown(records, as_of=runtime.clock.now()),
+        key=SCORECARD_ARTIFACT_KEY,
+        description="Track records of the live and paper runs: hit rate and Brier score.",
+    )

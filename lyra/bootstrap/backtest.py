@@ -47,6 +47,7 @@ def backtest_plan(
     allow_contaminated: bool = False,
     horizon: int | None = None,
     learned_weights: bool = False,
+    anonymise: bool = False,
 ) -> BacktestPlan:
     """The plan: each option given, else the setting, else the backtest's default."""
     optional: dict[str, object] = {
@@ -66,12 +67,15 @@ def backtest_plan(
         fee_rate=fee_rate,
         allow_contaminated=allow_contaminated,
         learned_weights=learned_weights,
+        anonymise=anonymise,
         **{k: v for k, v in optional.items() if v is not None},  # type: ignore[arg-type]
     )
 
 
-def backtest_panel(runtime: Runtime, plan: BacktestPlan) -> BacktestPanel:
-    """Who votes: the offline analysts, or the LLM slots replayed from the journal."""
+def backtest_panel(settings: Settings, runtime: Runtime, plan: BacktestPlan) -> BacktestPanel:
+    """Who votes: the offline analysts, or the LLM slots: replayed from the journal, and
+    asked through the gateway on the backtests' own budget where the journal has nothing
+    (only with the OpenRouter provider configured; offline, unrecorded instants abstain)."""
     offline = build_offline_panel(plan.offline_analysts or None)
     if plan.panel == "offline":
         return BacktestPanel(offline, source="offline")
@@ -89,6 +93,16 @@ def backtest_panel(runtime: Runtime, plan: BacktestPlan) -> BacktestPanel:
                     end=plan.end,
                 )
             )
+    models = None
+    source = "llm (vote journal)"
+    if settings.llm_provider != "offline":
+        from lyra.bootstrap.gateway import BACKTEST_BUDGET, GatewaySessions
+
+        models = GatewaySessions(settings, runtime.database, catalog, BACKTEST_BUDGET)
+        source = "llm (vote journal, then the models on the backtest budget)"
     return BacktestPanel(
-        [*journal_panel(catalog, entries), *offline], source="llm (vote journal)", catalog=catalog
+        [*journal_panel(catalog, entries), *offline],
+        source=source,
+        catalog=catalog,
+        models=models,
     )

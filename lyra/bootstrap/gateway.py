@@ -119,12 +119,21 @@ def parse_tier_shares(value: str) -> dict[str, Decimal]:
     return shares
 
 
-def budget_policy(settings: Settings, keys: list[KeySpec]) -> BudgetPolicy:
-    """The day's caps from settings and the keys' own caps."""
+#: The budget namespace of backtests' LLM calls (docs/evidence.md, "LLMs in a backtest").
+BACKTEST_BUDGET = "backtest"
+
+
+def budget_policy(settings: Settings, keys: list[KeySpec], namespace: str = "") -> BudgetPolicy:
+    """The day's caps from settings and the keys' own caps; with ``namespace``
+    ``backtest`` the backtests' own day (``LYRA_BACKTEST_BUDGET_USD``), never the live one."""
+    total = (
+        settings.backtest_budget_usd if namespace == BACKTEST_BUDGET else settings.daily_budget_usd
+    )
     return BudgetPolicy(
-        daily_total_usd=settings.daily_budget_usd,
+        daily_total_usd=total,
         tier_shares=parse_tier_shares(settings.tier_shares),
         key_caps_usd={k.alias: k.daily_cap_usd for k in keys if k.daily_cap_usd is not None},
+        namespace=namespace,
     )
 
 
@@ -158,8 +167,10 @@ def build_gateway(
     catalog: Catalog | None = None,
     *,
     client: OpenRouterClient | None = None,
+    namespace: str = "",
 ) -> Gateway:
-    """A gateway on ``client``, or on the running event loop's shared pooled client."""
+    """A gateway on ``client``, or on the running event loop's shared pooled client;
+    ``namespace`` names a budget of its own (``backtest``)."""
     catalog = catalog or load_catalog()
     keys = key_pool(settings)
     with database.transaction() as session:
@@ -177,7 +188,7 @@ def build_gateway(
         client=client,
         catalog=catalog,
         keys=keys,
-        budget=budget_policy(settings, keys),
+        budget=budget_policy(settings, keys, namespace),
         cache=response_cache(settings, database),
         prices=prices,
         options=GatewayOptions(max_in_flight=settings.llm_max_in_flight),
@@ -186,7 +197,7 @@ def build_gateway(
 
 @asynccontextmanager
 async def gateway_session(
-    settings: Settings, database: Database, catalog: Catalog | None = None
+    settings: Settings, database: Database, catalog: Catalog | None = None, namespace: str = ""
 ) -> AsyncIterator[Gateway]:
     """A gateway on an HTTP pool opened for the block and closed after it.
 
@@ -199,7 +210,7 @@ async def gateway_session(
         timeout_s=settings.llm_timeout_s,
         max_connections=max(settings.llm_max_in_flight, 10),
     ) as client:
-        yield build_gateway(settings, database, catalog, client=client)
+        yield build_gateway(settings, database, catalog, client=client, namespace=namespace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +220,15 @@ class GatewaySessions:
     settings: Settings
     database: Database
     catalog: Catalog
+    #: The budget the sessions spend: the live day's, or ``backtest``.
+    namespace: str = ""
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[Gateway]:
         """A gateway on an HTTP pool opened for the block and closed after it."""
-        async with gateway_session(self.settings, self.database, self.catalog) as gateway:
+        async with gateway_session(
+            self.settings, self.database, self.catalog, self.namespace
+        ) as gateway:
             yield gateway
 
 

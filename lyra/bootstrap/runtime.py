@@ -31,6 +31,7 @@ from lyra.execution.paper import FillModel
 from lyra.market.types import timeframe_delta
 from lyra.risk.limits import RiskLimits
 from lyra.rollout.phases import DEFAULT_PHASE, OrderMode, PhaseInForce, PhaseRun, phase_in_force
+from lyra.rollout.readiness import EvidenceFloors
 from lyra.services.clocks import ReplayMarketClock, WallClock
 from lyra.services.reports import ReportFolder
 from lyra.services.runtime import (
@@ -46,7 +47,7 @@ from lyra.services.runtime import (
 from lyra.store.db import Database
 from lyra.store.phase_changes import recorded_phase
 
-__all__ = ["build_runtime", "resolve_phase_run", "risk_limits"]
+__all__ = ["build_runtime", "evidence_floors", "resolve_phase_run", "risk_limits"]
 
 
 def risk_limits(settings: Settings) -> RiskLimits:
@@ -65,6 +66,17 @@ def risk_limits(settings: Settings) -> RiskLimits:
         symbols=frozenset(settings.symbols),
         paper_capital_usd=settings.paper_capital_usd,
         live_capital_cap_usd=settings.live_capital_cap_usd,
+    )
+
+
+def evidence_floors(settings: Settings) -> EvidenceFloors:
+    """The floors of a promotion on evidence: the ``LYRA_PROMOTION_*`` settings."""
+    return EvidenceFloors(
+        min_days_traded=settings.promotion_min_days_traded,
+        max_drawdown=float(settings.promotion_max_drawdown),
+        min_sharpe=float(settings.promotion_min_sharpe),
+        min_hit_rate=float(settings.promotion_min_hit_rate),
+        min_excess_return=float(settings.promotion_min_excess_return),
     )
 
 
@@ -243,5 +255,6 @@ def build_runtime(
         ),
         spend=spend,
         concurrency_limits=settings.concurrency_limits,
+        floors=evidence_floors(settings),
         recipe=recipe,
     )

@@ -100,6 +100,10 @@ def backtest(
         bool,
         typer.Option(help="Weigh members by their hit rate so far (walk-forward, bounded)."),
     ] = False,
+    anonymise: Annotated[
+        bool,
+        typer.Option(help="Ask LLMs with relative prices, no dates or symbols (a mitigation)."),
+    ] = False,
     output: Annotated[Literal["table", "json"], typer.Option("--format")] = "table",
     charts: Annotated[bool, typer.Option(help="Write PNG charts under reports/backtest.")] = True,
 ) -> None:
@@ -129,9 +133,10 @@ def backtest(
         allow_contaminated=allow_contaminated,
         horizon=horizon,
         learned_weights=learned_weights,
+        anonymise=anonymise,
     )
     runtime = build_runtime(settings, phase=1)
-    chosen = backtest_panel(runtime, plan)
+    chosen = backtest_panel(settings, runtime, plan)
     columns = (TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
         task = bar.add_task("votes", total=None)

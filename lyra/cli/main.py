@@ -27,6 +27,7 @@ from lyra.cli import compliance as cli_compliance
 from lyra.cli import execution as cli_execution
 from lyra.cli import orchestration as cli_orchestration
 from lyra.cli import risk as cli_risk
+from lyra.cli import scorecard as cli_scorecard
 from lyra.cli.llm import budget_command, keys_app, models_app
 from lyra.config import Settings, load_settings
 from lyra.errors import LyraError, UserError
@@ -50,7 +51,14 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.command("budget")(budget_command)
-for _module in (cli_risk, cli_execution, cli_compliance, cli_orchestration, cli_backtest):
+for _module in (
+    cli_risk,
+    cli_execution,
+    cli_compliance,
+    cli_orchestration,
+    cli_backtest,
+    cli_scorecard,
+):
     _module.register(app)
 
 out = Console(highlight=False, soft_wrap=False, width=200)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lyra.market.types import TIMEFRAMES
@@ -120,6 +120,43 @@ class Settings(BaseSettings):
     )
     risk_atr_stop_multiple: Decimal = Field(
         default=Decimal(2), gt=0, le=20, description="Stop distance in ATRs when none is given."
+    )
+
+    # --- promotion on evidence ------------------------------------------------------
+    # Floors the track record of the phase below must reach before a promotion to a live
+    # phase (docs/domain.md, "Rollout phases", "Promotion on evidence"): phase 3's paper
+    # record for phase 4, phase 4's live record for phase 5 (lyra.rollout.readiness).
+    promotion_min_days_traded: int = Field(
+        default=14,
+        ge=0,
+        le=3650,
+        description="Distinct UTC days with at least one filled order of the phase below.",
+    )
+    promotion_max_drawdown: Decimal = Field(
+        default=Decimal("0.10"),
+        gt=0,
+        le=1,
+        description="Deepest equity drawdown (fraction below its peak) the phase below may "
+        "show; below the kill switch's LYRA_RISK_MAX_DRAWDOWN (0.15).",
+    )
+    promotion_min_sharpe: Decimal = Field(
+        default=Decimal("0.5"),
+        ge=-10,
+        le=10,
+        description="Annualised Sharpe ratio of the phase below's equity (hourly returns).",
+    )
+    promotion_min_hit_rate: Decimal = Field(
+        default=Decimal("0.5"),
+        ge=0,
+        le=1,
+        description="Share of the phase below's actionable decisions right 24 candles later.",
+    )
+    promotion_min_excess_return: Decimal = Field(
+        default=Decimal("0.0"),
+        ge=-1,
+        le=10,
+        description="Return of the phase below minus buy-and-hold of the same markets over "
+        "the same period (a fraction: 0.02 is two points better).",
     )
 
     # --- execution -----------------------------------------------------------------
@@ -283,6 +320,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0, le=600)
     llm_max_in_flight: int = Field(default=16, ge=1, le=512)
     daily_budget_usd: Decimal = Field(default=Decimal("200"), ge=0)
+    backtest_budget_usd: Decimal = Field(
+        default=Decimal("5"),
+        ge=0,
+        description="Daily LLM budget of backtests, a scope of its own (never the live day's).",
+    )
     tier_shares: str = Field(
         default="premium=0.40,advanced=0.35,specialized=0.15,fast=0.10",
         description="Share of the daily budget per tier.",
@@ -339,6 +381,17 @@ class Settings(BaseSettings):
         except ValueError as exc:  # named by the variables a user sets
             raise ValueError(f"LYRA_CONSENSUS_THRESHOLD / LYRA_ORDER_MODE: {exc}") from None
         return self
+
+    @field_validator("promotion_max_drawdown")
+    @classmethod
+    def _below_the_kill_switch(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        limit = info.data.get("risk_max_drawdown")  # absent when it failed its own checks
+        if isinstance(limit, Decimal) and value >= limit:
+            raise ValueError(
+                f"{value} must be below the kill switch's drawdown {limit} "
+                "(LYRA_RISK_MAX_DRAWDOWN): a record that would trip it never earns a promotion"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -84,13 +84,18 @@ def _trend_line(snapshot: MarketSnapshot) -> str:
     return f"Trends by timeframe (EMA 12/26 alignment): {readings}; agreement: {agreement}."
 
 
-def _spread_item(spread: CrossSpread) -> str:
+def _spread_item(spread: CrossSpread, anonymised: bool = False) -> str:
     zscore = "n/a" if spread.zscore is None else f"{spread.zscore:+.2f}"
     episode = (
         f"episode in progress: {spread.episode_candles} candles above {spread.threshold_bps:g} bps"
         if spread.in_episode
         else f"no episode (threshold {spread.threshold_bps:g} bps)"
     )
+    if anonymised:
+        return (
+            f"against another venue: {spread.spread_bps:+.1f} bps on the latest common "
+            f"candle, z-score {zscore}, {episode}"
+        )
     return (
         f"against {spread.other}: {spread.spread_bps:+.1f} bps on the candle of "
         f"{spread.at:%Y-%m-%d %H:%M} UTC, z-score {zscore}, {episode}"
@@ -102,7 +107,9 @@ def _spread_lines(snapshot: MarketSnapshot) -> list[str]:
         return ["Cross-exchange spreads: none (no other exchange had candles of this symbol)."]
     return [
         "Cross-exchange spreads of this market's close (positive: this exchange is dearer):",
-        data_block("spreads", [_spread_item(spread) for spread in snapshot.spreads]),
+        data_block(
+            "spreads", [_spread_item(spread, snapshot.anonymised) for spread in snapshot.spreads]
+        ),
     ]
 
 
@@ -112,9 +119,17 @@ def _market_context(snapshot: MarketSnapshot) -> list[str]:
     )
     sentiment = "none yet" if snapshot.sentiment is None else f"{snapshot.sentiment:+.2f}"
     patterns = ", ".join(snapshot.patterns) or "none"
+    if snapshot.anonymised:
+        market = data_block("market", ["exchange: withheld", "symbol: withheld"])
+        when = f"Timeframe: {snapshot.timeframe}; date withheld; prices relative (last = 100)."
+    else:
+        market = data_block(
+            "market", [f"exchange: {snapshot.exchange}", f"symbol: {snapshot.symbol}"]
+        )
+        when = f"Timeframe: {snapshot.timeframe}; as of {snapshot.as_of:%Y-%m-%d %H:%M} UTC."
     return [
-        data_block("market", [f"exchange: {snapshot.exchange}", f"symbol: {snapshot.symbol}"]),
-        f"Timeframe: {snapshot.timeframe}; as of {snapshot.as_of:%Y-%m-%d %H:%M} UTC.",
+        market,
+        when,
         f"Last price: {snapshot.price}.",
         f"Regime: {snapshot.regime or 'unknown'} ({snapshot.regime_reason or 'no figures'}).",
         f"Candle patterns on the last candle: {patterns}.",

@@ -8,12 +8,15 @@ is what the panel hands to consensus: a ballot, or an abstention with its reason
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -163,6 +166,14 @@ class MarketSnapshot:
     ``trends`` is the multi-timeframe view (the cycle's timeframe and the daily one built
     from it), empty when none was computed; ``spreads`` compares this market with the same
     symbol on each other exchange of the cycle, empty with a single exchange.
+    ``anonymised``: prices are relative (the last close is 100) and the prompt withholds
+    the exchange, the symbol and every date (:mod:`lyra.decision.anonymise`).
+
+    ``columns`` is the backtest's fast path: the frame's numeric columns as arrays ending
+    at the snapshot's last candle (views, nothing later), read by the offline analysts
+    instead of ``frame`` (:func:`lyra.decision.analysts.base.indicator_source`); ``frame``
+    then holds the columns but no rows. Every offline analyst votes the same on both
+    (``tests/unit/test_backtest.py``).
     """
 
     exchange: str
@@ -177,6 +188,8 @@ class MarketSnapshot:
     patterns: tuple[str, ...] = ()
     trends: tuple[TrendReading, ...] = ()
     spreads: tuple[CrossSpread, ...] = ()
+    anonymised: bool = False
+    columns: Mapping[str, npt.NDArray[np.float64]] | None = None
 
     @property
     def trends_agree(self) -> bool | None:

@@ -29,12 +29,28 @@ REASON_MAX: Final = 300
 
 
 async def collect_votes(panel: Sequence[Analyst], snapshot: MarketSnapshot) -> list[Vote]:
-    """One vote per panel member, in panel order, gathered concurrently.
+    """One vote per panel member, in panel order.
 
+    Members that wait (LLMs: their calls overlap) are gathered concurrently; offline
+    rules compute without waiting, so they are simply called in turn (a task each would
+    only add scheduling, which a backtest of thousands of candles pays for every candle).
     Exceptions (``Exception`` subclasses) raised by an analyst become abstentions;
     cancellation still propagates so a flow can be stopped.
     """
-    return list(await asyncio.gather(*(_timed_vote(member, snapshot) for member in panel)))
+    waiting = [member for member in panel if member.kind != "offline"]
+    if not waiting:
+        return [await _timed_vote(member, snapshot) for member in panel]
+    gathered = iter(
+        await asyncio.gather(*(_timed_vote(member, snapshot) for member in waiting))
+        if waiting
+        else ()
+    )
+    votes: list[Vote] = []
+    for member in panel:
+        votes.append(
+            next(gathered) if member.kind != "offline" else await _timed_vote(member, snapshot)
+        )
+    return votes
 
 
 async def _timed_vote(analyst: Analyst, snapshot: MarketSnapshot) -> Vote:

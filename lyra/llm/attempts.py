@@ -28,6 +28,7 @@ from lyra.llm.keys import KeySpec
 from lyra.openrouter.client import ChatResult, OpenRouterClient, ProviderError
 from lyra.openrouter.wire import ChatMessage, ChatRequest
 from lyra.resilience.backoff import delay as backoff_delay
+from lyra.spend.budget import base_scope
 from lyra.spend.catalog import ModelPrice
 from lyra.store.budget import ScopeExhaustedError
 from lyra.store.gateway_writer import GatewayWriter
@@ -209,9 +210,10 @@ class Attempts:
             )
         except ScopeExhaustedError as refusal:
             await self.writer.record([record_of(call, key.alias, 0, "budget_denied")])
-            if refusal.scope == "total":
+            scope = base_scope(refusal.scope)
+            if scope == "total":
                 raise TotalExhaustedError(str(refusal)) from None
-            if refusal.scope.startswith("tier:"):
+            if scope.startswith("tier:"):
                 raise TierExhaustedError(str(refusal)) from None
             raise KeyUnusableError(str(refusal)) from None
         except BreakerOpenError as refusal:

@@ -21,8 +21,8 @@ with ``allow_contaminated`` it runs and every result carries ``contaminated: tru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,7 +30,11 @@ from decimal import Decimal
 import pandas as pd
 
 from lyra.decision.analysts.base import Analyst
+from lyra.decision.analysts.journal import AskedAt, JournalAnalyst, JournalFirstAnalyst
+from lyra.decision.analysts.llm import LlmAnalyst
+from lyra.decision.anonymise import AnonymisedAnalyst
 from lyra.decision.consensus import ConsensusPolicy
+from lyra.decision.votes import Vote
 from lyra.evidence.contamination import (
     CONTAMINATION_NOTE,
     Contamination,
@@ -59,10 +63,17 @@ from lyra.services.backtest_votes import (
     take_votes,
     window_closes,
 )
-from lyra.services.runtime import Runtime
+from lyra.services.runtime import ModelSource, Runtime
 from lyra.spend.catalog import Catalog
+from lyra.store.vote_journal import journal_votes
 
-__all__ = ["BacktestPanel", "BacktestReport", "SweepRow", "run_backtest"]
+__all__ = ["ANONYMISED_NOTE", "BacktestPanel", "BacktestReport", "SweepRow", "run_backtest"]
+
+#: Said beside every contaminated result whose prompts were anonymised.
+ANONYMISED_NOTE = (
+    "The prompts were anonymised (relative prices, no dates, exchange or symbol): a "
+    "mitigation, not a cure; a model can still recognise the shape of a famous move."
+)
 
 Market = tuple[str, str]
 
@@ -75,6 +86,9 @@ class BacktestPanel:
     analysts: Sequence[Analyst]
     source: str = "offline"
     catalog: Catalog | None = None
+    #: The gateway (on the backtest's own budget) for instants the journal lacks; None:
+    #: journal only, an unrecorded instant is an abstention.
+    models: ModelSource | None = None
 
     @property
     def has_llm(self) -> bool:
@@ -215,6 +229,7 @@ class BacktestReport:
             "llm": {"calls": self.llm_calls, "cost_usd": format(self.llm_cost_usd, "f")},
             "data_checks": self.data_checks,
             "weights": self._weights_json(),
+            "anonymised": self.plan.anonymise,
             "contaminated": self.contaminated,
             "contamination": list(self.contamination),
         }
@@ -309,9 +324,12 @@ async def run_backtest(
             panel.catalog, plan.start, allow=plan.allow_contaminated
         )
     series = await load_series(runtime, plan)
-    tape = await take_votes(
-        panel.analysts, series, plan, full_context=panel.has_llm, progress=progress
-    )
+    async with _members(panel, plan) as members:
+        tape = await take_votes(
+            members, series, plan, full_context=panel.has_llm, progress=progress
+        )
+    asked = [item for m in members if isinstance(m, JournalFirstAnalyst) for item in m.asked]
+    _journal_asked(runtime, asked)
     limits = replace(
         runtime.limits,
         paper_capital_usd=plan.capital,
@@ -367,7 +385,44 @@ async def run_backtest(
         final=dict(final.at(plan.end)),
         samples=dict(final.samples()),
     )
-    return _report(plan, panel, tape, runs, contamination, comparison)
+    return _report(plan, panel, tape, runs, contamination, comparison, [v for _, v in asked])
+
+
+@asynccontextmanager
+async def _members(panel: BacktestPanel, plan: BacktestPlan) -> AsyncIterator[list[Analyst]]:
+    """The panel for the votes: journal members ask the model (through the backtest's
+    own budget) where the journal has nothing, when a gateway was given."""
+    if panel.models is None:
+        yield list(panel.analysts)
+        return
+    async with panel.models.open() as asker:
+        members: list[Analyst] = []
+        for member in panel.analysts:
+            if isinstance(member, JournalAnalyst):
+                live: Analyst = LlmAnalyst(member.slot, asker)
+                if plan.anonymise:
+                    live = AnonymisedAnalyst(live)
+                members.append(JournalFirstAnalyst(member, live))
+            else:
+                members.append(member)
+        yield members
+
+
+def _journal_asked(runtime: Runtime, asked: Sequence[tuple[AskedAt, Vote]]) -> None:
+    """Journal what the backtest asked (mode ``backtest``): the next replay is free."""
+    if not asked:
+        return
+    with runtime.database.transaction() as session:
+        for (exchange, symbol, timeframe, as_of), vote in asked:
+            journal_votes(
+                session,
+                mode="backtest",
+                exchange=exchange,
+                symbol=symbol,
+                timeframe=timeframe,
+                as_of=as_of,
+                votes=[vote],
+            )
 
 
 def _bar_source(series: dict[Market, MarketSeries], exchange: str) -> NextBar:
@@ -397,6 +452,7 @@ def _report(
     runs: dict[Decimal, TradingRun],
     contamination: Sequence[Contamination],
     comparison: WeightsComparison,
+    asked: Sequence[Vote],
 ) -> BacktestReport:
     per_year = periods_per_year(plan.timeframe)
     closes = _closes(tape)
@@ -423,8 +479,10 @@ def _report(
     basket = _basket(tape, plan)
     votes = _cast_votes(tape, primary)
     outcomes = resolve_outcomes(votes, closes, horizon=plan.horizon, now=plan.end)
-    costs = [v.cost_usd for t in tape.tallies for v in t.votes if v.kind == "llm"]
+    costs = [v.cost_usd for v in asked]
     notes = tuple(item.describe() for item in contamination)
+    if notes and plan.anonymise:
+        notes += (ANONYMISED_NOTE,)
     return BacktestReport(
         plan=plan,
         panel=panel.source,
@@ -444,9 +502,7 @@ def _report(
         votes=len(votes),
         instants=tape.instants,
         llm_cost_usd=sum(costs, Decimal(0)),
-        llm_calls=sum(
-            1 for t in tape.tallies for v in t.votes if v.kind == "llm" and v.cost_usd > 0
-        ),
+        llm_calls=sum(1 for v in asked if v.model is not None),
         runs=runs,
         tape=tape,
         weights=comparison,

@@ -32,7 +32,7 @@ from itertools import groupby
 import pandas as pd
 
 from lyra.decision.consensus import ConsensusPolicy, ConsensusResult, decide
-from lyra.decision.votes import Action
+from lyra.decision.votes import Action, Vote
 from lyra.evidence.metrics import Fill
 from lyra.evidence.weights import WalkForwardWeights, reweigh
 from lyra.execution import (
@@ -158,6 +158,22 @@ def _request(
     )
 
 
+def _may_act(votes: tuple[Vote, ...]) -> bool:
+    """Whether any valid vote gives buy or sell support (weight x confidence > 0).
+
+    Without one, :func:`~lyra.decision.consensus.decide` finds no proposed action and
+    holds; most candles of a quiet panel are such, and skipping them is what lets a sweep
+    cost little more than one threshold.
+    """
+    return any(
+        v.ballot is not None
+        and v.ballot.action is not Action.HOLD
+        and v.ballot.confidence > 0
+        and v.weight > 0
+        for v in votes
+    )
+
+
 async def trade_tape(
     tape: VoteTape,
     *,
@@ -191,10 +207,15 @@ async def trade_tape(
             account.marks[tally.market] = tally.price
         equity = account.equity()
         peak = max(peak, equity)
-        switch = observe_equity(switch, equity=equity, peak_equity=peak, now=instant, limits=limits)
+        if switch.last_equity != equity:  # the same equity again changes nothing
+            switch = observe_equity(
+                switch, equity=equity, peak_equity=peak, now=instant, limits=limits
+            )
         current = None if weights is None else weights.at(instant)
         for tally in tallies:
             votes = tally.votes if current is None else reweigh(tally.votes, current)
+            if not _may_act(votes):
+                continue  # no buy or sell support at all: decide() would hold
             result = decide(votes, policy)
             if not result.actionable:
                 continue

@@ -26,7 +26,7 @@ one a live cycle would send. News is not replayed: a backtest's sentiment is "no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -89,6 +89,10 @@ class MarketSeries:
     closes: npt.NDArray[np.float64]
     volumes: npt.NDArray[np.float64]
     atr: npt.NDArray[np.float64]
+    #: Every numeric column of ``frame`` as an array, and the frame without rows (the
+    #: fast snapshot's ``frame``: its columns, nothing else).
+    arrays: dict[str, npt.NDArray[np.float64]]
+    empty: pd.DataFrame
 
     @classmethod
     def of(
@@ -117,6 +121,12 @@ class MarketSeries:
             closes=frame["close"].to_numpy(dtype=np.float64),
             volumes=frame["volume"].to_numpy(dtype=np.float64),
             atr=frame["atr_14"].to_numpy(dtype=np.float64),
+            arrays={
+                column: frame[column].to_numpy(dtype=np.float64)
+                for column in frame.columns
+                if column != "timestamp"
+            },
+            empty=frame.iloc[0:0],
         )
 
     def window_mask(self, plan: BacktestPlan) -> npt.NDArray[np.bool_]:
@@ -234,24 +244,55 @@ def _epoch_ns(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     return index.as_unit("ns").asi8.astype(np.int64)
 
 
-def _instants(series: dict[Market, MarketSeries], plan: BacktestPlan) -> list[datetime]:
-    """Every close time inside the window on any market, ascending."""
-    stamps: set[int] = set()
-    for one in series.values():
-        stamps.update(int(ns) for ns in one.close_ns[one.window_mask(plan)])
-    return [datetime.fromtimestamp(ns / 1e9, UTC) for ns in sorted(stamps)]
+def _instants(series: dict[Market, MarketSeries], plan: BacktestPlan) -> npt.NDArray[np.int64]:
+    """Every close time inside the window on any market, ascending (epoch ns)."""
+    stamps = [one.close_ns[one.window_mask(plan)] for one in series.values()]
+    return np.unique(np.concatenate(stamps)) if stamps else np.empty(0, dtype=np.int64)
+
+
+def _rows_at(one: MarketSeries, instants: npt.NDArray[np.int64]) -> list[int]:
+    """For each instant, the row of ``one`` closing exactly then, or -1 (a gap)."""
+    rows = np.searchsorted(one.close_ns, instants, side="left")
+    inside = rows < len(one.close_ns)
+    hit = np.zeros(len(instants), dtype=bool)
+    hit[inside] = one.close_ns[rows[inside]] == instants[inside]
+    return [int(r) if h else -1 for r, h in zip(rows.tolist(), hit.tolist(), strict=True)]
+
+
+class _RowsUpTo(Mapping[str, npt.NDArray[np.float64]]):
+    """The series' columns as views ending at one row: nothing after it is reachable."""
+
+    __slots__ = ("_arrays", "_end")
+
+    def __init__(self, arrays: dict[str, npt.NDArray[np.float64]], row: int) -> None:
+        self._arrays = arrays
+        self._end = row + 1
+
+    def __getitem__(self, column: str) -> npt.NDArray[np.float64]:
+        return self._arrays[column][max(0, self._end - SNAPSHOT_ROWS) : self._end]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __contains__(self, column: object) -> bool:
+        return column in self._arrays
 
 
 def _offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnapshot:
-    """What an offline analyst reads at ``as_of``: the indicator rows closed by then."""
-    frame = one.frame.iloc[max(0, row + 1 - SNAPSHOT_ROWS) : row + 1]
+    """What an offline analyst reads at ``as_of``: the indicator rows closed by then, as
+    array views (the frame's last ``SNAPSHOT_ROWS`` rows, the same values the live
+    snapshot's frame holds)."""
     return MarketSnapshot(
         exchange=one.exchange,
         symbol=one.symbol,
         timeframe=one.timeframe,
         as_of=as_of,
         price=one.price(row),
-        frame=frame,
+        frame=one.empty,
+        columns=_RowsUpTo(one.arrays, row),
     )
 
 
@@ -281,21 +322,23 @@ async def take_votes(
     ``full_context``: build the live cycle's whole snapshot (an LLM member reads regime,
     patterns, trends and spreads); otherwise the indicator rows the offline rules read.
     """
-    instants = _instants(series, plan)
+    stamps = _instants(series, plan)
     snapshot_of = _live_snapshot if full_context else _offline_snapshot
     tallies: list[Tally] = []
-    ordered = [series[m] for m in plan.markets]
-    for done, instant in enumerate(instants, start=1):
-        for one in ordered:
-            row = one.row_closing_at(instant)
-            if row is None:
+    ordered = [(one, _rows_at(one, stamps)) for one in (series[m] for m in plan.markets)]
+    total = len(stamps)
+    for done, ns in enumerate(stamps.tolist(), start=1):
+        instant = datetime.fromtimestamp(ns / 1e9, UTC)
+        for one, rows in ordered:
+            row = rows[done - 1]
+            if row < 0:
                 continue
             snapshot = snapshot_of(one, row, instant)
             votes = await collect_votes(panel, snapshot)
             tallies.append(Tally(one.market, row, instant, snapshot.price, tuple(votes)))
         if progress is not None:
-            progress(done, len(instants))
-    return VoteTape(tuple(tallies), series, len(instants))
+            progress(done, total)
+    return VoteTape(tuple(tallies), series, total)
 
 
 def next_bar_row(one: MarketSeries, row: int) -> int | None:

@@ -15,6 +15,11 @@
 
 Every outcome that changes nothing is still written to the audit log (refused or rejected,
 with the checks and who rejected), so the log tells the whole story of the rollout.
+
+A promotion to a live phase is judged on evidence (docs/domain.md, "Promotion on
+evidence"): the track record of the phase below against the Runtime's floors. Each
+evidence check carries its figure and its floor into the audit record of the promotion or
+the refusal, and a refusal also keeps the whole record and the floors it was judged by.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from lyra.rollout.phases import PhaseInForce, get_phase, phase_in_force
-from lyra.rollout.readiness import Verdict, evaluate_promotion
+from lyra.rollout.readiness import EVIDENCE_ACCOUNTS, Verdict, evaluate_promotion
 from lyra.services.readiness_facts import gather_facts
 from lyra.services.runtime import Runtime
 from lyra.store.audit import append_audit
@@ -36,6 +41,7 @@ __all__ = [
     "ChangePlan",
     "PromotionResult",
     "RolloutState",
+    "approval_markdown",
     "check_readiness",
     "plan_change",
     "recheck_after_wait",
@@ -57,6 +63,9 @@ class PromotionResult(BaseModel):
     approved_by: str | None = None
     reason: str
     checks: list[dict[str, object]] = []
+    #: The track record of the phase below and the floors it was judged against (phases
+    #: 4 and 5; None otherwise).
+    evidence: dict[str, object] | None = None
     schedules: dict[str, bool] = {}
 
 
@@ -112,8 +121,10 @@ def plan_change(runtime: Runtime, target: int) -> ChangePlan:
 
 
 async def check_readiness(runtime: Runtime, plan: ChangePlan) -> Verdict:
-    """The readiness verdict of a promotion (ValueError when it skips a phase)."""
-    return evaluate_promotion(await gather_facts(runtime, plan.current), plan.target)
+    """The readiness verdict of a promotion, the evidence judged against the Runtime's
+    floors (ValueError when it skips a phase)."""
+    facts = await gather_facts(runtime, plan.current)
+    return evaluate_promotion(facts, plan.target, runtime.floors)
 
 
 async def recheck_after_wait(runtime: Runtime, plan: ChangePlan) -> tuple[Verdict, str | None]:
@@ -171,7 +182,37 @@ def record_refusal(
         "why": why,
         "decided_by": decided_by,
         "checks": [c.as_dict() for c in verdict.criteria] if verdict else [],
+        "evidence": verdict.evidence() if verdict else None,
         "flow_run_id": flow_run_id,
     }
     with runtime.database.transaction() as session:
         append_audit(session, REFUSED, f"phase-{plan.target}", payload)
+
+
+def approval_markdown(plan: ChangePlan, verdict: Verdict) -> str:
+    """What a person reads before approving a live phase: the track record of the phase
+    below, each evidence figure against its floor, then every other check (Markdown)."""
+    name = get_phase(plan.target).name
+    lines = [f"# Promote phase {plan.current} -> {plan.target} ({name})?", ""]
+    record = verdict.record
+    evidence = [c for c in verdict.criteria if c.name.startswith("evidence_")]
+    if evidence:
+        below = plan.target - 1
+        if record is None:
+            lines += [f"No track record of phase {below} ({EVIDENCE_ACCOUNTS[below]}).", ""]
+        else:
+            benchmark = record.buy_and_hold_return
+            lines += [
+                f"Track record of {record.describe()}: return {record.total_return:+.2%}, "
+                "buy-and-hold of the same markets "
+                + ("n/a" if benchmark is None else f"{benchmark:+.2%}")
+                + f", {record.decisions_resolved} decision(s) resolved.",
+                "",
+            ]
+        lines += ["| evidence | passed | figure against the floor |", "|---|---|---|"]
+        lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {c.detail} |" for c in evidence]
+        lines.append("")
+    others = [c for c in verdict.criteria if not c.name.startswith("evidence_")]
+    lines += ["| check | passed | detail |", "|---|---|---|"]
+    lines += [f"| {c.name} | {'yes' if c.passed else 'NO'} | {c.detail} |" for c in others]
+    return "\n".join(lines)

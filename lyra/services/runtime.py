@@ -17,7 +17,8 @@ then runs live, on paper, on the replay data and in a test, on whatever the Runt
     reports    where report files land
     run        the phase run (PhaseRun): threshold, order mode, capital cap; the one
                source of the consensus threshold, the risk assessment's and the order's
-    ...        the figures each service needs (MarketPlan, NewsPlan, TaxPlan, limits)
+    ...        the figures each service needs (MarketPlan, NewsPlan, TaxPlan, limits,
+               the evidence floors a promotion to a live phase is judged against)
 
 Ports that hold connections (exchange clients, brokers, the panel, the gateway) are
 *opened* by the step that uses them and closed after it: a Prefect task may run in an
@@ -44,6 +45,7 @@ from lyra.execution.broker import Broker
 from lyra.market.exchange import ExchangeClient
 from lyra.risk.limits import RiskLimits
 from lyra.rollout.phases import OrderMode, PhaseInForce, PhaseRun
+from lyra.rollout.readiness import EvidenceFloors
 from lyra.spend.budget import BudgetPolicy
 from lyra.spend.catalog import Catalog, ModelPrice
 from lyra.store.db import Database
@@ -217,6 +219,9 @@ class Runtime:
     #: Prefect's global concurrency limits are provisioned (``lyra serve``): tasks hold
     #: their slots around exchange and LLM calls.
     concurrency_limits: bool = False
+    #: The floors a live phase's promotion reads the record of the phase below against
+    #: (``LYRA_PROMOTION_*``; the defaults when a Runtime is made by hand).
+    floors: EvidenceFloors = field(default_factory=EvidenceFloors)
     recipe: Callable[[], Runtime] | None = field(default=None, compare=False, repr=False)
 
     @property

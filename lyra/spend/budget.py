@@ -36,6 +36,7 @@ __all__ = [
     "TIERS",
     "BudgetPolicy",
     "TokenPrices",
+    "base_scope",
     "budget_day",
     "charge_nusd",
     "estimate_cost",
@@ -168,6 +169,10 @@ class BudgetPolicy:
     daily_total_usd: Decimal = Decimal("200")
     tier_shares: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_TIER_SHARES)
     key_caps_usd: Mapping[str, Decimal] = field(default_factory=dict)
+    #: A budget of its own beside the live day's (``backtest``: a backtest's LLM calls):
+    #: its total and tier scopes are ``<namespace>:total``, ``<namespace>:tier:<t>``, never
+    #: the live day's. A key's cap stays shared: it is the key's, whoever spends it.
+    namespace: str = ""
 
     def __post_init__(self) -> None:
         total = _usd(self.daily_total_usd, "the daily budget")
@@ -188,19 +193,28 @@ class BudgetPolicy:
             self, "tier_shares", MappingProxyType({t: shares.get(t, Decimal(0)) for t in TIERS})
         )
         object.__setattr__(self, "key_caps_usd", MappingProxyType(caps))
+        if self.namespace and (not self.namespace.isidentifier() or ":" in self.namespace):
+            raise ConfigError(f"budget namespace {self.namespace!r} must be a plain word")
+
+    def _own(self, scope: str) -> str:
+        return f"{self.namespace}:{scope}" if self.namespace else scope
 
     def scopes_for(self, tier: str, key_alias: str | None) -> tuple[str, ...]:
         """Every scope a call on ``tier`` with ``key_alias`` is charged to, in a fixed order
         (total, tier, key); a key without a cap has no scope of its own."""
         if tier not in TIERS:
             raise ConfigError(f"unknown tier {tier!r}; tiers are {TIERS}")
-        scopes: tuple[str, ...] = (TOTAL_SCOPE, TIER_PREFIX + tier)
+        scopes: tuple[str, ...] = (self._own(TOTAL_SCOPE), self._own(TIER_PREFIX + tier))
         if key_alias is not None and key_alias in self.key_caps_usd:
             scopes += (KEY_PREFIX + key_alias,)
         return scopes
 
     def cap_usd(self, scope: str) -> Decimal:
         """The cap of ``scope`` in USD, exactly as the policy states it."""
+        if self.namespace and scope.startswith(f"{self.namespace}:"):
+            scope = scope[len(self.namespace) + 1 :]
+        elif self.namespace and not scope.startswith(KEY_PREFIX):
+            raise ConfigError(f"the {self.namespace} budget has no scope {scope!r}")
         if scope == TOTAL_SCOPE:
             return self.daily_total_usd
         if scope.startswith(TIER_PREFIX) and scope[len(TIER_PREFIX) :] in TIERS:
@@ -212,6 +226,14 @@ class BudgetPolicy:
     def cap_nusd(self, scope: str) -> int:
         """The cap of ``scope`` in whole nano-dollars, rounded down (never over the cap)."""
         return usd_to_nusd(self.cap_usd(scope), ROUND_FLOOR)
+
+
+def base_scope(scope: str) -> str:
+    """``scope`` without its budget namespace (``backtest:tier:fast`` -> ``tier:fast``)."""
+    if scope == TOTAL_SCOPE or scope.startswith((TIER_PREFIX, KEY_PREFIX)):
+        return scope
+    _, sep, rest = scope.partition(":")
+    return rest if sep else scope
 
 
 def show_usd(amount: Decimal) -> str:

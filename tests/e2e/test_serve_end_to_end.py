@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -144,7 +144,21 @@ async def test_promotion_to_phase_4_waits_for_approval(served: ServedLyra) -> No
     from lyra.config import load_settings
     from lyra.store.db import Database
     from lyra.store.phase_changes import current_phase
+    from tests.support.evidence import seed_good_paper_record
 
+    # Phase 4 is earned by a paper track record (docs/domain.md, "Promotion on evidence"),
+    # which the few cycles run here cannot make: fifteen days of paper trading are seeded
+    # before the replay clock's first cycle, on a market of their own, the equity rising
+    # from 14,000 to just under the paper capital (25,000) the served cycles start from.
+    settings = load_settings(home=served.lyra_home)
+    database = Database.from_url(settings.effective_database_url)
+    seed_good_paper_record(
+        database,
+        settings.replay_start - timedelta(days=20),
+        market=("coinbase", "SEED/USD"),
+        equity_from=14_000,
+    )
+    database.dispose()
     with served.prefect():
         run = await run_deployment(
             "promote-phase/promote-phase",
@@ -167,10 +181,12 @@ async def test_promotion_to_phase_4_waits_for_approval(served: ServedLyra) -> No
         result = await finished.state.result()  # type: ignore[union-attr]
         assert result.outcome == "promoted"
         assert result.approved_by == "Alex Trader"
+        passed = {c["name"]: c["passed"] for c in result.checks}
+        assert passed["evidence_days_traded"]
+        assert passed["evidence_vs_buy_and_hold"]
         assert await _schedules_active("market-analysis/phase-4") == [True]
         assert await _schedules_active("market-analysis/market-analysis") == [False]
         assert await _schedules_active("market-analysis/phase-3") == [False]
-    settings = load_settings(home=served.lyra_home)
     database = Database.from_url(settings.effective_database_url)
     with database.transaction() as session:
         change = current_phase(session)

@@ -28,6 +28,7 @@ from lyra.store.phase_changes import (
     record_phase_change,
 )
 from lyra.store.spend import spend_of_run
+from tests.support.evidence import seed_good_paper_record
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -92,7 +93,18 @@ async def test_readiness_facts_come_from_the_database_and_the_exchanges(
     assert not evaluate_promotion(facts, 4).ready
     _completed_cycle(db, 3)
     facts = await gather_facts(runtime, 3)
-    assert evaluate_promotion(facts, 4).ready
+    verdict = evaluate_promotion(facts, 4)
+    assert [f.split(":")[0] for f in verdict.failures] == [
+        "evidence_days_traded",
+        "evidence_max_drawdown",
+        "evidence_sharpe",
+        "evidence_hit_rate",
+        "evidence_vs_buy_and_hold",
+    ]  # a cycle is not a track record
+    seed_good_paper_record(db, datetime(2018, 12, 1, tzinfo=UTC))  # before the replay clock
+    facts = await gather_facts(runtime, 3)
+    assert facts.record is not None
+    assert evaluate_promotion(facts, 4, runtime.floors).ready
     with db.transaction() as session:
         check_drawdown_and_trip(
             session,

@@ -4,6 +4,7 @@ tape of votes, the kill switch, and the report's figures (docs/evidence.md)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -228,3 +229,22 @@ def test_a_window_without_data_names_the_market_and_what_the_data_covers(
 
     with pytest.raises(UserError, match="bitfinex"):
         _run(runtime, start=datetime(2019, 8, 1, tzinfo=UTC), end=datetime(2019, 9, 1, tzinfo=UTC))
+
+
+def test_offline_analysts_vote_the_same_on_the_fast_snapshot_as_on_the_frame(
+    runtime: Runtime,
+) -> None:
+    plan = BacktestPlan(**MARKETS, start=A, end=C)
+    series = asyncio.run(backtest_votes.load_series(runtime, plan))
+    one = series[("coinbase", "BTC/USD")]
+    panel = build_offline_panel()
+    rows = range(len(one.frame) - 300, len(one.frame) - 1, 7)
+    for row in rows:
+        as_of = one.closes_at[row].to_pydatetime()
+        fast = backtest_votes._offline_snapshot(one, row, as_of)
+        framed = dataclasses.replace(
+            fast, frame=one.frame.iloc[row + 1 - 50 : row + 1], columns=None
+        )
+        for analyst in panel:
+            a, b = asyncio.run(analyst.vote(fast)), asyncio.run(analyst.vote(framed))
+            assert (a.ballot, a.abstain_reason) == (b.ballot, b.abstain_reason)

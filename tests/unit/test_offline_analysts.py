@@ -407,9 +407,10 @@ class _Broken:
 
 
 class _Handshake:
-    """Two of these finish only if both run at once (each waits for the other's event)."""
+    """Two of these finish only if both run at once (each waits for the other's event):
+    members that wait, as LLMs do."""
 
-    kind: AnalystKind = "offline"
+    kind: AnalystKind = "llm"
     weight = D(1)
 
     def __init__(self, name: str, mine: asyncio.Event, theirs: asyncio.Event) -> None:
@@ -441,6 +442,27 @@ async def test_collect_votes_runs_analysts_concurrently_and_measures_latency() -
     votes = await collect_votes(panel, snapshot())
     assert all(v.valid for v in votes)  # sequential runs would have timed out into abstentions
     assert all(v.latency_ms >= 10 for v in votes)
+
+
+async def test_collect_votes_calls_offline_rules_in_turn_in_panel_order() -> None:
+    seen: list[str] = []
+
+    class Recording:
+        kind: AnalystKind = "offline"
+        weight = D(1)
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def vote(self, snapshot: MarketSnapshot) -> Vote:
+            seen.append(f"start {self.name}")
+            await asyncio.sleep(0)
+            seen.append(f"end {self.name}")
+            return Vote(self.name, self.kind, self.weight, Ballot(Action.HOLD, D("0.5"), "x"))
+
+    votes = await collect_votes([Recording("a"), Recording("b")], snapshot())
+    assert [v.analyst for v in votes] == ["a", "b"]
+    assert seen == ["start a", "end a", "start b", "end b"]
 
 
 async def test_collect_votes_lets_cancellation_through() -> None:

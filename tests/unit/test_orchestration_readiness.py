@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lyra.rollout.names import LIVE_PHASES, MARKET_ANALYSIS, exchange_limit, phase_deployment
-from lyra.rollout.readiness import APPROVAL_PHASES, ReadinessFacts, evaluate_promotion
+from lyra.rollout.readiness import APPROVAL_PHASES, PhaseRecord, ReadinessFacts, evaluate_promotion
 from lyra.rollout.schedules import desired_schedules
+
+PAPER_RECORD = PhaseRecord(
+    phase=3,
+    account="paper",
+    first_day=date(2025, 1, 1),
+    last_day=date(2025, 1, 31),
+    days_traded=20,
+    total_return=0.08,
+    max_drawdown=0.04,
+    sharpe=1.2,
+    hit_rate=0.6,
+    buy_and_hold_return=0.05,
+    decisions_resolved=40,
+)
 
 READY = ReadinessFacts(
     current_phase=3,
@@ -22,6 +37,7 @@ READY = ReadinessFacts(
     markets_error=None,
     completed_paper_cycles=2,
     kill_switch_tripped=False,
+    record=PAPER_RECORD,
 )
 
 
@@ -35,6 +51,11 @@ def test_a_ready_system_may_go_to_phase_4_but_only_with_a_persons_approval() -> 
         "flows complete end to end",
         "exchanges reachable",
         "paper results within risk limits",
+        "evidence_days_traded",
+        "evidence_max_drawdown",
+        "evidence_sharpe",
+        "evidence_hit_rate",
+        "evidence_vs_buy_and_hold",
     ]
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Final, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lyra.decision.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
@@ -38,11 +40,13 @@ __all__ = [
     "OFFLINE_PREFIX",
     "STOP_ATR_MULTIPLE",
     "Analyst",
+    "IndicatorSource",
     "Judgement",
     "OfflineAnalyst",
     "Readings",
     "atr_stop",
     "bounded_confidence",
+    "indicator_source",
     "read_indicators",
     "show",
 ]
@@ -93,28 +97,71 @@ class Readings:
         return self.values[column][-2]
 
 
-def read_indicators(frame: pd.DataFrame, columns: Sequence[str], rows: int) -> Readings | str:
+#: Where an analyst reads indicator values: the snapshot's frame, or (the backtest's fast
+#: path) its columns as arrays ending at the snapshot's last candle.
+IndicatorSource = pd.DataFrame | Mapping[str, npt.NDArray[np.float64]]
+
+
+def indicator_source(snapshot: MarketSnapshot) -> IndicatorSource:
+    """The snapshot's arrays when it carries them, else its frame (same values)."""
+    return snapshot.frame if snapshot.columns is None else snapshot.columns
+
+
+def _length(source: IndicatorSource, columns: Sequence[str]) -> int:
+    if isinstance(source, pd.DataFrame):
+        return len(source)
+    return len(source[columns[0]]) if columns else 0
+
+
+def _tail(source: IndicatorSource, column: str, rows: int) -> list[object]:
+    if isinstance(source, pd.DataFrame):
+        return list(source[column].iloc[-rows:].tolist())
+    return list(source[column][-rows:].tolist())
+
+
+def read_indicators(source: IndicatorSource, columns: Sequence[str], rows: int) -> Readings | str:
     """The last ``rows`` values of ``columns`` as Decimals, or why they cannot be used.
 
     A missing column, fewer than ``rows`` candles, or a NaN/infinite value among them
     (an indicator still warming up) gives a reason string to abstain with.
     """
-    missing = [column for column in columns if column not in frame.columns]
+    if not isinstance(source, pd.DataFrame):
+        fast = _read_arrays(source, columns, rows)
+        if fast is not None:
+            return fast
+    missing = [column for column in columns if column not in source]
     if missing:
         return f"missing indicator columns: {', '.join(missing)}"
-    if len(frame) < rows:
-        plural = "" if len(frame) == 1 else "s"
-        return f"insufficient history: {len(frame)} candle{plural}, {rows} needed"
-    tail = frame.iloc[-rows:]
+    length = _length(source, columns)
+    if length < rows:
+        plural = "" if length == 1 else "s"
+        return f"insufficient history: {length} candle{plural}, {rows} needed"
     values: dict[str, tuple[Decimal, ...]] = {}
     for column in columns:
-        floats = [_as_float(value) for value in tail[column].tolist()]
+        floats = [_as_float(value) for value in _tail(source, column, rows)]
         for position, number in reversed(list(enumerate(floats))):  # latest first
             if number is None or not math.isfinite(number):
                 back = rows - 1 - position
                 where = {0: "", 1: " on the previous candle"}.get(back, f" {back} candles back")
                 return f"insufficient history: {column} undefined{where}"
         values[column] = tuple(to_decimal(number) for number in floats if number is not None)
+    return Readings(values)
+
+
+def _read_arrays(
+    source: Mapping[str, npt.NDArray[np.float64]], columns: Sequence[str], rows: int
+) -> Readings | None:
+    """The common case on arrays, quickly: every column there, long enough, all finite
+    (None: let the general path say what is wrong)."""
+    values: dict[str, tuple[Decimal, ...]] = {}
+    for column in columns:
+        try:
+            tail = source[column][-rows:].tolist()
+        except KeyError:
+            return None
+        if len(tail) < rows or not all(math.isfinite(x) for x in tail):
+            return None
+        values[column] = tuple(to_decimal(x) for x in tail)
     return Readings(values)
 
 
@@ -173,11 +220,12 @@ class OfflineAnalyst(ABC):
 
     async def vote(self, snapshot: MarketSnapshot) -> Vote:
         """The rule's vote for ``snapshot``, or an abstention saying what was missing."""
-        readings = read_indicators(snapshot.frame, self.columns, self.rows)
+        source = indicator_source(snapshot)
+        readings = read_indicators(source, self.columns, self.rows)
         verdict = readings if isinstance(readings, str) else self.judge(readings)
         if isinstance(verdict, str):
             return Vote.abstain(self.name, self.kind, self.weight, verdict)
-        stop, stop_note = atr_stop(verdict.action, snapshot.price, snapshot.frame)
+        stop, stop_note = atr_stop(verdict.action, snapshot.price, source)
         rationale = verdict.rationale + (f"; {stop_note}" if stop_note else "")
         ballot = Ballot(verdict.action, bounded_confidence(verdict.confidence), rationale, stop)
         return Vote(analyst=self.name, kind=self.kind, weight=self.weight, ballot=ballot)
@@ -187,7 +235,7 @@ class OfflineAnalyst(ABC):
         """The rule applied to the indicator readings; a string means abstain (why)."""
 
 
-def atr_stop(action: Action, price: Decimal, frame: pd.DataFrame) -> tuple[Decimal | None, str]:
+def atr_stop(action: Action, price: Decimal, frame: IndicatorSource) -> tuple[Decimal | None, str]:
     """The ATR stop for ``action`` at ``price`` and a note for the rationale.
 
     Buy: ``price - 2 x atr_14`` rounded down; sell: ``price + 2 x atr_14`` rounded up

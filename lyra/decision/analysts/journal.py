@@ -21,7 +21,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -32,8 +32,10 @@ from lyra.spend.catalog import Catalog, PanelSlot
 
 __all__ = [
     "NOT_RECORDED",
+    "AskedAt",
     "JournalAnalyst",
     "JournalEntry",
+    "JournalFirstAnalyst",
     "JournalKey",
     "journal_panel",
 ]
@@ -104,3 +106,40 @@ class JournalAnalyst:
 def journal_panel(catalog: Catalog, entries: Mapping[JournalKey, JournalEntry]) -> list[Analyst]:
     """One journal analyst per catalog panel slot, all reading ``entries``."""
     return [JournalAnalyst(slot, entries) for slot in catalog.panel]
+
+
+#: What a journal-first member asked a model for: the market, timeframe and instant.
+AskedAt = tuple[str, str, str, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFirstAnalyst:
+    """A slot that replays its recorded answer where there is one and asks ``ask`` (the
+    slot's live analyst) only where there is none; what it asked is kept in ``asked`` so
+    the caller journals it (a later replay of the same window is then free)."""
+
+    journal: JournalAnalyst
+    ask: Analyst
+    asked: list[tuple[AskedAt, Vote]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.journal.name
+
+    @property
+    def kind(self) -> AnalystKind:
+        return "llm"
+
+    @property
+    def weight(self) -> Decimal:
+        return self.journal.weight
+
+    async def vote(self, snapshot: MarketSnapshot) -> Vote:
+        """The recorded answer, or a fresh one from the model."""
+        key = (self.name, snapshot.exchange, snapshot.symbol, snapshot.as_of)
+        if key in self.journal.entries:
+            return await self.journal.vote(snapshot)
+        vote = await self.ask.vote(snapshot)
+        at = (snapshot.exchange, snapshot.symbol, snapshot.timeframe, snapshot.as_of)
+        self.asked.append((at, vote))
+        return vote

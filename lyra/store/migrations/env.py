@@ -13,6 +13,7 @@ import lyra.store.execution_tables
 import lyra.store.gateway_tables
 import lyra.store.journal_tables
 import lyra.store.market_tables
+import lyra.store.outcome_tables
 import lyra.store.risk_tables
 import lyra.store.tax_engine_tables  # noqa: F401 - registers every table module's tables
 from lyra.store.models import Base
