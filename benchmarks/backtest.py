@@ -96,7 +96,11 @@ from lyra.execution import Broker, FillModel, MarketRules, PaperBroker, taker_fe
 from lyra.market.indicators import add_indicators  # noqa: E402
 from lyra.services.backtest import BacktestPanel, _bar_source, run_backtest  # noqa: E402
 from lyra.services.backtest_plan import DEFAULT_WINDOW, BacktestPlan  # noqa: E402
-from lyra.services.backtest_trading import TradingRun, trade_tape  # noqa: E402
+from lyra.services.backtest_trading import (  # noqa: E402
+    TradingRun,
+    consensus_verdicts,
+    trade_tape,
+)
 from lyra.services.backtest_votes import (  # noqa: E402
     MarketSeries,
     VoteTape,
@@ -233,19 +237,22 @@ async def trade_thresholds(
         rules: dict[Market, MarketRules] = {
             market: await brokers[market[0]].market_rules(market[1]) for market in plan.markets
         }
+        quorum = ConsensusPolicy(
+            threshold=thresholds[0],
+            min_votes=min(runtime.min_votes, panel_size),
+            min_weight_share=runtime.min_weight_share,
+        )
+        # as run_backtest does: the votes added up once per tally for every threshold
+        verdicts = consensus_verdicts(tape, quorum, thresholds)
         for threshold in thresholds:
-            policy = ConsensusPolicy(
-                threshold=threshold,
-                min_votes=min(runtime.min_votes, panel_size),
-                min_weight_share=runtime.min_weight_share,
-            )
             runs[threshold] = await trade_tape(
                 tape,
-                policy=policy,
+                policy=replace(quorum, threshold=threshold),
                 limits=limits,
                 capital=plan.capital,
                 brokers=brokers,
                 rules=rules,
+                verdicts=verdicts[threshold],
             )
     return runs
 

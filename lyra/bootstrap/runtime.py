@@ -27,6 +27,7 @@ from lyra.bootstrap.market import CcxtFactory, CcxtMarket, ReplayMarket, parse_e
 from lyra.bootstrap.panel import Panel
 from lyra.config import Settings
 from lyra.errors import ConfigError
+from lyra.evidence.weights import WeightRule
 from lyra.execution.paper import FillModel
 from lyra.market.types import timeframe_delta
 from lyra.risk.limits import RiskLimits
@@ -256,5 +257,10 @@ def build_runtime(
         spend=spend,
         concurrency_limits=settings.concurrency_limits,
         floors=evidence_floors(settings),
+        weight_rule=(
+            WeightRule(min_samples=settings.learned_weights_min_samples)
+            if settings.learned_weights
+            else None
+        ),
         recipe=recipe,
     )

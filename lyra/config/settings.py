@@ -159,6 +159,16 @@ class Settings(BaseSettings):
         "the same period (a fraction: 0.02 is two points better).",
     )
 
+    # --- learned weights (docs/evidence.md, "Learned weights") ---------------------------
+    learned_weights: bool = Field(
+        default=False,
+        description="Weigh each panel member by its measured hit rate (walk-forward, bounded "
+        "0.5x..2x); recorded with each decision.",
+    )
+    learned_weights_min_samples: int = Field(
+        default=100, ge=1, le=1_000_000, description="Resolved votes before a weight moves."
+    )
+
     # --- execution -----------------------------------------------------------------
     # The paper fill model (lyra.execution.paper documents it) and live credentials.
     paper_slippage_bps: Decimal = Field(

@@ -28,8 +28,7 @@ Usage::
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_FLOOR,
@@ -45,7 +44,7 @@ from types import MappingProxyType
 
 from lyra.decision.votes import Action, Ballot, Vote
 
-__all__ = ["ConsensusPolicy", "ConsensusResult", "decide"]
+__all__ = ["ConsensusPolicy", "ConsensusResult", "decide", "decide_thresholds"]
 
 #: Context for sums and comparisons: wide enough for any sane weight x confidence, and
 #: trapping Inexact so a silently rounded comparison is impossible (it raises instead).
@@ -123,68 +122,119 @@ def decide(votes: Sequence[Vote], policy: ConsensusPolicy) -> ConsensusResult:
     |entry - stop| (docs/domain.md, Risk), so the widest stop gives the smallest position,
     the conservative choice when the analysts disagree on where the trade is wrong.
     """
-    _reject_duplicates(votes)
-    valid = [(vote.weight, vote.ballot) for vote in votes if vote.ballot is not None]
-    with _exact():
-        configured_weight = _total(vote.weight for vote in votes)
-        valid_weight = _total(weight for weight, _ in valid)
-        support = {
-            action: _total(w * b.confidence for w, b in valid if b.action is action)
-            for action in Action
-        }
-    scores = MappingProxyType({a: _score(support[a], valid_weight) for a in Action})
-    proposed = _proposed(support)
+    return _Tally.of(votes, policy).at(policy.threshold)
 
-    def result(action: Action, reason: str, *, quorum: bool = True) -> ConsensusResult:
+
+def decide_thresholds(
+    votes: Sequence[Vote], policy: ConsensusPolicy, thresholds: Sequence[Decimal]
+) -> tuple[ConsensusResult, ...]:
+    """:func:`decide` at each of ``thresholds`` (the quorum of ``policy``), adding the votes
+    up once: what depends on the threshold is only the final comparison. A backtest's
+    sweep reads the same votes at every phase threshold (docs/evidence.md)."""
+    tally = _Tally.of(votes, policy)
+    for threshold in thresholds:
+        _require_fraction("threshold", threshold)
+    return tuple(tally.at(threshold) for threshold in thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What the votes add up to, before any threshold: valid votes, weights, support per
+    action, the reported scores, the proposed action and the quorum's shortfalls."""
+
+    votes: int
+    valid: tuple[tuple[Decimal, Ballot], ...]
+    configured_weight: Decimal
+    valid_weight: Decimal
+    support: Mapping[Action, Decimal]
+    scores: Mapping[Action, Decimal]
+    proposed: Action | None
+    shortfalls: tuple[str, ...]
+
+    @classmethod
+    def of(cls, votes: Sequence[Vote], policy: ConsensusPolicy) -> _Tally:
+        _reject_duplicates(votes)
+        valid = tuple((vote.weight, vote.ballot) for vote in votes if vote.ballot is not None)
+        try:
+            with localcontext(_EXACT):
+                configured_weight = _total(vote.weight for vote in votes)
+                valid_weight = _total(weight for weight, _ in valid)
+                support = {
+                    action: _total(w * b.confidence for w, b in valid if b.action is action)
+                    for action in Action
+                }
+                required_weight = policy.min_weight_share * configured_weight
+        except Inexact:
+            raise _too_precise() from None
+        shortfalls = _quorum_shortfalls(
+            len(valid), valid_weight, configured_weight, required_weight, policy
+        )
+        if shortfalls:
+            abstained = len(votes) - len(valid)
+            if abstained:
+                shortfalls.append(f"{abstained} of {len(votes)} abstained")
+        return cls(
+            votes=len(votes),
+            valid=valid,
+            configured_weight=configured_weight,
+            valid_weight=valid_weight,
+            support=support,
+            scores=MappingProxyType({a: _score(support[a], valid_weight) for a in Action}),
+            proposed=_proposed(support),
+            shortfalls=tuple(shortfalls),
+        )
+
+    def _result(
+        self, threshold: Decimal, action: Action, reason: str, *, quorum: bool = True
+    ) -> ConsensusResult:
         actionable = action is not Action.HOLD
         return ConsensusResult(
             action=action,
-            proposed=proposed,
-            scores=scores,
-            threshold=policy.threshold,
+            proposed=self.proposed,
+            scores=self.scores,
+            threshold=threshold,
             quorum_met=quorum,
-            valid_votes=len(valid),
-            valid_weight=valid_weight,
-            configured_weight=configured_weight,
+            valid_votes=len(self.valid),
+            valid_weight=self.valid_weight,
+            configured_weight=self.configured_weight,
             actionable=actionable,
             reason=reason,
-            stop_price=_widest_stop(action, [b for _, b in valid]) if actionable else None,
+            stop_price=(_widest_stop(action, [b for _, b in self.valid]) if actionable else None),
         )
 
-    shortfalls = _quorum_shortfalls(len(valid), valid_weight, configured_weight, policy)
-    if shortfalls:
-        abstained = len(votes) - len(valid)
-        if abstained:
-            shortfalls.append(f"{abstained} of {len(votes)} abstained")
-        return result(Action.HOLD, "no quorum: " + "; ".join(shortfalls), quorum=False)
+    def at(self, threshold: Decimal) -> ConsensusResult:
+        """The decision at ``threshold``."""
+        if self.shortfalls:
+            return self._result(
+                threshold, Action.HOLD, "no quorum: " + "; ".join(self.shortfalls), quorum=False
+            )
+        buy, sell = self.support[Action.BUY], self.support[Action.SELL]
+        scores, proposed = self.scores, self.proposed
+        if buy == sell and buy > 0:
+            return self._result(
+                threshold, Action.HOLD, f"tie: buy and sell both {_fmt_score(scores[Action.BUY])}"
+            )
+        if proposed is None:
+            return self._result(
+                threshold,
+                Action.HOLD,
+                f"no buy or sell support (hold {_fmt_score(scores[Action.HOLD])})",
+            )
+        score_text = f"{proposed} {_fmt_score(scores[proposed])}"
+        threshold_text = f"threshold {_fmt_threshold(threshold)}"
+        try:
+            with localcontext(_EXACT):
+                met = self.support[proposed] >= threshold * self.valid_weight
+        except Inexact:
+            raise _too_precise() from None
+        if met:
+            return self._result(threshold, proposed, f"{score_text} >= {threshold_text}")
+        return self._result(threshold, Action.HOLD, f"{score_text} below {threshold_text}")
 
-    buy, sell = support[Action.BUY], support[Action.SELL]
-    if buy == sell and buy > 0:
-        return result(Action.HOLD, f"tie: buy and sell both {_fmt_score(scores[Action.BUY])}")
-    if proposed is None:
-        return result(
-            Action.HOLD, f"no buy or sell support (hold {_fmt_score(scores[Action.HOLD])})"
-        )
 
-    score_text = f"{proposed} {_fmt_score(scores[proposed])}"
-    threshold_text = f"threshold {_fmt_threshold(policy.threshold)}"
-    with _exact():
-        met = support[proposed] >= policy.threshold * valid_weight
-    if met:
-        return result(proposed, f"{score_text} >= {threshold_text}")
-    return result(Action.HOLD, f"{score_text} below {threshold_text}")
-
-
-@contextmanager
-def _exact() -> Iterator[None]:
-    """Decimal arithmetic that is exact or fails loudly (never silently rounded)."""
-    try:
-        with localcontext(_EXACT):
-            yield
-    except Inexact:
-        raise ValueError(
-            f"weights and confidences too precise to add exactly ({_EXACT.prec} digits)"
-        ) from None
+def _too_precise() -> ValueError:
+    """Decimal arithmetic here is exact or fails loudly (never silently rounded)."""
+    return ValueError(f"weights and confidences too precise to add exactly ({_EXACT.prec} digits)")
 
 
 def _reject_duplicates(votes: Sequence[Vote]) -> None:
@@ -215,15 +265,17 @@ def _proposed(support: Mapping[Action, Decimal]) -> Action | None:
 
 
 def _quorum_shortfalls(
-    valid_votes: int, valid_weight: Decimal, configured_weight: Decimal, policy: ConsensusPolicy
+    valid_votes: int,
+    valid_weight: Decimal,
+    configured_weight: Decimal,
+    required_weight: Decimal,
+    policy: ConsensusPolicy,
 ) -> list[str]:
     """Each failed quorum condition, in words and figures (empty when quorum is met).
 
     A panel whose valid votes carry no weight at all has no say, so zero valid weight
     fails the weight condition even when the configured weight is also zero.
     """
-    with _exact():
-        required_weight = policy.min_weight_share * configured_weight
     shortfalls: list[str] = []
     if valid_votes < policy.min_votes:
         plural = "" if valid_votes == 1 else "s"

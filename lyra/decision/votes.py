@@ -8,15 +8,13 @@ is what the panel hands to consensus: a ballot, or an abstention with its reason
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,6 +104,24 @@ class Vote:
         if (self.ballot is None) == (self.abstain_reason is None):
             raise ValueError("a vote has either a ballot or an abstain_reason, not both")
 
+    def with_latency(self, latency_ms: float) -> Vote:
+        """The same vote with its latency as the panel measured it (every field kept:
+        ``tests/unit/test_offline_analysts.py`` checks each; cheaper than
+        ``dataclasses.replace``, which a backtest pays once per vote)."""
+        return Vote(
+            self.analyst,
+            self.kind,
+            self.weight,
+            self.ballot,
+            self.abstain_reason,
+            self.model,
+            latency_ms,
+            self.tokens_in,
+            self.tokens_out,
+            self.cost_usd,
+            self.prompt_hash,
+        )
+
     @property
     def valid(self) -> bool:
         """True when the member cast a usable ballot."""
@@ -169,8 +185,8 @@ class MarketSnapshot:
     ``anonymised``: prices are relative (the last close is 100) and the prompt withholds
     the exchange, the symbol and every date (:mod:`lyra.decision.anonymise`).
 
-    ``columns`` is the backtest's fast path: the frame's numeric columns as arrays ending
-    at the snapshot's last candle (views, nothing later), read by the offline analysts
+    ``columns`` is the backtest's fast path: the frame's numeric columns as sequences
+    ending at the snapshot's last candle (nothing later), read by the offline analysts
     instead of ``frame`` (:func:`lyra.decision.analysts.base.indicator_source`); ``frame``
     then holds the columns but no rows. Every offline analyst votes the same on both
     (``tests/unit/test_backtest.py``).
@@ -189,7 +205,7 @@ class MarketSnapshot:
     trends: tuple[TrendReading, ...] = ()
     spreads: tuple[CrossSpread, ...] = ()
     anonymised: bool = False
-    columns: Mapping[str, npt.NDArray[np.float64]] | None = None
+    columns: Mapping[str, Sequence[float]] | None = None
 
     @property
     def trends_agree(self) -> bool | None:

@@ -14,7 +14,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -62,7 +61,7 @@ async def _timed_vote(analyst: Analyst, snapshot: MarketSnapshot) -> Vote:
     except Exception as exc:  # an analyst's failure is its abstention, never the cycle's
         vote = _abstain(analyst, f"{type(exc).__name__}: {exc}")
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return dataclasses.replace(vote, latency_ms=elapsed_ms)
+    return vote.with_latency(elapsed_ms)
 
 
 def _abstain(analyst: Analyst, reason: str) -> Vote:

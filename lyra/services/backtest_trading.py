@@ -23,7 +23,7 @@ Money stays ``Decimal``; the equity curve is handed to the metrics as floats onl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,8 +31,13 @@ from itertools import groupby
 
 import pandas as pd
 
-from lyra.decision.consensus import ConsensusPolicy, ConsensusResult, decide
-from lyra.decision.votes import Action, Vote
+from lyra.decision.consensus import (
+    ConsensusPolicy,
+    ConsensusResult,
+    decide,
+    decide_thresholds,
+)
+from lyra.decision.votes import Action
 from lyra.evidence.metrics import Fill
 from lyra.evidence.weights import WalkForwardWeights, reweigh
 from lyra.execution import (
@@ -49,7 +54,13 @@ from lyra.risk import KillSwitchState, RiskLimits, RiskRequest, assess, observe_
 from lyra.rollout.phases import PhaseRun
 from lyra.services.backtest_votes import Tally, VoteTape
 
-__all__ = ["BACKTEST_PHASE", "DecisionMark", "TradingRun", "trade_tape"]
+__all__ = [
+    "BACKTEST_PHASE",
+    "DecisionMark",
+    "TradingRun",
+    "consensus_verdicts",
+    "trade_tape",
+]
 
 #: The phase a backtest's orders are judged as: paper orders, paper capital.
 BACKTEST_PHASE = 3
@@ -104,8 +115,10 @@ class _Account:
                 out[asset] = out.get(asset, Decimal(0)) + qty * self.marks[(_, symbol)]
         return out
 
-    def invested(self) -> bool:
-        return any(qty > 0 for qty in self.held.values())
+    @property
+    def holding(self) -> bool:
+        """True while any position is held (equity is then more than the cash)."""
+        return any(self.held.values())
 
 
 def _atr(tape: VoteTape, tally: Tally) -> Decimal | None:
@@ -158,20 +171,22 @@ def _request(
     )
 
 
-def _may_act(votes: tuple[Vote, ...]) -> bool:
-    """Whether any valid vote gives buy or sell support (weight x confidence > 0).
-
-    Without one, :func:`~lyra.decision.consensus.decide` finds no proposed action and
-    holds; most candles of a quiet panel are such, and skipping them is what lets a sweep
-    cost little more than one threshold.
-    """
-    return any(
-        v.ballot is not None
-        and v.ballot.action is not Action.HOLD
-        and v.ballot.confidence > 0
-        and v.weight > 0
-        for v in votes
-    )
+def consensus_verdicts(
+    tape: VoteTape, policy: ConsensusPolicy, thresholds: Sequence[Decimal]
+) -> dict[Decimal, list[ConsensusResult | None]]:
+    """Each tally's actionable decision at each threshold (None: not actionable), the
+    votes added up once per tally (:func:`~lyra.decision.consensus.decide_thresholds`)."""
+    out: dict[Decimal, list[ConsensusResult | None]] = {
+        threshold: [None] * len(tape.tallies) for threshold in thresholds
+    }
+    for position, tally in enumerate(tape.tallies):
+        if not tally.supported:
+            continue
+        results = decide_thresholds(tally.votes, policy, thresholds)
+        for threshold, result in zip(thresholds, results, strict=True):
+            if result.actionable:
+                out[threshold][position] = result
+    return out
 
 
 async def trade_tape(
@@ -183,12 +198,17 @@ async def trade_tape(
     brokers: Mapping[str, Broker],
     rules: Mapping[Market, MarketRules],
     weights: WalkForwardWeights | None = None,
+    verdicts: Sequence[ConsensusResult | None] | None = None,
 ) -> TradingRun:
     """Trade the tape's decisions at ``policy.threshold`` (module docstring).
 
     ``weights``: learned weights, walk-forward (each instant's from the outcomes resolved
-    by then); None keeps every member's configured weight.
+    by then); None keeps every member's configured weight. ``verdicts``: the actionable
+    decision of each tally at this threshold (None: not actionable), decided beforehand
+    for the whole sweep (:func:`consensus_verdicts`); only with the configured weights.
     """
+    if verdicts is not None and weights is not None:
+        raise ValueError("precomputed verdicts are the configured weights'; not with learned")
     run = PhaseRun.hypothetical(BACKTEST_PHASE, policy.threshold)
     account = _Account(capital, list(tape.series))
     switch = KillSwitchState()
@@ -201,22 +221,32 @@ async def trade_tape(
     times: list[datetime] = []
     curve: list[float] = []
     invested: list[bool] = []
-    for instant, group in groupby(tape.tallies, key=lambda tally: tally.as_of):
+    equity = capital
+    indexed = enumerate(tape.tallies)
+    for instant, group in groupby(indexed, key=lambda item: item[1].as_of):
         tallies = list(group)
-        for tally in tallies:
+        for _, tally in tallies:
             account.marks[tally.market] = tally.price
-        equity = account.equity()
+        holding = account.holding
+        if holding:
+            equity = account.equity()
         peak = max(peak, equity)
         if switch.last_equity != equity:  # the same equity again changes nothing
             switch = observe_equity(
                 switch, equity=equity, peak_equity=peak, now=instant, limits=limits
             )
         current = None if weights is None else weights.at(instant)
-        for tally in tallies:
-            votes = tally.votes if current is None else reweigh(tally.votes, current)
-            if not _may_act(votes):
+        for position, tally in tallies:
+            if not tally.supported:
                 continue  # no buy or sell support at all: decide() would hold
-            result = decide(votes, policy)
+            votes = tally.votes if current is None else reweigh(tally.votes, current)
+            if verdicts is not None:
+                verdict = verdicts[position]
+                if verdict is None:
+                    continue
+                result = verdict
+            else:
+                result = decide(votes, policy)
             if not result.actionable:
                 continue
             carried = tuple(
@@ -230,6 +260,8 @@ async def trade_tape(
                 fills.append(refused)
                 order_times.append(instant)
                 refused_text = None
+                equity = account.equity()
+                holding = account.holding
             else:
                 refusals[refused.partition(":")[0]] += 1
                 refused_text = refused
@@ -244,8 +276,8 @@ async def trade_tape(
                 )
             )
         times.append(instant)
-        curve.append(float(account.equity()))
-        invested.append(account.invested())
+        curve.append(float(equity))
+        invested.append(holding)
     index = pd.DatetimeIndex(times)
     return TradingRun(
         threshold=policy.threshold,

@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from lyra.decision.analysts.base import Analyst
-from lyra.decision.votes import MarketSnapshot, Vote
+from lyra.decision.votes import Action, MarketSnapshot, Vote
 from lyra.decision.voting import collect_votes
 from lyra.errors import ReplayExhaustedError, UserError
 from lyra.market.checks import CheckResult, check_candles
@@ -89,9 +89,9 @@ class MarketSeries:
     closes: npt.NDArray[np.float64]
     volumes: npt.NDArray[np.float64]
     atr: npt.NDArray[np.float64]
-    #: Every numeric column of ``frame`` as an array, and the frame without rows (the
-    #: fast snapshot's ``frame``: its columns, nothing else).
-    arrays: dict[str, npt.NDArray[np.float64]]
+    #: Every numeric column of ``frame`` as a list of floats, and the frame without rows
+    #: (the fast snapshot's ``frame``: its columns, nothing else).
+    lists: dict[str, list[float]]
     empty: pd.DataFrame
 
     @classmethod
@@ -121,8 +121,8 @@ class MarketSeries:
             closes=frame["close"].to_numpy(dtype=np.float64),
             volumes=frame["volume"].to_numpy(dtype=np.float64),
             atr=frame["atr_14"].to_numpy(dtype=np.float64),
-            arrays={
-                column: frame[column].to_numpy(dtype=np.float64)
+            lists={
+                column: frame[column].to_numpy(dtype=np.float64).tolist()
                 for column in frame.columns
                 if column != "timestamp"
             },
@@ -157,13 +157,31 @@ class MarketSeries:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """The votes on one market at one instant, with the price they were cast at."""
+    """The votes on one market at one instant, with the price they were cast at.
+
+    ``supported``: some valid vote gives buy or sell support (weight x confidence > 0).
+    Without one :func:`~lyra.decision.consensus.decide` finds nothing to propose and
+    holds at every threshold, whatever positive weights learned weighting gives; most
+    candles of a quiet panel are such, and skipping them is what lets a sweep cost little
+    more than one threshold.
+    """
 
     market: Market
     row: int
     as_of: datetime
     price: Decimal
     votes: tuple[Vote, ...]
+    supported: bool = True
+
+
+def _supported(votes: Sequence[Vote]) -> bool:
+    return any(
+        v.ballot is not None
+        and v.ballot.action is not Action.HOLD
+        and v.ballot.confidence > 0
+        and v.weight > 0
+        for v in votes
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,16 +277,16 @@ def _rows_at(one: MarketSeries, instants: npt.NDArray[np.int64]) -> list[int]:
     return [int(r) if h else -1 for r, h in zip(rows.tolist(), hit.tolist(), strict=True)]
 
 
-class _RowsUpTo(Mapping[str, npt.NDArray[np.float64]]):
-    """The series' columns as views ending at one row: nothing after it is reachable."""
+class _RowsUpTo(Mapping[str, Sequence[float]]):
+    """The series' columns ending at one row: nothing after it is reachable."""
 
     __slots__ = ("_arrays", "_end")
 
-    def __init__(self, arrays: dict[str, npt.NDArray[np.float64]], row: int) -> None:
+    def __init__(self, arrays: dict[str, list[float]], row: int) -> None:
         self._arrays = arrays
         self._end = row + 1
 
-    def __getitem__(self, column: str) -> npt.NDArray[np.float64]:
+    def __getitem__(self, column: str) -> Sequence[float]:
         return self._arrays[column][max(0, self._end - SNAPSHOT_ROWS) : self._end]
 
     def __iter__(self) -> Iterator[str]:
@@ -283,7 +301,7 @@ class _RowsUpTo(Mapping[str, npt.NDArray[np.float64]]):
 
 def _offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnapshot:
     """What an offline analyst reads at ``as_of``: the indicator rows closed by then, as
-    array views (the frame's last ``SNAPSHOT_ROWS`` rows, the same values the live
+    sequences (the frame's last ``SNAPSHOT_ROWS`` rows, the same values the live
     snapshot's frame holds)."""
     return MarketSnapshot(
         exchange=one.exchange,
@@ -292,7 +310,7 @@ def _offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSna
         as_of=as_of,
         price=one.price(row),
         frame=one.empty,
-        columns=_RowsUpTo(one.arrays, row),
+        columns=_RowsUpTo(one.lists, row),
     )
 
 
@@ -334,8 +352,10 @@ async def take_votes(
             if row < 0:
                 continue
             snapshot = snapshot_of(one, row, instant)
-            votes = await collect_votes(panel, snapshot)
-            tallies.append(Tally(one.market, row, instant, snapshot.price, tuple(votes)))
+            votes = tuple(await collect_votes(panel, snapshot))
+            tallies.append(
+                Tally(one.market, row, instant, snapshot.price, votes, _supported(votes))
+            )
         if progress is not None:
             progress(done, total)
     return VoteTape(tuple(tallies), series, total)

@@ -42,6 +42,7 @@ from lyra.market.patterns import latest_patterns
 from lyra.market.regime import DEFAULT_RULE, detect_regime
 from lyra.market.types import Ticker
 from lyra.rollout.phases import PhaseRun
+from lyra.services.learned_weights import weigh_votes
 from lyra.services.market_context import (
     context_indicators,
     cross_spreads,
@@ -54,6 +55,7 @@ from lyra.store.candles import save_candles
 from lyra.store.cycles import finish_cycle, start_cycle
 from lyra.store.decisions import DecisionInput, decisions_of_cycle, record_decision
 from lyra.store.quarantine import quarantine
+from lyra.store.vote_journal import journal_votes
 
 __all__ = [
     "FLOW_NAME",
@@ -283,11 +285,15 @@ def decide_and_record(
     runtime: Runtime, cycle: CycleContext, snapshot: MarketSnapshot, votes: Sequence[Vote]
 ) -> DecisionSummary:
     """Decide by consensus at the run's threshold and record everything: the decision,
-    its votes and, in the same transaction, the LLM answers in the vote journal (under
-    the run's order mode) so a backtest of this period can replay them for free."""
-    from lyra.store.vote_journal import journal_votes
-
-    result = decide(votes, runtime.consensus)
+    its votes (with learned weights, when they are on, and the weights beside the
+    decision's indicators) and, in the same transaction, the LLM answers in the vote
+    journal (under the run's order mode) so a backtest of this period can replay them for
+    free."""
+    weighed, weights = weigh_votes(runtime, votes, snapshot.as_of)
+    result = decide(weighed, runtime.consensus)
+    indicators = _last_indicators(snapshot)
+    if weights is not None:
+        indicators["learned_weights"] = weights
     subject = DecisionInput(
         exchange=snapshot.exchange,
         symbol=snapshot.symbol,
@@ -295,11 +301,11 @@ def decide_and_record(
         as_of=snapshot.as_of,
         price=snapshot.price,
         phase=cycle.run.number,
-        indicators=_last_indicators(snapshot),
+        indicators=indicators,
     )
     with runtime.database.transaction() as session:
         decision_id = record_decision(
-            session, cycle_id=cycle.cycle_id, subject=subject, votes=votes, result=result
+            session, cycle_id=cycle.cycle_id, subject=subject, votes=weighed, result=result
         )
         journal_votes(
             session,

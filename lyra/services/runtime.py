@@ -41,6 +41,7 @@ from typing import Any, Literal, Protocol
 
 from lyra.decision.analysts.base import Analyst
 from lyra.decision.consensus import ConsensusPolicy
+from lyra.evidence.weights import WeightRule
 from lyra.execution.broker import Broker
 from lyra.market.exchange import ExchangeClient
 from lyra.risk.limits import RiskLimits
@@ -222,6 +223,9 @@ class Runtime:
     #: The floors a live phase's promotion reads the record of the phase below against
     #: (``LYRA_PROMOTION_*``; the defaults when a Runtime is made by hand).
     floors: EvidenceFloors = field(default_factory=EvidenceFloors)
+    #: Learned panel weights (``LYRA_LEARNED_WEIGHTS``): the rule, or None for the
+    #: configured weights.
+    weight_rule: WeightRule | None = None
     recipe: Callable[[], Runtime] | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -5,7 +5,12 @@ catalog order, which is the quality order, and all demote a model whose recent s
 rate is poor (at least :data:`MIN_SAMPLES` calls, under :data:`RELIABILITY_FLOOR`) to the
 end of the chain rather than dropping it: the fallback chain always keeps every model.
 
-- ``accuracy-first``: catalog order (best model first).
+- ``accuracy-first``: measured accuracy first: a model's hit rate over its resolved votes
+  (the track record, :mod:`lyra.evidence.track_record`) once it has
+  :data:`ACCURACY_MIN_SAMPLES` of them; a model without enough counts as a coin (0.5), so
+  a measured model better than a coin goes ahead of an unmeasured one and a worse one
+  behind it; ties, and every model before any is measured, in catalog order (the
+  quality order).
 - ``cost-aware``: cheapest expected cost first (observed mean cost per call when there are
   enough samples, else the worst-case price for the task's token bounds).
 - ``latency-aware``: lowest observed median latency first; models without samples go
@@ -23,20 +28,41 @@ from typing import Final
 
 from lyra.spend.catalog import ModelPrice, RoutingPolicy
 
-__all__ = ["MIN_SAMPLES", "RELIABILITY_FLOOR", "ModelMetrics", "rank_models"]
+__all__ = [
+    "ACCURACY_MIN_SAMPLES",
+    "MIN_SAMPLES",
+    "RELIABILITY_FLOOR",
+    "UNMEASURED_ACCURACY",
+    "ModelMetrics",
+    "rank_models",
+]
 
 MIN_SAMPLES: Final = 10
 RELIABILITY_FLOOR: Final = 0.8
+#: Resolved votes before a model's hit rate orders accuracy-first routing.
+ACCURACY_MIN_SAMPLES: Final = 50
+#: What a model without enough resolved votes counts as: a coin.
+UNMEASURED_ACCURACY: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class ModelMetrics:
-    """A model's recent record: calls, success share, median latency, mean cost per call."""
+    """A model's recent record: calls, success share, median latency, mean cost per call;
+    and its track record: votes right (``hits``) of those resolved."""
 
     calls: int
     success_rate: float
     p50_latency_ms: float | None
     mean_cost_usd: Decimal | None
+    hits: int = 0
+    resolved: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        """The hit rate once measured (:data:`ACCURACY_MIN_SAMPLES`), else a coin's."""
+        if self.resolved < ACCURACY_MIN_SAMPLES:
+            return UNMEASURED_ACCURACY
+        return self.hits / self.resolved
 
 
 def _unreliable(metrics: ModelMetrics | None) -> bool:
@@ -73,6 +99,7 @@ def rank_models(
         if policy == "latency-aware":
             latency = seen.p50_latency_ms if seen is not None else None
             return demoted, (latency is None, latency or 0.0), order[model]
-        return demoted, 0, order[model]
+        accuracy = seen.accuracy if seen is not None else UNMEASURED_ACCURACY
+        return demoted, -accuracy, order[model]
 
     return sorted(models, key=key)

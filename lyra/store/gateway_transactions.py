@@ -13,7 +13,7 @@ breakers after a success) is group-committed by the writer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from lyra.store import budget as budget_store
 from lyra.store.gateway_writer import BreakerView, read_breakers
 from lyra.store.llm_calls import CallRecord, disable_key
 from lyra.store.llm_calls import rolling_metrics as stored_metrics
+from lyra.store.vote_outcomes import hit_counts
 
 #: Inserts call records in the session's transaction (``GatewayWriter.insert_records``).
 RecordInserter = Callable[[Session, Sequence[CallRecord]], None]
@@ -186,5 +187,14 @@ def conclude_failure(
 
 
 def load_metrics(session: Session, models: list[str], now: datetime) -> dict[str, ModelMetrics]:
-    """Rolling metrics of ``models`` (routing reads them, cached for ``metrics_ttl_s``)."""
-    return stored_metrics(session, models, now=now)
+    """Rolling metrics of ``models`` with their track records (routing reads them, cached
+    for ``metrics_ttl_s``)."""
+    metrics = stored_metrics(session, models, now=now)
+    counts = hit_counts(session, resolved_by=now, by="model")
+    for model in models:
+        if model not in counts:
+            continue
+        hits, resolved = counts[model]
+        seen = metrics.get(model) or ModelMetrics(0, 1.0, None, None)
+        metrics[model] = replace(seen, hits=hits, resolved=resolved)
+    return metrics

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ __all__ = [
     "actionable_decisions",
     "cast_votes_with_outcomes",
     "closes",
+    "hit_counts",
     "record_outcomes",
     "unresolved_votes",
 ]
@@ -321,3 +322,25 @@ def actionable_decisions(
             )
         )
     return calls
+
+
+def hit_counts(
+    session: Session, *, resolved_by: datetime, by: Literal["analyst", "model"] = "analyst"
+) -> dict[str, tuple[int, int]]:
+    """(right, resolved) per analyst or per model, of the outcomes resolved by
+    ``resolved_by`` only (the walk-forward rule: what was known then). Learned weights read
+    it per analyst, accuracy-first routing per model."""
+    column = VoteRow.analyst if by == "analyst" else VoteRow.model
+    rows = session.execute(
+        select(column, VoteOutcomeRow.correct, func.count())
+        .join(VoteOutcomeRow, VoteOutcomeRow.vote_id == VoteRow.id)
+        .where(VoteOutcomeRow.resolved_at <= resolved_by, column.is_not(None))
+        .group_by(column, VoteOutcomeRow.correct)
+    ).all()
+    counts: dict[str, list[int]] = {}
+    for name, correct, count in rows:
+        tally = counts.setdefault(str(name), [0, 0])
+        tally[1] += int(count)
+        if correct:
+            tally[0] += int(count)
+    return {name: (right, total) for name, (right, total) in counts.items()}

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,68 @@ def test_the_scorecard_command_names_a_bad_option(
 ) -> None:
     assert main(["scorecard", "--since", "yesterday"]) == 2
     assert capsys.readouterr().err.startswith("lyra: error: --since: 'yesterday' is not")
+
+
+def test_hit_counts_and_routing_metrics_read_only_outcomes_resolved_by_then(
+    runtime: Runtime,
+) -> None:
+    from lyra.store.gateway_transactions import load_metrics
+    from lyra.store.vote_outcomes import hit_counts
+
+    _seed(runtime)
+    resolve_due_outcomes(at(runtime, T + 25 * HOUR))
+    with runtime.database.transaction() as session:
+        assert hit_counts(session, resolved_by=T + 23 * HOUR) == {}  # not known yet
+        by_analyst = hit_counts(session, resolved_by=T + 24 * HOUR)
+        assert by_analyst == {"offline:a": (1, 1), "offline:b": (1, 1), "llm:premium": (0, 1)}
+        assert hit_counts(session, resolved_by=T + 24 * HOUR, by="model") == {
+            "openai/gpt-5": (0, 1)
+        }
+        metrics = load_metrics(session, ["openai/gpt-5", "openai/gpt-5-mini"], T + 25 * HOUR)
+    assert (metrics["openai/gpt-5"].hits, metrics["openai/gpt-5"].resolved) == (0, 1)
+    assert "openai/gpt-5-mini" not in metrics
+
+
+def test_learned_weights_weigh_and_record_a_live_decision_by_the_record_so_far(
+    runtime: Runtime,
+) -> None:
+    import pandas as pd
+
+    from lyra.decision.votes import MarketSnapshot
+    from lyra.evidence.weights import WeightRule
+    from lyra.services.market_cycle import CycleContext, decide_and_record
+    from lyra.store.cycles import start_cycle
+
+    _seed(runtime)
+    resolve_due_outcomes(at(runtime, T + 25 * HOUR))
+    learning = replace(runtime, weight_rule=WeightRule(min_samples=1))
+    later = T + 30 * HOUR
+    with runtime.database.transaction() as session:
+        cycle_id = start_cycle(
+            session, flow="market-analysis", phase=1, threshold=runtime.run.threshold, as_of=later
+        )
+    cycle = CycleContext(cycle_id, later, runtime.run, "1h")
+    snapshot = MarketSnapshot(
+        exchange="kraken", symbol="BTC/AUD", timeframe="1h", as_of=later,
+        price=vote("x", Action.HOLD).weight * 103, frame=pd.DataFrame(),
+    )  # fmt: skip
+    summary = decide_and_record(learning, cycle, snapshot, panel())
+    with runtime.database.transaction() as session:
+        stored = session.execute(
+            select(VoteRow.analyst, VoteRow.weight).where(
+                VoteRow.decision_id == summary.decision_id
+            )
+        ).all()
+    weights = {analyst: weight for analyst, weight in stored}
+    # right 1 of 1: the ceiling (2x); wrong 1 of 1: the floor (0.5x); no record: as configured
+    assert weights == {
+        "offline:a": Decimal(2), "offline:b": Decimal(2),
+        "llm:premium": Decimal("0.5"), "llm:fast": Decimal(1),
+    }  # fmt: skip
+    with runtime.database.transaction() as session:
+        from lyra.store.models import DecisionRow
+
+        row = session.get(DecisionRow, summary.decision_id)
+        assert row is not None
+        recorded = row.indicators["learned_weights"]
+    assert recorded["llm:premium"] == {"weight": "0.5000", "hits": 0, "resolved": 1}

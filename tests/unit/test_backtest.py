@@ -248,3 +248,49 @@ def test_offline_analysts_vote_the_same_on_the_fast_snapshot_as_on_the_frame(
         for analyst in panel:
             a, b = asyncio.run(analyst.vote(fast)), asyncio.run(analyst.vote(framed))
             assert (a.ballot, a.abstain_reason) == (b.ballot, b.abstain_reason)
+
+
+def test_verdicts_decided_once_for_the_sweep_trade_as_deciding_inline(runtime: Runtime) -> None:
+    from lyra.decision.consensus import ConsensusPolicy
+    from lyra.services.backtest_trading import consensus_verdicts, trade_tape
+
+    report = _run(runtime, start=A, end=C)
+    assert report.tape is not None
+    tape, plan = report.tape, report.plan
+    quorum = ConsensusPolicy(threshold=Decimal("0.5"), min_votes=3)
+    thresholds = [Decimal("0.5"), Decimal("0.55"), Decimal("0.7")]
+    verdicts = consensus_verdicts(tape, quorum, thresholds)
+    assert sum(v is not None for v in verdicts[Decimal("0.5")]) > 0
+    for threshold in thresholds:
+        policy = dataclasses.replace(quorum, threshold=threshold)
+
+        async def run(precomputed: bool, policy: ConsensusPolicy = policy) -> Any:
+
+            brokers, rules = await service_brokers(runtime, plan, tape)
+            return await trade_tape(
+                tape, policy=policy, limits=runtime.limits, capital=plan.capital,
+                brokers=brokers, rules=rules,
+                verdicts=verdicts[policy.threshold] if precomputed else None,
+            )  # fmt: skip
+
+        inline, precomputed = asyncio.run(run(False)), asyncio.run(run(True))
+        assert precomputed.fills == inline.fills
+        assert precomputed.decisions == inline.decisions
+        assert precomputed.equity.equals(inline.equity)
+
+
+async def service_brokers(runtime: Runtime, plan: BacktestPlan, tape: Any) -> tuple[Any, Any]:
+    from lyra.execution import FillModel, PaperBroker
+    from lyra.services.backtest import _bar_source
+
+    brokers = {
+        exchange: PaperBroker(
+            exchange,
+            data=runtime.market.client(exchange, plan.end + plan.step),
+            next_bar=_bar_source(tape.series, exchange),
+            model=FillModel(),
+        )
+        for exchange in plan.exchanges
+    }
+    rules = {m: await brokers[m[0]].market_rules(m[1]) for m in plan.markets}
+    return brokers, rules

@@ -378,3 +378,27 @@ def test_actionable_decisions_meet_quorum_and_threshold(
         assert result.action is result.proposed
         assert result.scores[result.action] >= policy.threshold - D("1e-27")
         assert result.valid_votes >= policy.min_votes
+
+
+thresholds = st.lists(st.decimals(min_value=D("0.01"), max_value=1, places=3), max_size=6)
+
+
+@given(panels(), policies, thresholds)
+def test_decide_thresholds_is_decide_at_each_threshold(
+    votes: list[Vote], policy: ConsensusPolicy, more: list[D]
+) -> None:
+    from dataclasses import replace
+
+    from lyra.decision.consensus import decide_thresholds
+
+    every = [policy.threshold, *more]
+    assert decide_thresholds(votes, policy, every) == tuple(
+        decide(votes, replace(policy, threshold=t)) for t in every
+    )
+
+
+def test_decide_thresholds_refuses_a_threshold_outside_0_1() -> None:
+    from lyra.decision.consensus import decide_thresholds
+
+    with pytest.raises(ValueError, match="threshold"):
+        decide_thresholds([], ConsensusPolicy(threshold=D("0.7")), [D("1.5")])

@@ -112,6 +112,27 @@ def test_accuracy_first_keeps_catalog_order_but_demotes_unreliable_models() -> N
     )
 
 
+def test_accuracy_first_orders_by_measured_hit_rate_once_there_are_enough_votes() -> None:
+    prices = load_catalog().models
+    prices = {m: prices["openai/gpt-5"] for m in MODELS}
+
+    def record(hits: int, resolved: int) -> ModelMetrics:
+        return ModelMetrics(0, 1.0, None, None, hits=hits, resolved=resolved)
+
+    def ranked(metrics: dict[str, ModelMetrics]) -> list[str]:
+        return rank_models(MODELS, "accuracy-first", metrics, prices, prompt_tokens=1, max_tokens=1)
+
+    # c/cheap right 70% of 100 times: ahead of the unmeasured (a coin); a/best 40%: behind
+    assert ranked({"c/cheap": record(70, 100), "a/best": record(40, 100)}) == [
+        "c/cheap", "b/mid", "a/best",
+    ]  # fmt: skip
+    # too few resolved votes: catalog order stands
+    assert ranked({"c/cheap": record(40, 49)}) == MODELS
+    # an unreliable model is still demoted, however accurate
+    flaky = {"c/cheap": ModelMetrics(20, 0.5, 100, None, hits=90, resolved=100)}
+    assert ranked(flaky) == ["a/best", "b/mid", "c/cheap"]
+
+
 def test_cost_aware_prefers_observed_then_list_cost() -> None:
     catalog = load_catalog()
     prices = {

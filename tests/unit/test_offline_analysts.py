@@ -476,3 +476,19 @@ async def test_collect_votes_lets_cancellation_through() -> None:
 
 async def test_collect_votes_of_an_empty_panel_is_empty() -> None:
     assert await collect_votes([], snapshot()) == []
+
+
+def test_with_latency_keeps_every_other_field() -> None:
+    import dataclasses
+
+    vote = Vote("llm:premium", "llm", D(2), None, "timeout", "m/x", 1.0, 3, 4, D("0.5"), "ab" * 32)
+    timed = vote.with_latency(12.5)
+    assert timed.latency_ms == 12.5
+    # a new field must be passed on by with_latency: this list is its reminder
+    assert [item.name for item in dataclasses.fields(Vote)] == [
+        "analyst", "kind", "weight", "ballot", "abstain_reason", "model", "latency_ms",
+        "tokens_in", "tokens_out", "cost_usd", "prompt_hash",
+    ]  # fmt: skip
+    for item in dataclasses.fields(Vote):
+        if item.name != "latency_ms":
+            assert getattr(timed, item.name) == getattr(vote, item.name), item.name

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Final, Protocol
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from lyra.decision.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
@@ -99,7 +97,7 @@ class Readings:
 
 #: Where an analyst reads indicator values: the snapshot's frame, or (the backtest's fast
 #: path) its columns as arrays ending at the snapshot's last candle.
-IndicatorSource = pd.DataFrame | Mapping[str, npt.NDArray[np.float64]]
+IndicatorSource = pd.DataFrame | Mapping[str, Sequence[float]]
 
 
 def indicator_source(snapshot: MarketSnapshot) -> IndicatorSource:
@@ -116,7 +114,7 @@ def _length(source: IndicatorSource, columns: Sequence[str]) -> int:
 def _tail(source: IndicatorSource, column: str, rows: int) -> list[object]:
     if isinstance(source, pd.DataFrame):
         return list(source[column].iloc[-rows:].tolist())
-    return list(source[column][-rows:].tolist())
+    return list(source[column][-rows:])
 
 
 def read_indicators(source: IndicatorSource, columns: Sequence[str], rows: int) -> Readings | str:
@@ -149,19 +147,19 @@ def read_indicators(source: IndicatorSource, columns: Sequence[str], rows: int) 
 
 
 def _read_arrays(
-    source: Mapping[str, npt.NDArray[np.float64]], columns: Sequence[str], rows: int
+    source: Mapping[str, Sequence[float]], columns: Sequence[str], rows: int
 ) -> Readings | None:
     """The common case on arrays, quickly: every column there, long enough, all finite
     (None: let the general path say what is wrong)."""
     values: dict[str, tuple[Decimal, ...]] = {}
     for column in columns:
         try:
-            tail = source[column][-rows:].tolist()
+            tail = source[column][-rows:]
         except KeyError:
             return None
         if len(tail) < rows or not all(math.isfinite(x) for x in tail):
             return None
-        values[column] = tuple(to_decimal(x) for x in tail)
+        values[column] = tuple([to_decimal(x) for x in tail])
     return Readings(values)
 
 
