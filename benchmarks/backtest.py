@@ -20,30 +20,38 @@ Three measurements, one run:
   same ratio from the medians of the votes pass (all six) and of the trading, steadier on
   a busy machine.
 - ``peer``: one EMA-cross analyst (:class:`EmaCrossAnalyst`, defined here) on Coinbase
-  BTC/USD hourly, the whole file, against backtesting.py running the same rule on the
-  same EMAs (Lyra's own ``add_indicators`` columns, handed to backtesting.py as
-  precomputed indicators). Same fill rule (the next candle's open: Lyra's paper broker,
-  backtesting.py's default ``trade_on_close=False``), same fee (Coinbase's taker fee on
-  both sides of a trade), no slippage and no spread, same capital (10,000). Sizes differ
-  on purpose (Lyra's risk sizes its orders; backtesting.py buys 20% of equity): the
-  comparison is about *when* and *at what price* each side trades. Lyra is timed as the
-  votes + brokers + ``trade_tape`` at 0.5 with the series loaded beforehand (backtesting.py
-  is handed its frame and indicators ready too); ``run_backtest`` with the whole sweep and
-  the report is timed once beside it. Median of 3 each; target Lyra / backtesting.py
-  ``<= 3``. backtesting.py trades whole units, so it runs as its ``FractionalBacktest``
-  with a unit of 1e-8 BTC (Lyra's amount step).
+  BTC/USD hourly over ``PEER_WINDOW`` (2019-01-01 to 2019-10-17 10:00, the end of the
+  file), against backtesting.py running the same rule on the same EMAs (Lyra's own
+  ``add_indicators`` columns, handed to backtesting.py as precomputed indicators). Same
+  fill rule (the next candle's open: Lyra's paper broker, backtesting.py's default
+  ``trade_on_close=False``), same fee (Coinbase's taker fee on both sides of a trade), no
+  slippage and no spread, same capital (10,000). Sizes differ on purpose (Lyra's risk
+  sizes its orders; backtesting.py buys 20% of equity): the comparison is about *when*
+  and *at what price* each side trades. Lyra is timed as the votes + brokers +
+  ``trade_tape`` at 0.5 with the series loaded beforehand (backtesting.py is handed its
+  frame and indicators ready too); ``run_backtest`` with the whole sweep and the report
+  is timed once beside it. Median of 3 each; target Lyra / backtesting.py ``<= 3``.
+  backtesting.py trades whole units, so it runs as its ``FractionalBacktest`` with a unit
+  of 1e-8 BTC (Lyra's amount step).
+
+  Alignment (:func:`peer_input`): Lyra loads a warm-up before the window and decides at
+  each candle close inside it; backtesting.py gets the candle before the first decision
+  (one warm-up row it never trades on), every decision candle and the candle after the
+  last one when the file has it, with the EMAs Lyra decides on (``add_indicators`` over
+  the candles Lyra loaded, sliced: ``same_input`` checks them to the bit).
 
   Trades are compared as (time, side, price) fills: Lyra's ``TradingRun.fills`` against
   backtesting.py's entries and exits (``stats._trades``, plus a trade still open at the
   end). Both stamp a fill with the open time of the candle it fills in. Lyra's risk may
   refuse trades the peer makes (the kill switch above all: 15% drawdown from the peak,
-  then no new risk until a person resets it); the report says so in ``note`` and
-  compares the signals too: every decision Lyra took, traded or refused, against the
-  peer's fills (``signals_matching``).
+  then no new risk until a person resets it); the report says so in ``note``, compares
+  the fills before the trip (``before_kill_switch``) and the signals too: every decision
+  Lyra took, traded or refused, against the peer's fills (``signals_matching``). The
+  same comparison over the full history, timed once, is ``history``.
 
 Run from the repository root: ``.venv/bin/python benchmarks/backtest.py``. Progress
 lines, then one JSON object on the last line. Lyra's home is a temporary folder; nothing
-touches the network. About a minute and a half on two cores.
+touches the network. About half a minute on two cores.
 """
 
 from __future__ import annotations
@@ -116,6 +124,11 @@ SYMBOL = "BTC/USD"
 THRESHOLD = Decimal("0.5")
 CAPITAL = Decimal(10_000)
 PEER_FEED = FEEDS[0]  # coinbase BTC/USD 1h
+#: The peer comparison's window: 2019 up to the candle before Lyra's kill switch trips
+#: there (2019-08-30 18:00 UTC, on this rule with Coinbase's 0.6% fee): the switch is a Lyra
+#: rule backtesting.py has not, so only a window it leaves alone compares the two trade
+#: lists whole. The full history is compared too, up to its trip (``history``).
+PEER_WINDOW = (datetime(2019, 1, 1, tzinfo=UTC), datetime(2019, 8, 30, 17, tzinfo=UTC))
 PEER_SIZE = 0.2  # backtesting.py buys this fraction of its equity
 FRACTIONAL_UNIT = 1e-8  # backtesting.py trades whole units: one unit = 1e-8 BTC
 REPEATS = 3
@@ -399,6 +412,116 @@ def peer_frame(candles: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PeerInput:
+    """backtesting.py's frame and EMAs for one window, and whether they are Lyra's."""
+
+    frame: pd.DataFrame
+    fast: npt.NDArray[np.float64]
+    slow: npt.NDArray[np.float64]
+    same_input: bool
+    details: dict[str, Any]
+
+
+def _utc_index(stamps: pd.Series) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(stamps)
+    return (index.tz_localize(UTC) if index.tz is None else index).tz_convert(UTC)
+
+
+def cross_signals(
+    fast: npt.NDArray[np.float64], slow: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int8]:
+    """:func:`_crossing` on every pair of rows at once: +1 a cross up at row ``i + 1``,
+    -1 a cross down, 0 neither (or a NaN)."""
+    f0, f1, s0, s1 = fast[:-1], fast[1:], slow[:-1], slow[1:]
+    up = (f0 <= s0) & (f1 > s1)
+    down = (f0 >= s0) & (f1 < s1)
+    return up.astype(np.int8) - down.astype(np.int8)
+
+
+def peer_input(
+    candles: pd.DataFrame, full_series: pd.DataFrame, one: MarketSeries, plan: BacktestPlan
+) -> PeerInput:
+    """backtesting.py's input for ``plan``'s window, aligned with Lyra's decisions.
+
+    Lyra decides at the close of each candle closing in the window (rows ``first`` to
+    ``last`` of its series), on that candle's EMAs and the previous one's, and fills at
+    the next candle's open. backtesting.py calls ``next`` first on row ``1 + w`` of its
+    frame, ``w`` the rows where an indicator is NaN, reading that row and the one
+    before, and fills at the next row's open. So its frame is the candle before the
+    first decision (one warm-up row, never traded on: the EMAs are defined there, so
+    ``w`` is 0), every decision candle, and the candle after the last one (where its
+    order fills) when the file has it. On the full history the first decision is the
+    file's first candle, with no row before it; there ``w`` is the EMAs' own NaN rows,
+    and Lyra's analyst abstains on those same rows.
+
+    The EMAs are ``add_indicators`` over the candles Lyra loaded (its warm-up before the
+    window, then the window), sliced to the frame's rows: the values Lyra decides on, to
+    the bit. ``add_indicators`` over the whole file (``full_series``) agrees with them to
+    floating-point rounding only (an EMA keeps a trace of where it was seeded): reported
+    in ``details["ema_full_series"]``, with whether that would move any cross.
+    """
+    lyra = one.frame
+    decisions = np.flatnonzero(one.window_mask(plan))
+    first, last = int(decisions[0]), int(decisions[-1])
+    begin, end = max(first - 1, 0), min(last + 2, len(lyra))
+    file_index = _utc_index(candles["timestamp"])
+    lyra_index = _utc_index(lyra["timestamp"])
+    loaded = file_index.get_indexer(lyra_index)
+    if (loaded < 0).any() or (np.diff(loaded) != 1).any():
+        raise AssertionError("Lyra's candles are not a contiguous run of the Coinbase file")
+    offset = int(loaded[0])
+    indicators = add_indicators(candles.iloc[offset : offset + len(lyra)].reset_index(drop=True))
+    fast = indicators["ema_12"].to_numpy(dtype=np.float64)[begin:end]
+    slow = indicators["ema_26"].to_numpy(dtype=np.float64)[begin:end]
+    frame = peer_frame(candles.iloc[offset + begin : offset + end])
+    same_input = bool(
+        frame.index.equals(lyra_index[begin:end])
+        and np.array_equal(lyra["ema_12"].to_numpy()[begin:end], fast, equal_nan=True)
+        and np.array_equal(lyra["ema_26"].to_numpy()[begin:end], slow, equal_nan=True)
+        and np.array_equal(lyra["open"].to_numpy()[begin:end], frame["Open"].to_numpy())
+    )
+    # the row backtesting.py first calls next() on (as Backtest.run computes it)
+    undefined = int(max(np.isnan(fast).argmin(), np.isnan(slow).argmin()))
+    first_next = 1 + undefined
+    defined = ~np.isnan(lyra["ema_12"].to_numpy()) & ~np.isnan(lyra["ema_26"].to_numpy())
+    # Lyra's first decision that reads two defined rows of both EMAs
+    readable = [r for r in decisions[:64].tolist() if r > 0 and defined[r - 1] and defined[r]]
+    aligned = bool(readable) and begin + first_next == readable[0]
+    whole_fast = full_series["ema_12"].to_numpy(dtype=np.float64)[offset + begin : offset + end]
+    whole_slow = full_series["ema_26"].to_numpy(dtype=np.float64)[offset + begin : offset + end]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = np.abs(np.concatenate([whole_fast - fast, whole_slow - slow])) / np.abs(
+            np.concatenate([fast, slow])
+        )
+    return PeerInput(
+        frame,
+        fast,
+        slow,
+        same_input and aligned,
+        {
+            "frame_candles": [_stamp(frame.index[0]), _stamp(frame.index[-1])],
+            "lyra_warmup_candles": first,
+            "lyra_decision_candles": len(decisions),
+            "fill_candle_after_last_decision": end == last + 2,
+            "first_decision_aligned": aligned,
+            "ema_full_series": {
+                "identical": bool(
+                    np.array_equal(whole_fast, fast, equal_nan=True)
+                    and np.array_equal(whole_slow, slow, equal_nan=True)
+                ),
+                "max_rel_diff": float(np.nanmax(gaps)) if np.isfinite(gaps).any() else None,
+                "same_crosses": bool(
+                    np.array_equal(
+                        cross_signals(whole_fast, whole_slow)[first_next - 1 :],
+                        cross_signals(fast, slow)[first_next - 1 :],
+                    )
+                ),
+            },
+        },
+    )
+
+
 def run_peer(frame: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, fee: float) -> Any:
     """One backtesting.py run; the stats (``_trades`` in BTC and USD, not units)."""
     with warnings.catch_warnings():
@@ -497,48 +620,47 @@ def compare_signals(run: TradingRun, theirs: list[FillKey]) -> dict[str, Any]:
     }
 
 
-async def peer(runtime: Runtime) -> dict[str, Any]:
-    plan = plan_of(FULL_WINDOW, ("coinbase",), slippage_bps=Decimal(0))
+async def compare_with_peer(
+    runtime: Runtime,
+    window: tuple[datetime, datetime],
+    candles: pd.DataFrame,
+    full_series: pd.DataFrame,
+    *,
+    rounds: int,
+    with_report: bool,
+) -> dict[str, Any]:
+    """Lyra and backtesting.py on ``window``: timed ``rounds`` times each, interleaved;
+    ``run_backtest`` once beside them when ``with_report``. The fills of the last round."""
+    plan = plan_of(window, ("coinbase",), slippage_bps=Decimal(0))
     fee = taker_fee("coinbase")
     assert plan.fee_rate is None  # so the broker charges taker_fee("coinbase") too
     panel: list[Analyst] = [EmaCrossAnalyst()]
+    label = f"peer {window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d %H:%M}"
     load_s, series = await timed(lambda: load_series(runtime, plan))
-
-    candles = read_candles(PEER_FEED)
-    indicators = add_indicators(candles)
-    fast = indicators["ema_12"].to_numpy(dtype=np.float64)
-    slow = indicators["ema_26"].to_numpy(dtype=np.float64)
-    frame = peer_frame(candles)
-    lyra_frame = series[("coinbase", SYMBOL)].frame
-    same_input = len(lyra_frame) == len(indicators) and bool(
-        np.array_equal(lyra_frame["ema_12"].to_numpy(), fast, equal_nan=True)
-        and np.array_equal(lyra_frame["ema_26"].to_numpy(), slow, equal_nan=True)
-        and np.array_equal(lyra_frame["open"].to_numpy(), frame["Open"].to_numpy())
-    )
+    given = peer_input(candles, full_series, series[("coinbase", SYMBOL)], plan)
 
     passes: list[Pass] = []
     peer_times: list[float] = []
     stats: Any = None
-    for round_ in range(REPEATS):
+    for round_ in range(rounds):
         passes.append(await votes_and_trades(runtime, plan, series, panel, (THRESHOLD,)))
         started = time.perf_counter()
-        stats = run_peer(frame, fast, slow, float(fee))
+        stats = run_peer(given.frame, given.fast, given.slow, float(fee))
         peer_times.append(time.perf_counter() - started)
         mine = passes[-1]
         print(
-            f"peer round {round_ + 1}: lyra {mine.seconds:.2f} s (votes {mine.votes_s:.2f},"
-            f" trading {mine.trades_s:.2f}), backtesting.py {peer_times[-1]:.2f} s"
+            f"{label}, round {round_ + 1}: lyra {mine.seconds:.2f} s"
+            f" (votes {mine.votes_s:.2f}, trading {mine.trades_s:.2f}),"
+            f" backtesting.py {peer_times[-1]:.2f} s"
             f" (ratio {mine.seconds / peer_times[-1]:.2f})",
             flush=True,
         )
     run = passes[-1].runs[THRESHOLD]
     lyra_times = [p.seconds for p in passes]
-    full_s, report = await timed(lambda: run_backtest(runtime, plan, BacktestPanel(panel)))
-    assert lyra_fills(report.primary.fills) == lyra_fills(run.fills)
+    lyra_s, peer_s = statistics.median(lyra_times), statistics.median(peer_times)
 
     ours, theirs = lyra_fills(run.fills), peer_fills(stats)
     fills = compare_fills(ours, theirs)
-    signals = compare_signals(run, theirs)
     tripped = run.kill_switch.tripped_at
     before = (
         None
@@ -548,39 +670,93 @@ async def peer(runtime: Runtime) -> dict[str, Any]:
             [f for f in theirs if f[0] < pd.Timestamp(tripped)],
         )
     )
-    lyra_s, peer_s = statistics.median(lyra_times), statistics.median(peer_times)
     result: dict[str, Any] = {
-        "market": f"coinbase {SYMBOL} 1h",
-        "candles": len(frame),
-        "same_input": same_input,
-        "fee": float(fee),
-        "capital": float(CAPITAL),
+        "window": [_stamp(window[0]), _stamp(window[1])],
+        "candles": len(given.frame),
+        "same_input": given.same_input,
+        "input": given.details,
         "lyra_load_series_s": round(load_s, 3),
         "lyra_s": round(lyra_s, 3),
         "lyra_votes_s": round(statistics.median(p.votes_s for p in passes), 3),
         "lyra_trading_s": round(statistics.median(p.trades_s for p in passes), 3),
-        "lyra_run_backtest_s": round(full_s, 3),
         "backtesting_py_s": round(peer_s, 3),
         "ratio": round(lyra_s / peer_s, 3),
-        "ratio_run_backtest": round(full_s / peer_s, 3),
-        "rounds": {"lyra_s": _rounded(lyra_times), "backtesting_py_s": _rounded(peer_times)},
-        **fills,
-        "kill_switch_tripped_at": _stamp(tripped),
-        "kill_switch_reason": run.kill_switch.reason,
-        "before_kill_switch": before,
-        "signals": signals,
-        "peer_return_pct": round(float(stats["Return [%]"]), 4),
-        "lyra_final_equity": round(float(run.equity.iloc[-1]), 2),
-        "target": PEER_TARGET,
-        "ok": lyra_s / peer_s <= PEER_TARGET,
     }
+    if rounds > 1:
+        result["rounds"] = {
+            "lyra_s": _rounded(lyra_times),
+            "backtesting_py_s": _rounded(peer_times),
+        }
+    if with_report:
+        full_s, report = await timed(lambda: run_backtest(runtime, plan, BacktestPanel(panel)))
+        assert lyra_fills(report.primary.fills) == ours
+        result["lyra_run_backtest_s"] = round(full_s, 3)
+        result["ratio_run_backtest"] = round(full_s / peer_s, 3)
+    result.update(
+        {
+            **fills,
+            "kill_switch_tripped_at": _stamp(tripped),
+            "kill_switch_reason": run.kill_switch.reason,
+            "before_kill_switch": before,
+            "signals": compare_signals(run, theirs),
+            "peer_return_pct": round(float(stats["Return [%]"]), 4),
+            "lyra_final_equity": round(float(run.equity.iloc[-1]), 2),
+        }
+    )
     result["note"] = peer_note(result)
     print(
-        f"peer: lyra {lyra_s:.2f} s (run_backtest with the sweep {full_s:.2f} s),"
-        f" backtesting.py {peer_s:.2f} s, ratio {lyra_s / peer_s:.2f}"
-        f" (target <= {PEER_TARGET:.0f}); fills lyra {len(ours)}, peer {len(theirs)},"
-        f" matching {fills['matching']}, same: {fills['same_trades']}",
+        f"{label}: lyra {lyra_s:.2f} s, backtesting.py {peer_s:.2f} s,"
+        f" ratio {lyra_s / peer_s:.2f}; same input: {given.same_input};"
+        f" fills lyra {len(ours)}, peer {len(theirs)}, matching {fills['matching']},"
+        f" same: {fills['same_trades']}; kill switch: {_stamp(tripped) or 'armed'}",
         flush=True,
+    )
+    return result
+
+
+async def peer(runtime: Runtime) -> dict[str, Any]:
+    """The comparison on PEER_WINDOW (timed REPEATS times, ``run_backtest`` beside it),
+    and once on the full history (``history``), where Lyra's kill switch trips."""
+    candles = read_candles(PEER_FEED)
+    full_series = add_indicators(candles)
+    main = await compare_with_peer(
+        runtime, PEER_WINDOW, candles, full_series, rounds=REPEATS, with_report=True
+    )
+    history = await compare_with_peer(
+        runtime, FULL_WINDOW, candles, full_series, rounds=1, with_report=False
+    )
+    history_keys = (
+        "window",
+        "candles",
+        "same_input",
+        "lyra_s",
+        "backtesting_py_s",
+        "ratio",
+        "same_trades",
+        "lyra_trades",
+        "peer_trades",
+        "matching",
+        "matching_prefix",
+        "first_mismatch",
+        "kill_switch_tripped_at",
+        "kill_switch_reason",
+        "before_kill_switch",
+        "signals",
+        "note",
+    )
+    history_note = history["note"]
+    result: dict[str, Any] = {
+        "market": f"coinbase {SYMBOL} 1h",
+        "fee": float(taker_fee("coinbase")),
+        "capital": float(CAPITAL),
+        **main,
+        "history": {k: history[k] for k in history_keys},
+        "target": PEER_TARGET,
+        "ok": main["ratio"] <= PEER_TARGET,
+    }
+    result["note"] = (
+        f"{result['window'][0]} to {result['window'][1]}: {main['note']};"
+        f" full history ({history['window'][0]} to {history['window'][1]}): {history_note}"
     )
     return result
 
