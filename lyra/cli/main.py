@@ -206,6 +206,10 @@ def run(
     out.print(f"  parcels: {tax.rows_applied} ledger rows applied ({how})")
     for report in tax.reports:
         out.print(f"  report: {report}")
+    out.print(
+        "How each phase's threshold would have done on the shipped history, and each "
+        "analyst's track record: `lyra backtest` (docs/evidence.md)."
+    )
 
 
 def _why_not(result: object) -> str:
