@@ -157,7 +157,9 @@ class PaperBroker:
     """A :class:`~lyra.execution.broker.Broker` that fills on paper from market data.
 
     ``data`` gives the markets (rules) and the ticker fallback; ``next_bar`` the candle an
-    order executes in. Nothing is kept between processes: a paper order is decided the
+    order executes in. ``ticker_fallback`` False (a backtest): an order whose next candle
+    is not in the data is cancelled unfilled, never filled at a price from another time.
+    Nothing is kept between processes: a paper order is decided the
     moment it is submitted, and :meth:`find` answers from this process's memory only, so
     after a restart an unconfirmed paper order is simply simulated again (same report).
     """
@@ -170,8 +172,10 @@ class PaperBroker:
         next_bar: NextBar,
         model: FillModel | None = None,
         fee_rate: Decimal | None = None,
+        ticker_fallback: bool = True,
     ) -> None:
         self._exchange = exchange
+        self._ticker_fallback = ticker_fallback
         self._data = data
         self._next_bar = next_bar
         self._model = model or FillModel()
@@ -200,6 +204,19 @@ class PaperBroker:
         rules = await self.market_rules(intent.symbol)
         bar = await self._next_bar(intent.symbol, intent.as_of)
         ticker_price = None
+        if bar is None and not self._ticker_fallback:
+            report = OrderReport(
+                client_order_id=intent.client_order_id,
+                exchange_order_id=f"paper-{intent.client_order_id}",
+                state=OrderState.CANCELLED,
+                filled=Decimal(0),
+                average=None,
+                fee=Decimal(0),
+                symbol=intent.symbol,
+                detail="paper: the next candle is not in the data; not filled",
+            )
+            self._placed[intent.client_order_id] = report
+            return report
         if bar is None:
             ticker_price = (await self._data.fetch_ticker(intent.symbol)).last
         report = simulate_fill(

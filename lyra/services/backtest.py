@@ -117,13 +117,14 @@ async def run_backtest(
     async with AsyncExitStack() as stack:
         brokers: dict[str, Broker] = {}
         for exchange in plan.exchanges:
-            data = runtime.market.client(exchange, plan.end + plan.step)
+            data = runtime.market.client(exchange, _rules_instant(series, plan, exchange))
             broker = PaperBroker(
                 exchange,
                 data=data,
                 next_bar=_bar_source(series, exchange),
                 model=model,
                 fee_rate=taker_fee(exchange, plan.fee_rate),
+                ticker_fallback=False,
             )
             stack.push_async_callback(broker.close)
             brokers[exchange] = broker
@@ -205,6 +206,16 @@ def _journal_asked(runtime: Runtime, asked: Sequence[tuple[AskedAt, Vote]]) -> N
                 as_of=as_of,
                 votes=[vote],
             )
+
+
+def _rules_instant(
+    series: dict[Market, MarketSeries], plan: BacktestPlan, exchange: str
+) -> datetime:
+    """Where the broker reads the markets' rules: one candle after the window, or after
+    the exchange's data ends when that is earlier (a replay file ending in the window)."""
+    last = max(int(one.close_ns[-1]) for (ex, _), one in series.items() if ex == exchange)
+    ends = datetime.fromtimestamp(last / 1e9, UTC) + plan.step
+    return min(plan.end + plan.step, ends)
 
 
 def _bar_source(series: dict[Market, MarketSeries], exchange: str) -> NextBar:

@@ -105,6 +105,11 @@ class BacktestPlan:
             raise BacktestPlanError("exchange: give at least one")
         if not self.symbols:
             raise BacktestPlanError("symbol: give at least one")
+        quotes = sorted({symbol.partition("/")[2] for symbol in self.symbols})
+        if len(quotes) > 1:
+            raise BacktestPlanError(
+                f"symbol: one quote currency per backtest, the capital's (got {', '.join(quotes)})"
+            )
         if not self.thresholds:
             raise BacktestPlanError("threshold: give at least one")
         for value in self.thresholds:

@@ -51,6 +51,8 @@ ANONYMISED_NOTE = (
 
 Market = tuple[str, str]
 
+_CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True, slots=True)
 class SweepRow:
@@ -156,10 +158,10 @@ class BacktestReport:
             "metrics": self.metrics.to_json(),
             "buy_and_hold": self.buy_and_hold.to_json(),
             "equity": [
-                {"time": _iso(t), "equity": round(float(v), 2)}
+                {"time": _iso(t), "equity": format(v.quantize(_CENT), "f")}
                 for t, v in zip(
                     pd.DatetimeIndex(self.primary.equity.index).to_pydatetime(),
-                    self.primary.equity.to_numpy(),
+                    self.primary.exact_equity,
                     strict=True,
                 )
             ],
@@ -291,7 +293,9 @@ def build_report(
             )
         )
     primary = runs[plan.sweep_thresholds[0]]
-    fee = taker_fee(plan.exchanges[0], plan.fee_rate)
+    # equal shares of each market, each bought once at its venue's taker fee
+    fees = [taker_fee(exchange, plan.fee_rate) for exchange, _ in plan.markets]
+    fee = sum(fees, Decimal(0)) / len(fees)
     basket = _basket(tape, plan)
     votes = cast_votes(tape, primary)
     outcomes = resolve_outcomes(votes, closes, horizon=plan.horizon, now=plan.end)

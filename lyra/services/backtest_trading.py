@@ -87,6 +87,8 @@ class TradingRun:
     threshold: Decimal
     equity: pd.Series
     invested: pd.Series
+    #: The equity curve exactly (``equity`` is its float copy for the metrics).
+    exact_equity: tuple[Decimal, ...]
     fills: tuple[Fill, ...]
     decisions: tuple[DecisionMark, ...]
     refusals: Mapping[str, int]
@@ -218,9 +220,16 @@ async def trade_tape(
     refusals: Counter[str] = Counter()
     order_times: list[datetime] = []
     window = timedelta(seconds=limits.order_interval_s)
+    # The curve starts with the capital one candle before the first decision, so a trade at
+    # the first instant (its fee, its slippage) counts in every figure.
     times: list[datetime] = []
-    curve: list[float] = []
+    curve: list[Decimal] = []
     invested: list[bool] = []
+    if tape.tallies:
+        first = tape.tallies[0]
+        times.append(first.as_of - tape.series[first.market].step)
+        curve.append(capital)
+        invested.append(False)
     equity = capital
     indexed = enumerate(tape.tallies)
     for instant, group in groupby(indexed, key=lambda item: item[1].as_of):
@@ -276,17 +285,18 @@ async def trade_tape(
                 )
             )
         times.append(instant)
-        curve.append(float(equity))
+        curve.append(equity)
         invested.append(holding)
     index = pd.DatetimeIndex(times)
     return TradingRun(
         threshold=policy.threshold,
-        equity=pd.Series(curve, index=index, dtype=float),
+        equity=pd.Series([float(value) for value in curve], index=index, dtype=float),
         invested=pd.Series(invested, index=index, dtype=bool),
         fills=tuple(fills),
         decisions=tuple(marks_out),
         refusals=dict(refusals),
         kill_switch=switch,
+        exact_equity=tuple(curve),
     )
 
 

@@ -20,15 +20,18 @@ columns of the snapshot's frame, so for an offline panel the snapshot is the ind
 frame's tail at ``t`` and the price the close at ``t``. With an LLM member on the panel the
 snapshot is built by the live cycle's own
 :func:`~lyra.services.market_cycle.build_snapshot` on the same batch a live cycle would
-fetch (regime, patterns, the daily trend and the spreads included), so the prompt is the
-one a live cycle would send. News is not replayed: a backtest's sentiment is "none yet".
+fetch (regime, patterns, the daily trend and the spreads against the instant's other
+markets included), so the prompt is the one a live cycle would send. News is not
+replayed: a backtest's sentiment is "none yet". The data checks run once over the
+window's candles and are reported; they do not hold single instants as a live cycle's
+quarantine would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -44,7 +47,12 @@ from lyra.market.indicators import add_indicators
 from lyra.market.types import Ticker, timeframe_delta, to_decimal
 from lyra.services.backtest_plan import BacktestPlan
 from lyra.services.market_context import fetch_limit
-from lyra.services.market_cycle import SNAPSHOT_ROWS, MarketData, build_snapshot
+from lyra.services.market_cycle import (
+    SNAPSHOT_ROWS,
+    MarketData,
+    build_snapshot,
+    compare_exchanges,
+)
 from lyra.services.runtime import Runtime
 
 __all__ = [
@@ -134,6 +142,11 @@ class MarketSeries:
         return (self.close_ns >= _ns(plan.start)) & (self.close_ns <= _ns(plan.end))
 
     @property
+    def step(self) -> timedelta:
+        """One candle of the series' timeframe."""
+        return timeframe_delta(self.timeframe)
+
+    @property
     def data_checks(self) -> str | None:
         """Why the window's candles failed their data checks (None: they passed)."""
         return None if self.checks.passed else self.checks.reason
@@ -200,6 +213,11 @@ async def load_series(runtime: Runtime, plan: BacktestPlan) -> dict[Market, Mark
     later candle can reach a decision; a market with no candle in the window is a
     :class:`UserError` naming it and the range the data covers.
     """
+    if runtime.markets.source != "replay":
+        raise UserError(
+            "a backtest runs on the replay data (LYRA_MARKET_SOURCE=replay): reading an "
+            "exchange's history through ccxt page by page is not built yet"
+        )
     step = plan.step
     candle_limit = runtime.markets.candle_limit
     warmup = fetch_limit(candle_limit, plan.timeframe)
@@ -314,17 +332,26 @@ def _offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSna
     )
 
 
-def _live_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnapshot:
-    """The snapshot a live cycle would build at ``as_of`` (same batch, same function)."""
+def _live_data(one: MarketSeries, row: int, as_of: datetime) -> MarketData:
+    """The market data a live cycle would fetch at ``as_of`` (the same batch and history)."""
     history_rows = fetch_limit(one.candle_limit, one.timeframe)
     raw = one.frame.iloc[max(0, row + 1 - history_rows) : row + 1]
     history = raw[["timestamp", "open", "high", "low", "close", "volume"]].reset_index(drop=True)
     batch = history.tail(one.candle_limit).reset_index(drop=True)
     ticker = Ticker(exchange=one.exchange, symbol=one.symbol, last=one.price(row), timestamp=as_of)
-    data = MarketData(
+    return MarketData(
         one.exchange, one.symbol, one.timeframe, as_of, batch, ticker, one.checks, history
     )
-    return build_snapshot(data)
+
+
+def _live_snapshots(
+    present: list[tuple[MarketSeries, int]], as_of: datetime
+) -> list[MarketSnapshot]:
+    """The snapshots a live cycle would build at ``as_of``: the same function on the same
+    batches, with each market's spreads against the others of the instant."""
+    data = [_live_data(one, row, as_of) for one, row in present]
+    spreads = compare_exchanges(data)
+    return [build_snapshot(d, spreads=spreads.get((d.exchange, d.symbol), ())) for d in data]
 
 
 async def take_votes(
@@ -341,17 +368,17 @@ async def take_votes(
     patterns, trends and spreads); otherwise the indicator rows the offline rules read.
     """
     stamps = _instants(series, plan)
-    snapshot_of = _live_snapshot if full_context else _offline_snapshot
     tallies: list[Tally] = []
     ordered = [(one, _rows_at(one, stamps)) for one in (series[m] for m in plan.markets)]
     total = len(stamps)
     for done, ns in enumerate(stamps.tolist(), start=1):
         instant = datetime.fromtimestamp(ns / 1e9, UTC)
-        for one, rows in ordered:
-            row = rows[done - 1]
-            if row < 0:
-                continue
-            snapshot = snapshot_of(one, row, instant)
+        present = [(one, rows[done - 1]) for one, rows in ordered if rows[done - 1] >= 0]
+        if full_context:
+            snapshots = _live_snapshots(present, instant)
+        else:
+            snapshots = [_offline_snapshot(one, row, instant) for one, row in present]
+        for (one, row), snapshot in zip(present, snapshots, strict=True):
             votes = tuple(await collect_votes(panel, snapshot))
             tallies.append(
                 Tally(one.market, row, instant, snapshot.price, votes, _supported(votes))

@@ -199,7 +199,7 @@ def test_report_has_metrics_and_buy_and_hold_of_the_same_window(runtime: Runtime
     both = report.tape.series[("bitfinex", "BTC/USD")]
     bmask = both.window_mask(report.plan)
     basket = ((last / first) + (both.closes[bmask][-1] / both.closes[bmask][0])) / 2
-    fee = float(taker_fee("coinbase"))
+    fee = float((taker_fee("coinbase") + taker_fee("bitfinex")) / 2)  # each bought at its own
     assert report.buy_and_hold.total_return == pytest.approx(basket * (1 - fee) - 1, rel=1e-6)
     assert data["contaminated"] is False
     assert data["equity"][0]["time"].endswith("Z")  # type: ignore[index]
@@ -214,6 +214,7 @@ def test_report_has_metrics_and_buy_and_hold_of_the_same_window(runtime: Runtime
         ({"start": datetime(2019, 5, 1)}, "start"),  # noqa: DTZ001 - naive on purpose
         ({"capital": Decimal(-1)}, "capital"),
         ({"timeframe": "7m"}, "timeframe"),
+        ({"symbols": ("BTC/USD", "BTC/EUR")}, "symbol: one quote currency"),
     ],
 )
 def test_bad_plans_are_refused_by_name(change: dict[str, Any], named: str) -> None:
@@ -294,3 +295,80 @@ async def service_brokers(runtime: Runtime, plan: BacktestPlan, tape: Any) -> tu
     }
     rules = {m: await brokers[m[0]].market_rules(m[1]) for m in plan.markets}
     return brokers, rules
+
+
+def test_a_decision_whose_next_candle_is_missing_is_not_filled(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gap after a decision: no fill at any other time's price (never the ticker)."""
+    gap_open = datetime(2019, 5, 3, 10, tzinfo=UTC)
+    honest = backtest_votes.add_indicators
+
+    def with_gap(candles: pd.DataFrame) -> pd.DataFrame:
+        return honest(candles[candles["timestamp"] != gap_open].reset_index(drop=True))
+
+    monkeypatch.setattr(backtest_votes, "add_indicators", with_gap)
+    panel = BacktestPanel([_AlwaysBuy(f"offline:buyer-{i}") for i in range(3)])
+    report = _run(
+        runtime, panel=panel, start=gap_open, end=gap_open + timedelta(hours=3),
+        exchanges=("coinbase",),
+    )  # fmt: skip
+    decided = {m.as_of: m for m in report.primary.decisions}
+    assert decided[gap_open].traded is False
+    assert decided[gap_open].refused is not None
+    assert "next candle is not in the data" in decided[gap_open].refused
+    assert all(f.time != gap_open for f in report.primary.fills)
+
+
+def test_a_market_whose_data_ends_inside_the_window_is_read_to_its_end(runtime: Runtime) -> None:
+    # the shipped Bitfinex hourly file ends on 2019-07-04; Coinbase goes on
+    panel = BacktestPanel([_AlwaysBuy(f"offline:buyer-{i}") for i in range(3)])
+    report = _run(
+        runtime, panel=panel, start=datetime(2019, 7, 3, tzinfo=UTC),
+        end=datetime(2019, 7, 6, tzinfo=UTC), exchanges=("bitfinex", "coinbase"),
+    )  # fmt: skip
+    assert report.tape is not None
+    bitfinex = [t.as_of for t in report.tape.tallies if t.market[0] == "bitfinex"]
+    coinbase = [t.as_of for t in report.tape.tallies if t.market[0] == "coinbase"]
+    assert max(bitfinex) < max(coinbase)
+    # bitfinex buys first (the 20% exposure room then belongs to its position)
+    assert report.primary.fills[0].exchange == "bitfinex"
+
+
+def test_the_equity_curve_starts_at_the_capital_before_the_first_decision(
+    runtime: Runtime,
+) -> None:
+    panel = BacktestPanel([_AlwaysBuy(f"offline:buyer-{i}") for i in range(3)])
+    report = _run(runtime, panel=panel, start=A, end=A + timedelta(hours=6))
+    first_fill = report.primary.fills[0]
+    assert report.primary.exact_equity[0] == report.plan.capital
+    assert report.primary.equity.index[0] < first_fill.time
+    assert report.primary.fills[0].time == A  # a trade at the very first instant
+    # its fee counts: the return is measured from the capital, not after the first trade
+    end = report.primary.exact_equity[-1]
+    expected = float(end / report.plan.capital - 1)
+    assert report.metrics.total_return == pytest.approx(expected, abs=1e-6)
+    assert report.to_json()["equity"][0]["equity"] == "10000.00"  # type: ignore[index]
+
+
+def test_a_backtest_refuses_a_market_source_other_than_the_replay(runtime: Runtime) -> None:
+    from lyra.errors import UserError
+
+    ccxt = dataclasses.replace(runtime.markets, source="ccxt")
+    with pytest.raises(UserError, match="replay data"):
+        _run(dataclasses.replace(runtime, markets=ccxt), start=A, end=C)
+
+
+def test_an_llm_snapshot_is_the_live_cycles_with_the_spreads_of_the_instant(
+    runtime: Runtime,
+) -> None:
+    plan = BacktestPlan(**MARKETS, start=A, end=C)
+    series = asyncio.run(backtest_votes.load_series(runtime, plan))
+    instant = C
+    present = [(one, one.row_closing_at(instant)) for one in series.values()]
+    snapshots = backtest_votes._live_snapshots([(o, r) for o, r in present if r is not None], C)
+    assert {s.exchange for s in snapshots} == {"coinbase", "bitfinex"}
+    for snapshot in snapshots:
+        assert snapshot.spreads, "each market compared with the other exchange"
+        assert snapshot.frame["timestamp"].iloc[-1] + timedelta(hours=1) == instant
+        assert snapshot.regime is not None
