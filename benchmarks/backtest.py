@@ -174,10 +174,14 @@ class EmaCrossAnalyst(OfflineAnalyst):
     rows = 2
 
     def judge(self, readings: Readings) -> Judgement | str:
-        fast, slow = readings.values["ema_12"], readings.values["ema_26"]
-        action = _crossing(fast, slow)  # OfflineAnalyst gives finite readings only
-        if action is None:
-            return "ema_12/ema_26 undefined"
+        # OfflineAnalyst hands over finite readings only: the cross test needs no NaN check
+        (f0, f1), (s0, s1) = readings.values["ema_12"], readings.values["ema_26"]
+        if f0 <= s0 and f1 > s1:
+            action = Action.BUY
+        elif f0 >= s0 and f1 < s1:
+            action = Action.SELL
+        else:
+            action = Action.HOLD
         return Judgement(action, _FULL, "ema_12 against ema_26 over the last two candles")
 
 
@@ -723,7 +727,7 @@ async def peer(runtime: Runtime) -> dict[str, Any]:
         runtime, PEER_WINDOW, candles, full_series, rounds=REPEATS, with_report=True
     )
     history = await compare_with_peer(
-        runtime, FULL_WINDOW, candles, full_series, rounds=1, with_report=False
+        runtime, FULL_WINDOW, candles, full_series, rounds=REPEATS, with_report=False
     )
     history_keys = (
         "window",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,10 @@ class BallotModel(BaseModel):
     stop_price: Annotated[Decimal | None, Field(default=None, gt=0, allow_inf_nan=False)]
 
 
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
+
+
 @dataclass(frozen=True, slots=True)
 class Ballot:
     """A valid vote's content."""
@@ -65,7 +69,7 @@ class Ballot:
     stop_price: Decimal | None = None
 
     def __post_init__(self) -> None:
-        if not Decimal(0) <= self.confidence <= Decimal(1):
+        if not _ZERO <= self.confidence <= _ONE:
             raise ValueError(f"confidence must be within 0..1, got {self.confidence}")
         if self.stop_price is not None and not self.stop_price > 0:
             raise ValueError(f"stop_price must be positive, got {self.stop_price}")

@@ -2,8 +2,10 @@
 
 Every configured member answers, so consensus can judge quorum against the whole panel
 (docs/domain.md, Consensus): an analyst that raises becomes an abstention carrying its
-weight and the error's class and message as the reason. Each vote's ``latency_ms`` is the
-wall time of its ``vote`` call as seen by the panel.
+weight and the error's class and message as the reason. A waiting member's vote carries
+its ``latency_ms``, the wall time of its ``vote`` call as seen by the panel; an offline
+rule's is left at 0 (it computes in microseconds, nothing routes by it, and a backtest
+would pay for the stamp on every vote of every candle).
 
 Usage::
 
@@ -38,30 +40,30 @@ async def collect_votes(panel: Sequence[Analyst], snapshot: MarketSnapshot) -> l
     """
     waiting = [member for member in panel if member.kind != "offline"]
     if not waiting:
-        return [await _timed_vote(member, snapshot) for member in panel]
-    gathered = iter(
-        await asyncio.gather(*(_timed_vote(member, snapshot) for member in waiting))
-        if waiting
-        else ()
-    )
+        return [await _vote(member, snapshot) for member in panel]
+    gathered = iter(await asyncio.gather(*(_timed_vote(member, snapshot) for member in waiting)))
     votes: list[Vote] = []
     for member in panel:
-        votes.append(
-            next(gathered) if member.kind != "offline" else await _timed_vote(member, snapshot)
-        )
+        votes.append(next(gathered) if member.kind != "offline" else await _vote(member, snapshot))
     return votes
 
 
-async def _timed_vote(analyst: Analyst, snapshot: MarketSnapshot) -> Vote:
-    started = time.perf_counter()
+async def _vote(analyst: Analyst, snapshot: MarketSnapshot) -> Vote:
+    """The member's vote, or its failure as an abstention."""
     try:
         vote = await analyst.vote(snapshot)
-        if vote.analyst != analyst.name:
-            vote = _abstain(analyst, f"InvariantError: vote signed {vote.analyst!r}")
     except Exception as exc:  # an analyst's failure is its abstention, never the cycle's
-        vote = _abstain(analyst, f"{type(exc).__name__}: {exc}")
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return vote.with_latency(elapsed_ms)
+        return _abstain(analyst, f"{type(exc).__name__}: {exc}")
+    if vote.analyst != analyst.name:
+        return _abstain(analyst, f"InvariantError: vote signed {vote.analyst!r}")
+    return vote
+
+
+async def _timed_vote(analyst: Analyst, snapshot: MarketSnapshot) -> Vote:
+    """The member's vote with the wall time it took."""
+    started = time.perf_counter()
+    vote = await _vote(analyst, snapshot)
+    return vote.with_latency((time.perf_counter() - started) * 1000)
 
 
 def _abstain(analyst: Analyst, reason: str) -> Vote:

@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import groupby
 
 import pandas as pd
 
@@ -52,7 +51,7 @@ from lyra.execution import (
 from lyra.market.types import to_decimal
 from lyra.risk import KillSwitchState, RiskLimits, RiskRequest, assess, observe_equity
 from lyra.rollout.phases import PhaseRun
-from lyra.services.backtest_votes import Tally, VoteTape
+from lyra.services.backtest_votes import Tally, VoteTape, collector_paused
 
 __all__ = [
     "BACKTEST_PHASE",
@@ -209,6 +208,31 @@ async def trade_tape(
     decision of each tally at this threshold (None: not actionable), decided beforehand
     for the whole sweep (:func:`consensus_verdicts`); only with the configured weights.
     """
+    with collector_paused(True):
+        return await _trade_pass(
+            tape,
+            policy=policy,
+            limits=limits,
+            capital=capital,
+            brokers=brokers,
+            rules=rules,
+            weights=weights,
+            verdicts=verdicts,
+        )
+
+
+async def _trade_pass(
+    tape: VoteTape,
+    *,
+    policy: ConsensusPolicy,
+    limits: RiskLimits,
+    capital: Decimal,
+    brokers: Mapping[str, Broker],
+    rules: Mapping[Market, MarketRules],
+    weights: WalkForwardWeights | None = None,
+    verdicts: Sequence[ConsensusResult | None] | None = None,
+) -> TradingRun:
+    """:func:`trade_tape` with the collector as the caller left it."""
     if verdicts is not None and weights is not None:
         raise ValueError("precomputed verdicts are the configured weights'; not with learned")
     run = PhaseRun.hypothetical(BACKTEST_PHASE, policy.threshold)
@@ -231,9 +255,7 @@ async def trade_tape(
         curve.append(capital)
         invested.append(False)
     equity = capital
-    indexed = enumerate(tape.tallies)
-    for instant, group in groupby(indexed, key=lambda item: item[1].as_of):
-        tallies = list(group)
+    for instant, tallies in tape.groups:
         for _, tally in tallies:
             account.marks[tally.market] = tally.price
         holding = account.holding

@@ -29,30 +29,28 @@ quarantine would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import groupby
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from lyra.decision.analysts.base import Analyst
-from lyra.decision.votes import Action, MarketSnapshot, Vote
+from lyra.decision.votes import Action, Vote
 from lyra.decision.voting import collect_votes
 from lyra.errors import ReplayExhaustedError, UserError
-from lyra.market.checks import CheckResult, check_candles
+from lyra.market.checks import check_candles
 from lyra.market.indicators import add_indicators
-from lyra.market.types import Ticker, timeframe_delta, to_decimal
 from lyra.services.backtest_plan import BacktestPlan
+from lyra.services.backtest_series import Market, MarketSeries, epoch_ns, instant_ns
+from lyra.services.backtest_snapshots import live_snapshots, offline_snapshot
 from lyra.services.market_context import fetch_limit
-from lyra.services.market_cycle import (
-    SNAPSHOT_ROWS,
-    MarketData,
-    build_snapshot,
-    compare_exchanges,
-)
 from lyra.services.runtime import Runtime
 
 __all__ = [
@@ -60,6 +58,7 @@ __all__ = [
     "Progress",
     "Tally",
     "VoteTape",
+    "collector_paused",
     "load_series",
     "next_bar_row",
     "take_votes",
@@ -68,104 +67,6 @@ __all__ = [
 
 #: Called after each instant with (instants done, instants in all).
 Progress = Callable[[int, int], None]
-
-Market = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class MarketSeries:
-    """One market's candles with indicators, oldest first, and their close times.
-
-    ``frame`` holds every candle closed by the window's end plus, when the data has it,
-    the one after (the candle a final decision's order would fill in); ``warmup`` rows
-    before the window feed the indicators. ``data_checks`` is the data-check verdict on
-    the window's candles (the same checks a live cycle runs on its batch).
-    """
-
-    exchange: str
-    symbol: str
-    timeframe: str
-    frame: pd.DataFrame
-    closes_at: pd.DatetimeIndex
-    candle_limit: int
-    checks: CheckResult
-    #: The frame's columns as arrays (what the per-instant loops read): close times in
-    #: epoch nanoseconds, open times likewise, and open, close, volume and ATR as floats.
-    close_ns: npt.NDArray[np.int64]
-    open_ns: npt.NDArray[np.int64]
-    opens: npt.NDArray[np.float64]
-    closes: npt.NDArray[np.float64]
-    volumes: npt.NDArray[np.float64]
-    atr: npt.NDArray[np.float64]
-    #: Every numeric column of ``frame`` as a list of floats, and the frame without rows
-    #: (the fast snapshot's ``frame``: its columns, nothing else).
-    lists: dict[str, list[float]]
-    empty: pd.DataFrame
-
-    @classmethod
-    def of(
-        cls,
-        exchange: str,
-        symbol: str,
-        timeframe: str,
-        frame: pd.DataFrame,
-        candle_limit: int,
-        checks: CheckResult,
-    ) -> MarketSeries:
-        """The series of ``frame`` (candles with indicators, oldest first)."""
-        open_ns = _epoch_ns(pd.DatetimeIndex(frame["timestamp"]))
-        step_ns = int(timeframe_delta(timeframe).total_seconds()) * 1_000_000_000
-        return cls(
-            exchange=exchange,
-            symbol=symbol,
-            timeframe=timeframe,
-            frame=frame,
-            closes_at=pd.DatetimeIndex(frame["timestamp"]) + timeframe_delta(timeframe),
-            candle_limit=candle_limit,
-            checks=checks,
-            close_ns=open_ns + step_ns,
-            open_ns=open_ns,
-            opens=frame["open"].to_numpy(dtype=np.float64),
-            closes=frame["close"].to_numpy(dtype=np.float64),
-            volumes=frame["volume"].to_numpy(dtype=np.float64),
-            atr=frame["atr_14"].to_numpy(dtype=np.float64),
-            lists={
-                column: frame[column].to_numpy(dtype=np.float64).tolist()
-                for column in frame.columns
-                if column != "timestamp"
-            },
-            empty=frame.iloc[0:0],
-        )
-
-    def window_mask(self, plan: BacktestPlan) -> npt.NDArray[np.bool_]:
-        """Which rows close inside the plan's window."""
-        return (self.close_ns >= _ns(plan.start)) & (self.close_ns <= _ns(plan.end))
-
-    @property
-    def step(self) -> timedelta:
-        """One candle of the series' timeframe."""
-        return timeframe_delta(self.timeframe)
-
-    @property
-    def data_checks(self) -> str | None:
-        """Why the window's candles failed their data checks (None: they passed)."""
-        return None if self.checks.passed else self.checks.reason
-
-    @property
-    def market(self) -> Market:
-        return (self.exchange, self.symbol)
-
-    def row_closing_at(self, instant: datetime) -> int | None:
-        """The row of the candle that closes exactly at ``instant`` (None: a gap)."""
-        target = _ns(instant)
-        position = int(np.searchsorted(self.close_ns, target, side="left"))
-        if position < len(self.close_ns) and int(self.close_ns[position]) == target:
-            return position
-        return None
-
-    def price(self, row: int) -> Decimal:
-        """The close of ``row`` as an exact decimal."""
-        return to_decimal(float(self.closes[row]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +105,20 @@ class VoteTape:
     tallies: tuple[Tally, ...]
     series: dict[Market, MarketSeries]
     instants: int
+    #: The tallies by instant, each with its position in ``tallies`` (every threshold's
+    #: trading pass walks the instants; grouped once here).
+    groups: tuple[tuple[datetime, tuple[tuple[int, Tally], ...]], ...] = ()
+
+    @classmethod
+    def of(
+        cls, tallies: Sequence[Tally], series: dict[Market, MarketSeries], instants: int
+    ) -> VoteTape:
+        """The tape of ``tallies`` (in time order), grouped by instant."""
+        groups = tuple(
+            (instant, tuple(group))
+            for instant, group in groupby(enumerate(tallies), key=lambda item: item[1].as_of)
+        )
+        return cls(tuple(tallies), series, instants, groups)
 
 
 async def load_series(runtime: Runtime, plan: BacktestPlan) -> dict[Market, MarketSeries]:
@@ -225,8 +140,8 @@ async def load_series(runtime: Runtime, plan: BacktestPlan) -> dict[Market, Mark
     for exchange, symbol in plan.markets:
         candles = await _fetch(runtime, exchange, symbol, plan, plan.end + step, warmup)
         closes = pd.DatetimeIndex(candles["timestamp"]) + step
-        close_ns = _epoch_ns(closes)
-        inside = (close_ns >= _ns(plan.start)) & (close_ns <= _ns(plan.end))
+        close_ns = epoch_ns(closes)
+        inside = (close_ns >= instant_ns(plan.start)) & (close_ns <= instant_ns(plan.end))
         if not inside.any():
             covered = (
                 f"{closes[0]:%Y-%m-%d %H:%M} to {closes[-1]:%Y-%m-%d %H:%M} UTC"
@@ -271,15 +186,6 @@ async def _fetch(
         await client.close()
 
 
-def _ns(moment: datetime) -> int:
-    """``moment`` in epoch nanoseconds (the arrays' unit)."""
-    return int(pd.Timestamp(moment).value)
-
-
-def _epoch_ns(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
-    return index.as_unit("ns").asi8.astype(np.int64)
-
-
 def _instants(series: dict[Market, MarketSeries], plan: BacktestPlan) -> npt.NDArray[np.int64]:
     """Every close time inside the window on any market, ascending (epoch ns)."""
     stamps = [one.close_ns[one.window_mask(plan)] for one in series.values()]
@@ -295,65 +201,6 @@ def _rows_at(one: MarketSeries, instants: npt.NDArray[np.int64]) -> list[int]:
     return [int(r) if h else -1 for r, h in zip(rows.tolist(), hit.tolist(), strict=True)]
 
 
-class _RowsUpTo(Mapping[str, Sequence[float]]):
-    """The series' columns ending at one row: nothing after it is reachable."""
-
-    __slots__ = ("_arrays", "_end")
-
-    def __init__(self, arrays: dict[str, list[float]], row: int) -> None:
-        self._arrays = arrays
-        self._end = row + 1
-
-    def __getitem__(self, column: str) -> Sequence[float]:
-        return self._arrays[column][max(0, self._end - SNAPSHOT_ROWS) : self._end]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._arrays)
-
-    def __len__(self) -> int:
-        return len(self._arrays)
-
-    def __contains__(self, column: object) -> bool:
-        return column in self._arrays
-
-
-def _offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnapshot:
-    """What an offline analyst reads at ``as_of``: the indicator rows closed by then, as
-    sequences (the frame's last ``SNAPSHOT_ROWS`` rows, the same values the live
-    snapshot's frame holds)."""
-    return MarketSnapshot(
-        exchange=one.exchange,
-        symbol=one.symbol,
-        timeframe=one.timeframe,
-        as_of=as_of,
-        price=one.price(row),
-        frame=one.empty,
-        columns=_RowsUpTo(one.lists, row),
-    )
-
-
-def _live_data(one: MarketSeries, row: int, as_of: datetime) -> MarketData:
-    """The market data a live cycle would fetch at ``as_of`` (the same batch and history)."""
-    history_rows = fetch_limit(one.candle_limit, one.timeframe)
-    raw = one.frame.iloc[max(0, row + 1 - history_rows) : row + 1]
-    history = raw[["timestamp", "open", "high", "low", "close", "volume"]].reset_index(drop=True)
-    batch = history.tail(one.candle_limit).reset_index(drop=True)
-    ticker = Ticker(exchange=one.exchange, symbol=one.symbol, last=one.price(row), timestamp=as_of)
-    return MarketData(
-        one.exchange, one.symbol, one.timeframe, as_of, batch, ticker, one.checks, history
-    )
-
-
-def _live_snapshots(
-    present: list[tuple[MarketSeries, int]], as_of: datetime
-) -> list[MarketSnapshot]:
-    """The snapshots a live cycle would build at ``as_of``: the same function on the same
-    batches, with each market's spreads against the others of the instant."""
-    data = [_live_data(one, row, as_of) for one, row in present]
-    spreads = compare_exchanges(data)
-    return [build_snapshot(d, spreads=spreads.get((d.exchange, d.symbol), ())) for d in data]
-
-
 async def take_votes(
     panel: Sequence[Analyst],
     series: dict[Market, MarketSeries],
@@ -367,6 +214,39 @@ async def take_votes(
     ``full_context``: build the live cycle's whole snapshot (an LLM member reads regime,
     patterns, trends and spreads); otherwise the indicator rows the offline rules read.
     """
+    with collector_paused(not full_context):
+        return await _take_votes(panel, series, plan, full_context, progress)
+
+
+@contextmanager
+def collector_paused(pause: bool) -> Iterator[None]:
+    """Python's cyclic garbage collector paused for an offline vote pass (and a trading
+    pass, which reads the tape the same way).
+
+    The pass allocates a few hundred thousand small immutable objects (snapshots, ballots,
+    votes, tallies) that form no reference cycles, and the collector would scan the
+    growing heap again and again: measured, the pass takes up to a half longer and varies
+    from run to run. Reference counting still frees everything as usual; the collector
+    is restored (and runs if due) when the pass ends. Not for LLM panels, whose HTTP
+    clients may make cycles over a long run.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _take_votes(
+    panel: Sequence[Analyst],
+    series: dict[Market, MarketSeries],
+    plan: BacktestPlan,
+    full_context: bool,
+    progress: Progress | None,
+) -> VoteTape:
     stamps = _instants(series, plan)
     tallies: list[Tally] = []
     ordered = [(one, _rows_at(one, stamps)) for one in (series[m] for m in plan.markets)]
@@ -375,9 +255,9 @@ async def take_votes(
         instant = datetime.fromtimestamp(ns / 1e9, UTC)
         present = [(one, rows[done - 1]) for one, rows in ordered if rows[done - 1] >= 0]
         if full_context:
-            snapshots = _live_snapshots(present, instant)
+            snapshots = live_snapshots(present, instant)
         else:
-            snapshots = [_offline_snapshot(one, row, instant) for one, row in present]
+            snapshots = [offline_snapshot(one, row, instant) for one, row in present]
         for (one, row), snapshot in zip(present, snapshots, strict=True):
             votes = tuple(await collect_votes(panel, snapshot))
             tallies.append(
@@ -385,7 +265,7 @@ async def take_votes(
             )
         if progress is not None:
             progress(done, total)
-    return VoteTape(tuple(tallies), series, total)
+    return VoteTape.of(tallies, series, total)
 
 
 def next_bar_row(one: MarketSeries, row: int) -> int | None:

@@ -18,7 +18,7 @@ from lyra.config import Settings
 from lyra.decision.analysts import build_offline_panel
 from lyra.decision.votes import Action, AnalystKind, Ballot, MarketSnapshot, Vote
 from lyra.execution import taker_fee
-from lyra.services import backtest_votes
+from lyra.services import backtest_snapshots, backtest_votes
 from lyra.services.backtest import BacktestPanel, BacktestReport, run_backtest
 from lyra.services.backtest_plan import PHASE_THRESHOLDS, BacktestPlan, BacktestPlanError
 from lyra.services.runtime import Runtime
@@ -242,7 +242,7 @@ def test_offline_analysts_vote_the_same_on_the_fast_snapshot_as_on_the_frame(
     rows = range(len(one.frame) - 300, len(one.frame) - 1, 7)
     for row in rows:
         as_of = one.closes_at[row].to_pydatetime()
-        fast = backtest_votes._offline_snapshot(one, row, as_of)
+        fast = backtest_snapshots.offline_snapshot(one, row, as_of)
         framed = dataclasses.replace(
             fast, frame=one.frame.iloc[row + 1 - 50 : row + 1], columns=None
         )
@@ -366,7 +366,7 @@ def test_an_llm_snapshot_is_the_live_cycles_with_the_spreads_of_the_instant(
     series = asyncio.run(backtest_votes.load_series(runtime, plan))
     instant = C
     present = [(one, one.row_closing_at(instant)) for one in series.values()]
-    snapshots = backtest_votes._live_snapshots([(o, r) for o, r in present if r is not None], C)
+    snapshots = backtest_snapshots.live_snapshots([(o, r) for o, r in present if r is not None], C)
     assert {s.exchange for s in snapshots} == {"coinbase", "bitfinex"}
     for snapshot in snapshots:
         assert snapshot.spreads, "each market compared with the other exchange"

@@ -150,16 +150,22 @@ def _read_arrays(
     source: Mapping[str, Sequence[float]], columns: Sequence[str], rows: int
 ) -> Readings | None:
     """The common case on arrays, quickly: every column there, long enough, all finite
-    (None: let the general path say what is wrong)."""
+    (None: let the general path say what is wrong). A backtest reads every candle's
+    columns through here, so it avoids generators and calls."""
     values: dict[str, tuple[Decimal, ...]] = {}
+    isfinite = math.isfinite
     for column in columns:
         try:
             tail = source[column][-rows:]
         except KeyError:
             return None
-        if len(tail) < rows or not all(math.isfinite(x) for x in tail):
+        if len(tail) < rows:
             return None
-        values[column] = tuple([to_decimal(x) for x in tail])
+        for number in tail:
+            if not isfinite(number):
+                return None
+        # to_decimal, inlined: the exact decimal of each float's shortest repr
+        values[column] = tuple([Decimal(repr(float(number))) for number in tail])
     return Readings(values)
 
 
@@ -223,8 +229,11 @@ class OfflineAnalyst(ABC):
         verdict = readings if isinstance(readings, str) else self.judge(readings)
         if isinstance(verdict, str):
             return Vote.abstain(self.name, self.kind, self.weight, verdict)
-        stop, stop_note = atr_stop(verdict.action, snapshot.price, source)
-        rationale = verdict.rationale + (f"; {stop_note}" if stop_note else "")
+        if verdict.action is Action.HOLD:  # a hold has no stop (atr_stop's first rule)
+            stop, rationale = None, verdict.rationale
+        else:
+            stop, stop_note = atr_stop(verdict.action, snapshot.price, source)
+            rationale = verdict.rationale + (f"; {stop_note}" if stop_note else "")
         ballot = Ballot(verdict.action, bounded_confidence(verdict.confidence), rationale, stop)
         return Vote(analyst=self.name, kind=self.kind, weight=self.weight, ballot=ballot)
 
