@@ -67,7 +67,6 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -100,9 +99,14 @@ from lyra.decision.consensus import ConsensusPolicy  # noqa: E402
 from lyra.decision.votes import Action  # noqa: E402
 from lyra.evidence.metrics import Fill  # noqa: E402
 from lyra.exchanges.datafiles import FEEDS, read_candles  # noqa: E402
-from lyra.execution import Broker, FillModel, MarketRules, PaperBroker, taker_fee  # noqa: E402
+from lyra.execution import taker_fee  # noqa: E402
 from lyra.market.indicators import add_indicators  # noqa: E402
-from lyra.services.backtest import BacktestPanel, _bar_source, run_backtest  # noqa: E402
+from lyra.services.backtest import (  # noqa: E402
+    BacktestPanel,
+    backtest_brokers,
+    backtest_limits,
+    run_backtest,
+)
 from lyra.services.backtest_plan import DEFAULT_WINDOW, BacktestPlan  # noqa: E402
 from lyra.services.backtest_trading import (  # noqa: E402
     TradingRun,
@@ -231,29 +235,9 @@ async def trade_thresholds(
     panel_size: int,
 ) -> dict[Decimal, TradingRun]:
     """``trade_tape`` at each threshold, brokers and rules set up as ``run_backtest`` does."""
-    limits = replace(
-        runtime.limits,
-        paper_capital_usd=plan.capital,
-        symbols=runtime.limits.symbols | frozenset(plan.symbols),
-    )
-    model = FillModel(slippage_bps=plan.slippage_bps, max_volume_share=plan.volume_share)
+    limits = backtest_limits(runtime, plan)
     runs: dict[Decimal, TradingRun] = {}
-    async with AsyncExitStack() as stack:
-        brokers: dict[str, Broker] = {}
-        for exchange in plan.exchanges:
-            data = runtime.market.client(exchange, plan.end + plan.step)
-            broker = PaperBroker(
-                exchange,
-                data=data,
-                next_bar=_bar_source(series, exchange),
-                model=model,
-                fee_rate=taker_fee(exchange, plan.fee_rate),
-            )
-            stack.push_async_callback(broker.close)
-            brokers[exchange] = broker
-        rules: dict[Market, MarketRules] = {
-            market: await brokers[market[0]].market_rules(market[1]) for market in plan.markets
-        }
+    async with backtest_brokers(runtime, plan, series) as (brokers, rules):
         quorum = ConsensusPolicy(
             threshold=thresholds[0],
             min_votes=min(runtime.min_votes, panel_size),

@@ -37,6 +37,7 @@ from lyra.evidence.weights import DEFAULT_WEIGHT_RULE, WalkForwardWeights, Weigh
 from lyra.execution import Bar, Broker, FillModel, MarketRules, PaperBroker, taker_fee
 from lyra.execution.paper import NextBar
 from lyra.market.types import to_decimal
+from lyra.risk import RiskLimits
 from lyra.services.backtest_plan import BacktestPlan
 from lyra.services.backtest_report import (
     ANONYMISED_NOTE,
@@ -59,7 +60,15 @@ from lyra.services.runtime import ModelSource, Runtime
 from lyra.spend.catalog import Catalog
 from lyra.store.vote_journal import journal_votes
 
-__all__ = ["ANONYMISED_NOTE", "BacktestPanel", "BacktestReport", "SweepRow", "run_backtest"]
+__all__ = [
+    "ANONYMISED_NOTE",
+    "BacktestPanel",
+    "BacktestReport",
+    "SweepRow",
+    "backtest_brokers",
+    "backtest_limits",
+    "run_backtest",
+]
 
 Market = tuple[str, str]
 
@@ -107,30 +116,9 @@ async def run_backtest(
         )
     asked = [item for m in members if isinstance(m, JournalFirstAnalyst) for item in m.asked]
     _journal_asked(runtime, asked)
-    limits = replace(
-        runtime.limits,
-        paper_capital_usd=plan.capital,
-        symbols=runtime.limits.symbols | frozenset(plan.symbols),
-    )
-    model = FillModel(slippage_bps=plan.slippage_bps, max_volume_share=plan.volume_share)
+    limits = backtest_limits(runtime, plan)
     runs: dict[Decimal, TradingRun] = {}
-    async with AsyncExitStack() as stack:
-        brokers: dict[str, Broker] = {}
-        for exchange in plan.exchanges:
-            data = runtime.market.client(exchange, _rules_instant(series, plan, exchange))
-            broker = PaperBroker(
-                exchange,
-                data=data,
-                next_bar=_bar_source(series, exchange),
-                model=model,
-                fee_rate=taker_fee(exchange, plan.fee_rate),
-                ticker_fallback=False,
-            )
-            stack.push_async_callback(broker.close)
-            brokers[exchange] = broker
-        rules: dict[Market, MarketRules] = {
-            market: await brokers[market[0]].market_rules(market[1]) for market in plan.markets
-        }
+    async with backtest_brokers(runtime, plan, series) as (brokers, rules):
         outcomes = resolve_outcomes(
             cast_votes(tape, None), closes_of(tape), horizon=plan.horizon, now=plan.end
         )
@@ -206,6 +194,42 @@ def _journal_asked(runtime: Runtime, asked: Sequence[tuple[AskedAt, Vote]]) -> N
                 as_of=as_of,
                 votes=[vote],
             )
+
+
+def backtest_limits(runtime: Runtime, plan: BacktestPlan) -> RiskLimits:
+    """The runtime's risk limits with the backtest's capital as the paper capital and its
+    symbols tradable (a what-if names its own markets)."""
+    return replace(
+        runtime.limits,
+        paper_capital_usd=plan.capital,
+        symbols=runtime.limits.symbols | frozenset(plan.symbols),
+    )
+
+
+@asynccontextmanager
+async def backtest_brokers(
+    runtime: Runtime, plan: BacktestPlan, series: dict[Market, MarketSeries]
+) -> AsyncIterator[tuple[dict[str, Broker], dict[Market, MarketRules]]]:
+    """A paper broker per exchange filling at the next candle of ``series`` (never at a
+    ticker), and each market's trading rules; closed after the block."""
+    model = FillModel(slippage_bps=plan.slippage_bps, max_volume_share=plan.volume_share)
+    async with AsyncExitStack() as stack:
+        brokers: dict[str, Broker] = {}
+        for exchange in plan.exchanges:
+            broker = PaperBroker(
+                exchange,
+                data=runtime.market.client(exchange, _rules_instant(series, plan, exchange)),
+                next_bar=_bar_source(series, exchange),
+                model=model,
+                fee_rate=taker_fee(exchange, plan.fee_rate),
+                ticker_fallback=False,
+            )
+            stack.push_async_callback(broker.close)
+            brokers[exchange] = broker
+        rules: dict[Market, MarketRules] = {
+            market: await brokers[market[0]].market_rules(market[1]) for market in plan.markets
+        }
+        yield brokers, rules
 
 
 def _rules_instant(

@@ -209,117 +209,93 @@ async def trade_tape(
     for the whole sweep (:func:`consensus_verdicts`); only with the configured weights.
     """
     with collector_paused(True):
-        return await _trade_pass(
-            tape,
-            policy=policy,
-            limits=limits,
-            capital=capital,
-            brokers=brokers,
-            rules=rules,
-            weights=weights,
-            verdicts=verdicts,
-        )
-
-
-async def _trade_pass(
-    tape: VoteTape,
-    *,
-    policy: ConsensusPolicy,
-    limits: RiskLimits,
-    capital: Decimal,
-    brokers: Mapping[str, Broker],
-    rules: Mapping[Market, MarketRules],
-    weights: WalkForwardWeights | None = None,
-    verdicts: Sequence[ConsensusResult | None] | None = None,
-) -> TradingRun:
-    """:func:`trade_tape` with the collector as the caller left it."""
-    if verdicts is not None and weights is not None:
-        raise ValueError("precomputed verdicts are the configured weights'; not with learned")
-    run = PhaseRun.hypothetical(BACKTEST_PHASE, policy.threshold)
-    account = _Account(capital, list(tape.series))
-    switch = KillSwitchState()
-    peak = capital
-    fills: list[Fill] = []
-    marks_out: list[DecisionMark] = []
-    refusals: Counter[str] = Counter()
-    order_times: list[datetime] = []
-    window = timedelta(seconds=limits.order_interval_s)
-    # The curve starts with the capital one candle before the first decision, so a trade at
-    # the first instant (its fee, its slippage) counts in every figure.
-    times: list[datetime] = []
-    curve: list[Decimal] = []
-    invested: list[bool] = []
-    if tape.tallies:
-        first = tape.tallies[0]
-        times.append(first.as_of - tape.series[first.market].step)
-        curve.append(capital)
-        invested.append(False)
-    equity = capital
-    for instant, tallies in tape.groups:
-        for _, tally in tallies:
-            account.marks[tally.market] = tally.price
-        holding = account.holding
-        if holding:
-            equity = account.equity()
-        peak = max(peak, equity)
-        if switch.last_equity != equity:  # the same equity again changes nothing
-            switch = observe_equity(
-                switch, equity=equity, peak_equity=peak, now=instant, limits=limits
-            )
-        current = None if weights is None else weights.at(instant)
-        for position, tally in tallies:
-            if not tally.supported:
-                continue  # no buy or sell support at all: decide() would hold
-            votes = tally.votes if current is None else reweigh(tally.votes, current)
-            if verdicts is not None:
-                verdict = verdicts[position]
-                if verdict is None:
-                    continue
-                result = verdict
-            else:
-                result = decide(votes, policy)
-            if not result.actionable:
-                continue
-            carried = tuple(
-                v.analyst for v in votes if v.ballot and v.ballot.action is result.action
-            )
-            recent = sum(1 for t in order_times if instant - t < window)
-            refused = await _trade(
-                tape, tally, result, account, peak, switch, run, limits, brokers, rules, recent
-            )
-            if isinstance(refused, Fill):
-                fills.append(refused)
-                order_times.append(instant)
-                refused_text = None
+        if verdicts is not None and weights is not None:
+            raise ValueError("precomputed verdicts are the configured weights'; not with learned")
+        run = PhaseRun.hypothetical(BACKTEST_PHASE, policy.threshold)
+        account = _Account(capital, list(tape.series))
+        switch = KillSwitchState()
+        peak = capital
+        fills: list[Fill] = []
+        marks_out: list[DecisionMark] = []
+        refusals: Counter[str] = Counter()
+        order_times: list[datetime] = []
+        window = timedelta(seconds=limits.order_interval_s)
+        # The curve starts with the capital one candle before the first decision, so a trade at
+        # the first instant (its fee, its slippage) counts in every figure.
+        times: list[datetime] = []
+        curve: list[Decimal] = []
+        invested: list[bool] = []
+        if tape.tallies:
+            first = tape.tallies[0]
+            times.append(first.as_of - tape.series[first.market].step)
+            curve.append(capital)
+            invested.append(False)
+        equity = capital
+        for instant, tallies in tape.groups:
+            for _, tally in tallies:
+                account.marks[tally.market] = tally.price
+            holding = account.holding
+            if holding:
                 equity = account.equity()
-                holding = account.holding
-            else:
-                refusals[refused.partition(":")[0]] += 1
-                refused_text = refused
-            marks_out.append(
-                DecisionMark(
-                    tally.market,
-                    instant,
-                    result.action.value,
-                    refused_text is None,
-                    carried,
-                    refused_text,
+            peak = max(peak, equity)
+            if switch.last_equity != equity:  # the same equity again changes nothing
+                switch = observe_equity(
+                    switch, equity=equity, peak_equity=peak, now=instant, limits=limits
                 )
-            )
-        times.append(instant)
-        curve.append(equity)
-        invested.append(holding)
-    index = pd.DatetimeIndex(times)
-    return TradingRun(
-        threshold=policy.threshold,
-        equity=pd.Series([float(value) for value in curve], index=index, dtype=float),
-        invested=pd.Series(invested, index=index, dtype=bool),
-        fills=tuple(fills),
-        decisions=tuple(marks_out),
-        refusals=dict(refusals),
-        kill_switch=switch,
-        exact_equity=tuple(curve),
-    )
+            current = None if weights is None else weights.at(instant)
+            for position, tally in tallies:
+                if not tally.supported:
+                    continue  # no buy or sell support at all: decide() would hold
+                votes = tally.votes if current is None else reweigh(tally.votes, current)
+                if verdicts is not None:
+                    verdict = verdicts[position]
+                    if verdict is None:
+                        continue
+                    result = verdict
+                else:
+                    result = decide(votes, policy)
+                if not result.actionable:
+                    continue
+                carried = tuple(
+                    v.analyst for v in votes if v.ballot and v.ballot.action is result.action
+                )
+                recent = sum(1 for t in order_times if instant - t < window)
+                refused = await _trade(
+                    tape, tally, result, account, peak, switch, run, limits, brokers, rules, recent
+                )
+                if isinstance(refused, Fill):
+                    fills.append(refused)
+                    order_times.append(instant)
+                    refused_text = None
+                    equity = account.equity()
+                    holding = account.holding
+                else:
+                    refusals[refused.partition(":")[0]] += 1
+                    refused_text = refused
+                marks_out.append(
+                    DecisionMark(
+                        tally.market,
+                        instant,
+                        result.action.value,
+                        refused_text is None,
+                        carried,
+                        refused_text,
+                    )
+                )
+            times.append(instant)
+            curve.append(equity)
+            invested.append(holding)
+        index = pd.DatetimeIndex(times)
+        return TradingRun(
+            threshold=policy.threshold,
+            equity=pd.Series([float(value) for value in curve], index=index, dtype=float),
+            invested=pd.Series(invested, index=index, dtype=bool),
+            fills=tuple(fills),
+            decisions=tuple(marks_out),
+            refusals=dict(refusals),
+            kill_switch=switch,
+            exact_equity=tuple(curve),
+        )
 
 
 async def _trade(

@@ -266,35 +266,19 @@ def test_verdicts_decided_once_for_the_sweep_trade_as_deciding_inline(runtime: R
         policy = dataclasses.replace(quorum, threshold=threshold)
 
         async def run(precomputed: bool, policy: ConsensusPolicy = policy) -> Any:
+            from lyra.services.backtest import backtest_brokers
 
-            brokers, rules = await service_brokers(runtime, plan, tape)
-            return await trade_tape(
-                tape, policy=policy, limits=runtime.limits, capital=plan.capital,
-                brokers=brokers, rules=rules,
-                verdicts=verdicts[policy.threshold] if precomputed else None,
-            )  # fmt: skip
+            async with backtest_brokers(runtime, plan, tape.series) as (brokers, rules):
+                return await trade_tape(
+                    tape, policy=policy, limits=runtime.limits, capital=plan.capital,
+                    brokers=brokers, rules=rules,
+                    verdicts=verdicts[policy.threshold] if precomputed else None,
+                )  # fmt: skip
 
         inline, precomputed = asyncio.run(run(False)), asyncio.run(run(True))
         assert precomputed.fills == inline.fills
         assert precomputed.decisions == inline.decisions
         assert precomputed.equity.equals(inline.equity)
-
-
-async def service_brokers(runtime: Runtime, plan: BacktestPlan, tape: Any) -> tuple[Any, Any]:
-    from lyra.execution import FillModel, PaperBroker
-    from lyra.services.backtest import _bar_source
-
-    brokers = {
-        exchange: PaperBroker(
-            exchange,
-            data=runtime.market.client(exchange, plan.end + plan.step),
-            next_bar=_bar_source(tape.series, exchange),
-            model=FillModel(),
-        )
-        for exchange in plan.exchanges
-    }
-    rules = {m: await brokers[m[0]].market_rules(m[1]) for m in plan.markets}
-    return brokers, rules
 
 
 def test_a_decision_whose_next_candle_is_missing_is_not_filled(

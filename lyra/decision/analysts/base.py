@@ -164,8 +164,7 @@ def _read_arrays(
         for number in tail:
             if not isfinite(number):
                 return None
-        # to_decimal, inlined: the exact decimal of each float's shortest repr
-        values[column] = tuple([Decimal(repr(float(number))) for number in tail])
+        values[column] = tuple([to_decimal(number) for number in tail])
     return Readings(values)
 
 
