@@ -106,9 +106,21 @@ FAN_OUT_SLACK_MS = 15.0
 
 TASK = "technical"
 TIER = "fast"
-POSTGRES_ADMIN_URL = os.environ.get(
+#: The PostgreSQL server the temporary bench databases are created on (``--database``).
+POSTGRES_URL_ENV = "LYRA_BENCH_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = os.environ.get(
     "LYRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+#: Today's SQLite figure on this benchmark (README): PostgreSQL's work must not cost it.
+SQLITE_FLOOR_CALLS_S = 1314.0
+
+
+def postgres_admin_url() -> str:
+    """Where to create (and drop) the bench database: ``--database``, passed to the
+    measuring children through the environment."""
+    return os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL
+
+
 SYSTEM = "You are a disciplined crypto market analyst. Answer with one JSON vote. " * 6
 DATA = "<data>\n" + "close,rsi_14,macd\n" + "64123.5,55.2,12.7\n" * 50 + "</data>"
 
@@ -161,7 +173,7 @@ def postgres_unreachable() -> str | None:
     import psycopg
 
     try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+        with psycopg.connect(postgres_admin_url(), connect_timeout=3):
             return None
     except psycopg.OperationalError as exc:
         return (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -183,10 +195,10 @@ def database(kind: str) -> Iterator[Database]:
     from sqlalchemy.engine import make_url
 
     name = f"lyra_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
+        url = make_url(postgres_admin_url()).set(drivername="postgresql+psycopg", database=name)
         db = Database.from_url(url.render_as_string(hide_password=False))
         upgrade_to_head(db)
         try:
@@ -194,7 +206,7 @@ def database(kind: str) -> Iterator[Database]:
         finally:
             db.dispose()
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -435,7 +447,10 @@ def available(cases: list[str], skipped: dict[str, str]) -> list[str]:
     out = list(cases)
     if "lyra_postgresql" in out and (why := postgres_unreachable()) is not None:
         out.remove("lyra_postgresql")
-        skipped["lyra_postgresql"] = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {why}"
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(postgres_admin_url()).render_as_string(hide_password=True)
+        skipped["lyra_postgresql"] = f"PostgreSQL not reachable at {shown}: {why}"
     if "litellm_router" in out and importlib.util.find_spec("litellm") is None:
         out.remove("litellm_router")
         skipped["litellm_router"] = "litellm is not installed (make bench installs it)"
@@ -498,17 +513,72 @@ def targets(report: dict[str, Any], lyra: str) -> dict[str, Any]:
     }
 
 
+def round_ratio(rounds: dict[str, list[Figures]], mine: str, peer: str) -> float | None:
+    """The median over rounds of ``mine``'s throughput / ``peer``'s *in the same round*
+    (measured minutes apart, not a round apart: steadier on a host with other work)."""
+    if not rounds.get(mine) or not rounds.get(peer):
+        return None
+    pairs = zip(rounds[mine], rounds[peer], strict=True)
+    return statistics.median(a["requests_per_s"] / b["requests_per_s"] for a, b in pairs)
+
+
+def per_database(report: dict[str, Any], rounds: dict[str, list[Figures]]) -> dict[str, Any]:
+    """Each database's headline figures, measured in this run: calls/s (median round), the
+    ratios to LiteLLM Router and raw aiohttp (:func:`round_ratio`), the fan-out margin over
+    the slowest model, and every target with its verdict (``met``: all of them; None when
+    one was not measured)."""
+    out: dict[str, Any] = {}
+    for kind in ("sqlite", "postgresql"):
+        mine = report.get(f"lyra_{kind}")
+        if mine is None:
+            continue
+        rate = mine["requests_per_s"]
+        fan = report.get("fan_out", {}).get(f"lyra_{kind}")
+        lite = round_ratio(rounds, f"lyra_{kind}", "litellm_router")
+        raw = round_ratio(rounds, f"lyra_{kind}", "raw_aiohttp")
+        checks: dict[str, bool | None] = {
+            "cpu_ms_per_call_at_most_1": mine["cpu_ms_per_request"] <= CPU_TARGET_MS,
+            "at_least_5x_litellm_router": None if lite is None else lite >= LITELLM_FACTOR,
+            "at_least_half_raw_aiohttp": None if raw is None else raw >= AIOHTTP_SHARE,
+            "fan_out_within_15_ms_of_slowest": (
+                None if fan is None else fan["over_slowest_p50_ms"] <= FAN_OUT_SLACK_MS
+            ),
+        }
+        if kind == "sqlite":
+            checks["calls_per_s_not_below_1314"] = rate >= SQLITE_FLOOR_CALLS_S
+        verdicts = list(checks.values())
+        out[kind] = {
+            "calls_per_s": rate,
+            "vs_litellm_router": None if lite is None else round(lite, 2),
+            "vs_raw_aiohttp": None if raw is None else round(raw, 3),
+            "fan_out_over_slowest_ms": None if fan is None else fan["over_slowest_p50_ms"],
+            "cpu_ms_per_call": mine["cpu_ms_per_request"],
+            "targets": checks,
+            "met": None if None in verdicts else all(verdicts),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=REQUESTS)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=FAN_OUT_CYCLES)
     parser.add_argument("--cases", default=",".join(CASES), help="comma list of cases")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="PostgreSQL server to measure on, e.g. postgresql://postgres@127.0.0.1:5432/test:"
+        " a temporary database is created there and dropped after each case"
+        f" (default ${POSTGRES_URL_ENV}, $LYRA_TEST_POSTGRES_URL or {DEFAULT_POSTGRES_URL})",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child measuring one case
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--api-key", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.database:  # the measuring children read it from the environment
+        os.environ[POSTGRES_URL_ENV] = args.database
     if args.one:
         print(json.dumps(one(args.one, args.base_url, args.api_key, args.count)))
         return
@@ -545,6 +615,20 @@ def main() -> None:
         for target, met in report.get(name, {}).items():
             verdict = "not measured" if met is None else "met" if met else "NOT MET"
             print(f"{name}: {target}: {verdict}")
+    report["databases"] = per_database(report, results)
+    for kind, figures in report["databases"].items():
+        print(
+            f"{kind}: {figures['calls_per_s']} calls/s, x{figures['vs_litellm_router']} LiteLLM"
+            f" Router, x{figures['vs_raw_aiohttp']} raw aiohttp, fan-out"
+            f" +{figures['fan_out_over_slowest_ms']} ms: targets {figures['met']}"
+        )
+    report["target_levels"] = {
+        "vs_litellm_router_at_least": LITELLM_FACTOR,
+        "vs_raw_aiohttp_at_least": AIOHTTP_SHARE,
+        "fan_out_over_slowest_ms_at_most": FAN_OUT_SLACK_MS,
+        "cpu_ms_per_call_at_most": CPU_TARGET_MS,
+        "sqlite_calls_per_s_at_least": SQLITE_FLOOR_CALLS_S,
+    }
     report.update(
         benchmark="gateway",
         requests=args.requests,

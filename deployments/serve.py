@@ -15,7 +15,8 @@ Steps, each visible in the console::
 Then it waits; Ctrl-C (or SIGTERM) stops the worker and the server it started, by
 SIGTERM to each child (a worker stops on SIGTERM, not reliably on SIGINT: docs/stack.md,
 "Prefect 3"). Children stay in ``lyra serve``'s process group, so stopping that group
-stops them all.
+stops them all; the server and the worker are started guarded
+(lyra/resilience/children.py), so a ``lyra serve`` killed with SIGKILL takes them along.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import httpx
 
 from lyra.config import Settings
 from lyra.errors import ConfigError, LyraError
+from lyra.resilience.children import guarded
 from lyra.rollout.names import WORK_POOL
 
 __all__ = ["ServeOptions", "Served", "healthy", "prefect_command", "serve", "wait_healthy"]
@@ -180,12 +182,13 @@ def serve(settings: Settings, options: ServeOptions, say: Say) -> Served:
         else:
             log_path = settings.home / "prefect-server.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
+            server = prefect_command(
+                "server", "start", "--host", options.host, "--port", str(options.port)
+            )
             with log_path.open("ab") as log:
                 served.processes.append(
                     subprocess.Popen(  # noqa: S603
-                        prefect_command(
-                            "server", "start", "--host", options.host, "--port", str(options.port)
-                        ),
+                        guarded(server),
                         env=env,
                         cwd=project,
                         stdout=log,
@@ -208,7 +211,9 @@ def serve(settings: Settings, options: ServeOptions, say: Say) -> Served:
             worker_env = {**env, "LYRA_CONCURRENCY_LIMITS": "true"}
             served.processes.append(
                 subprocess.Popen(  # noqa: S603
-                    prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process"),
+                    guarded(
+                        prefect_command("worker", "start", "--pool", WORK_POOL, "--type", "process")
+                    ),
                     env=worker_env,
                     cwd=project,
                 )

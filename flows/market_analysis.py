@@ -10,13 +10,16 @@ from prefect.states import State
 from pydantic import Field
 
 from deployments.flow_support import budget_gate, publish_spend
+from deployments.run_alone import run_alone
 from flows.pre_trade_risk import pre_trade_risk
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.errors import QuarantinedBatchError
 from lyra.services.market_cycle import FLOW_NAME, describe_error
+from lyra.services.runtime import Runtime
 from lyra.services.summaries import CycleSummary, DecisionSummary
 from tasks import market as t
+from tasks.audit import anchor_audit_chain
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]
 Threshold = Annotated[
@@ -69,6 +72,11 @@ def market_analysis(
         order_mode=order_mode,
         capital_cap=capital_cap_usd,
     )
+    return run_alone(runtime, FLOW_NAME, lambda: _analyse(runtime))
+
+
+def _analyse(runtime: Runtime) -> CycleSummary | State:
+    """The cycle, under the run lock: one market analysis at a time on every worker."""
     stopped = budget_gate(runtime, "market", FLOW_NAME)
     if stopped is not None:
         return stopped
@@ -104,6 +112,7 @@ def market_analysis(
     except BaseException as exc:
         t.abort_cycle(runtime, cycle, describe_error(exc))
         raise
+    anchor_audit_chain(runtime, f"market-analysis cycle {summary.cycle_id}")
     t.publish_decisions(summary)
     t.publish_spreads(summary)
     t.publish_data_checks(checks)

@@ -8,6 +8,7 @@ from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import CheckSummary, NightlyComplianceSummary
 from tasks import compliance as t
+from tasks.audit import anchor_audit_chain
 
 FLOW_NAME = "nightly-compliance"
 
@@ -38,6 +39,7 @@ def nightly_compliance(
         t.publish_bas(bas)
     checks = t.reconcile(runtime, today, lots)
     t.publish_checks(checks)
+    anchor_audit_chain(runtime, f"nightly-compliance reports {today.isoformat()}")
     return NightlyComplianceSummary(
         as_of=today.isoformat(),
         ledger_rows=sync.rows,

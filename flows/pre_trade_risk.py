@@ -15,6 +15,7 @@ from lyra.config import load_settings
 from lyra.services.pre_trade import FLOW_NAME
 from lyra.services.pre_trade_summary import PreTradeSummary
 from tasks import execution as t
+from tasks.audit import anchor_audit_chain
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the order mode.")]
 Threshold = Annotated[
@@ -68,4 +69,5 @@ def pre_trade_risk(
         run_coro_as_sync(enforce_kill_switch(runtime))
     t.publish_orders(summary)
     t.publish_equity(summary)
+    anchor_audit_chain(runtime, "pre-trade risk run")
     return summary

@@ -9,6 +9,7 @@ from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import BasSummary
 from tasks import compliance as t
+from tasks.audit import anchor_audit_chain
 
 FLOW_NAME = "quarterly-bas"
 
@@ -25,4 +26,5 @@ def quarterly_bas(period: str | None = None) -> BasSummary:
     t.sync_ledger(runtime)
     bas = t.bas_report(runtime, today, period)
     t.publish_bas(bas)
+    anchor_audit_chain(runtime, f"quarterly-bas report {bas.period or bas.skipped}")
     return BasSummary(period=bas.period, net_gst=bas.net_gst, skipped=bas.skipped, report=bas.path)

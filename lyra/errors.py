@@ -6,7 +6,8 @@ at the boundary, so callers and Prefect's retry policy decide on Lyra's types on
     LyraError
     ├── RetryableError          transient: a retry may succeed (Prefect retries these,
     │   │                       unless marked ``exhausted`` by the adapter that raised it)
-    │   └── ExchangeUnavailableError
+    │   ├── ExchangeUnavailableError
+    │   └── DatabaseUnavailableError
     ├── UpstreamError           an LLM provider's error, classified (lyra.openrouter.errors)
     └── FinalError              retrying cannot help
         ├── UserError           the user's input or set-up is wrong: print one line, exit 2
@@ -19,6 +20,7 @@ at the boundary, so callers and Prefect's retry policy decide on Lyra's types on
         ├── ExchangeRejectedError, BudgetExhaustedError, BreakerOpenError,
         │   QuarantinedBatchError
         └── InvariantError      a bug or a corrupted store: fail loudly
+            └── AuditChainBrokenError   the audit chain failed its check
 
 Messages must never contain secrets: they end up in logs, the Prefect UI and stdout.
 """
@@ -28,10 +30,12 @@ from __future__ import annotations
 from datetime import datetime
 
 __all__ = [
+    "AuditChainBrokenError",
     "BreakerOpenError",
     "BudgetExhaustedError",
     "ConfigError",
     "DataFileError",
+    "DatabaseUnavailableError",
     "ExchangeCredentialsError",
     "ExchangeRejectedError",
     "ExchangeUnavailableError",
@@ -109,6 +113,12 @@ class ExchangeUnavailableError(RetryableError):
     """The exchange did not answer or answered with a transient error."""
 
 
+class DatabaseUnavailableError(RetryableError):
+    """The database could not be reached, was busy past its timeout, or dropped the
+    connection before a transaction committed; that transaction was rolled back whole
+    (lyra.store.db), so running the step again is safe when the step is idempotent."""
+
+
 class ExchangeRejectedError(FinalError):
     """The exchange answered with an error that a retry cannot fix (bad request, refused
     operation, unparseable answer)."""
@@ -133,6 +143,20 @@ class QuarantinedBatchError(FinalError):
 
 class InvariantError(FinalError):
     """Something that must never happen did (a bug, or a store edited behind Lyra's back)."""
+
+
+class AuditChainBrokenError(InvariantError):
+    """The audit chain failed its check: a run refuses to append to it (docs/tax.md,
+    "Records"). ``first_broken_seq`` names the first broken record (None when the fault
+    is not one record's, e.g. the append-only triggers are gone) and ``kind`` the tamper.
+    """
+
+    def __init__(
+        self, message: str, *, first_broken_seq: int | None = None, kind: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.first_broken_seq = first_broken_seq
+        self.kind = kind
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -22,6 +22,11 @@ os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 for _name in [n for n in os.environ if n.startswith("LYRA_") and n != "LYRA_TEST_POSTGRES_URL"]:
     del os.environ[_name]
+# One audit chain key for the session (lyra/store/audit_trust.py): databases a test opens
+# by URL alone, and the child processes it spawns, seal their audit records with it too.
+os.environ["LYRA_AUDIT_KEY_FILE"] = os.path.join(
+    tempfile.mkdtemp(prefix="lyra-test-audit-"), "chain.key"
+)
 
 from lyra.config import Settings, load_settings  # noqa: E402
 from lyra.store.db import Database  # noqa: E402

@@ -15,9 +15,10 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from lyra.bootstrap.market import CcxtMarket
+from lyra.config.credentials import Credentials, parse_exchange_credentials
 from lyra.errors import ConfigError, ReplayExhaustedError
 from lyra.execution.broker import Broker
-from lyra.execution.paper import Bar, FillModel, NextBar, PaperBroker
+from lyra.execution.paper import Bar, FillModel, NextBar, PaperBook, PaperBroker
 from lyra.market.types import to_decimal
 from lyra.rollout.phases import OrderMode
 from lyra.services.runtime import MarketSource
@@ -25,27 +26,9 @@ from lyra.services.runtime import MarketSource
 __all__ = ["Brokers", "live_credentials"]
 
 
-def live_credentials(value: SecretStr | None) -> dict[str, tuple[str, str, str | None]]:
+def live_credentials(value: SecretStr | None) -> Credentials:
     """``LYRA_EXCHANGE_CREDENTIALS`` parsed: exchange -> (api key, secret, password)."""
-    if value is None:
-        return {}
-    found: dict[str, tuple[str, str, str | None]] = {}
-    for part in value.get_secret_value().split(","):
-        if not part.strip():
-            continue
-        name, sep, rest = part.strip().partition("=")
-        fields = rest.split(":")
-        if not sep or len(fields) not in (2, 3) or not all(fields[:2]):
-            raise ConfigError(
-                f"LYRA_EXCHANGE_CREDENTIALS: entry for {name.strip() or '?'!r} is not "
-                "exchange=apikey:secret[:password]"
-            )
-        found[name.strip().lower()] = (
-            fields[0],
-            fields[1],
-            fields[2] if len(fields) == 3 else None,
-        )
-    return found
+    return parse_exchange_credentials(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +43,8 @@ class Brokers:
     fee_rate: Decimal | None
     live: CcxtMarket | None = None
     credentials: SecretStr | None = None
+    #: the paper exchange's book (the database's in a run: paper orders outlive a crash)
+    paper_book: PaperBook | None = None
 
     def brokers(
         self, mode: OrderMode, exchanges: Sequence[str], now: datetime
@@ -92,6 +77,7 @@ class Brokers:
             next_bar=self._next_bar(exchange_id),
             model=self.fill_model,
             fee_rate=self.fee_rate,
+            book=self.paper_book,
         )
 
     def _next_bar(self, exchange_id: str) -> NextBar:

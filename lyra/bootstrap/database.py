@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 
 from lyra.config import Settings
+from lyra.store.audit import check_audit_chain
+from lyra.store.audit_trust import AuditTrust, bind_audit_trust
 from lyra.store.db import Database
 from lyra.store.migrate import upgrade_to_head
 
-__all__ = ["dispose_all", "open_database"]
+__all__ = ["check_audit", "dispose_all", "open_database"]
 
 _cached_databases: list[Database] = []
+_audit_trusts: dict[int, AuditTrust] = {}
 
 
 @functools.cache
@@ -31,11 +34,31 @@ def _migrated(url: str) -> bool:
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
-    """The database of ``settings``, migrated to the newest schema (once per process)."""
+    """The database of ``settings``, migrated to the newest schema (once per process), its
+    sessions carrying the audit chain's key file and anchor file (lyra/store/audit_trust.py)."""
     url = settings.effective_database_url
     if migrate:
         _migrated(url)
-    return _database(url)
+    database = _database(url)
+    _bind_audit(database, settings)
+    return database
+
+
+def _bind_audit(database: Database, settings: Settings) -> None:
+    key_file, anchor_file = settings.effective_audit_key_file, settings.effective_audit_anchor_file
+    bound = _audit_trusts.get(id(database))
+    if bound is None or (bound.key_file, bound.anchor_file) != (key_file, anchor_file):
+        bound = AuditTrust(key_file, anchor_file)  # one per files: its key is loaded once
+        _audit_trusts[id(database)] = bound
+        bind_audit_trust(database, bound)
+
+
+def check_audit(database: Database) -> None:
+    """A run's start: the audit chain since its last anchor, the anchor and the triggers
+    pass their check, else :class:`~lyra.errors.AuditChainBrokenError` and the run appends
+    nothing (lyra/store/audit_verify.py)."""
+    with database.transaction() as session:
+        check_audit_chain(session)
 
 
 def dispose_all() -> None:
@@ -43,5 +66,6 @@ def dispose_all() -> None:
     for database in _cached_databases:
         database.dispose()
     _cached_databases.clear()
+    _audit_trusts.clear()
     _database.cache_clear()
     _migrated.cache_clear()

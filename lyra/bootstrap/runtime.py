@@ -21,7 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from lyra.bootstrap.brokers import Brokers
-from lyra.bootstrap.database import open_database
+from lyra.bootstrap.database import check_audit, open_database
 from lyra.bootstrap.gateway import ProviderPrices
 from lyra.bootstrap.market import CcxtFactory, CcxtMarket, ReplayMarket, parse_endpoints
 from lyra.bootstrap.panel import Panel
@@ -46,6 +46,7 @@ from lyra.services.runtime import (
     TaxPlan,
 )
 from lyra.store.db import Database
+from lyra.store.paper_book import DatabasePaperBook
 from lyra.store.phase_changes import recorded_phase
 
 __all__ = ["build_runtime", "evidence_floors", "resolve_phase_run", "risk_limits"]
@@ -67,6 +68,7 @@ def risk_limits(settings: Settings) -> RiskLimits:
         symbols=frozenset(settings.symbols),
         paper_capital_usd=settings.paper_capital_usd,
         live_capital_cap_usd=settings.live_capital_cap_usd,
+        reconcile_tolerance=settings.risk_reconcile_tolerance,
     )
 
 
@@ -173,6 +175,7 @@ def build_runtime(
     canned exchanges) while ccxt's parsers and error table stay.
     """
     database = open_database(settings)
+    check_audit(database)  # a chain that fails its check gets nothing more appended
     chosen, run = resolve_phase_run(
         settings,
         _recorded(database),
@@ -195,6 +198,7 @@ def build_runtime(
         fee_rate=settings.paper_fee_rate,
         live=ccxt,
         credentials=settings.exchange_credentials,
+        paper_book=DatabasePaperBook(database),
     )
     panel = Panel(
         offline=tuple(settings.offline_analysts),
@@ -262,5 +266,6 @@ def build_runtime(
             if settings.learned_weights
             else None
         ),
+        run_lock_wait_s=settings.run_lock_wait_s,
         recipe=recipe,
     )

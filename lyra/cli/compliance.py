@@ -15,6 +15,7 @@ stored: the nightly flow imports the configured ledger).
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,6 +42,16 @@ def _decimal(text: str, name: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise UserError(f"{name} must be a positive amount, got {text}")
     return value
+
+
+def _echo_json(body: dict[str, Any]) -> None:
+    """``body`` as indented JSON on stdout, written piece by piece: a year's report can
+    be tens of megabytes, and one string of it (plus the pieces it is joined from) would
+    be several times that in memory."""
+    stream = sys.stdout
+    json.dump(body, stream, indent=2)
+    stream.write("\n")
+    stream.flush()
 
 
 def _record(kind: str, entity: str, period: str, body: dict[str, Any], provisional: bool) -> None:
@@ -91,29 +102,32 @@ def tax_report(
         tax_report_markdown,
     )
 
-    rows = read_ledger(ledger)
+    losses = _decimal(prior_losses, "--prior-losses")
+    # The rows are not bound to a name here: once the engine has worked them out they
+    # are freed, before the report is rendered (a big ledger's rows and its rendered
+    # report need not be in memory together).
     report = build_tax_report(
-        rows,
+        read_ledger(ledger),
         entity_type=entity,
         year=year,
         basis=basis,
         method=method,
-        prior_losses=_decimal(prior_losses, "--prior-losses"),
+        prior_losses=losses,
         same_day_average=same_day_average,
     )
-    body = tax_report_json(report)
     if output == "mytax":
         item = mytax_item18(report)
         _record("mytax18", entity, report.year.label, item, report.provisional)
         typer.echo(json.dumps(item, indent=2))
         return
+    body = tax_report_json(report)
     _record("cgt", entity, report.year.label, body, report.provisional)
     if output == "csv":
         typer.echo(tax_report_csv(report), nl=False)
     elif output == "markdown":
         typer.echo(tax_report_markdown(report), nl=False)
     else:
-        typer.echo(json.dumps(body, indent=2))
+        _echo_json(body)
 
 
 def bas_command(
@@ -129,17 +143,33 @@ def bas_command(
         Literal["json", "markdown"], typer.Option("--format", help="json | markdown.")
     ] = "json",
 ) -> None:
-    """The BAS GST worksheet (G1..G20, 1A, 1B, net GST) in whole dollars."""
+    """The BAS GST worksheet (G1..G20, 1A, 1B, net GST) in whole dollars.
+
+    Without ``--entity-file`` or ``LYRA_TAX_ENTITY_FILE`` the worksheet is the shipped
+    sample company's (the embedded default): it is still produced, so the contract's
+    command works on a fresh clone, but never silently: a line on stderr says so, the JSON
+    says ``"sample_entity": true`` and its notes (and the Markdown) start with it."""
     from lyra.compliance import bas_period, bas_worksheet, load_entity, read_ledger
     from lyra.config import load_settings
 
     settings = load_settings()
-    entity = load_entity(entity_file or settings.tax_entity_file)
+    chosen = entity_file or settings.tax_entity_file
+    entity = load_entity(chosen)
     worksheet = bas_worksheet(read_ledger(ledger), entity, bas_period(period))
     body = worksheet.as_json(entity.name)
+    body["sample_entity"] = chosen is None
+    warning = None
+    if chosen is None:
+        warning = (
+            f"SAMPLE ENTITY: no entity file given (--entity-file or LYRA_TAX_ENTITY_FILE), so "
+            f"this BAS is for the shipped example {entity.name!r}, not for your business"
+        )
+        typer.echo(f"lyra: note: {warning}", err=True)
+        body["notes"] = [warning, *worksheet.notes]
     _record("bas", entity.name, worksheet.period.label, body, False)
     if output == "markdown":
-        typer.echo(worksheet.as_markdown(entity.name), nl=False)
+        markdown = worksheet.as_markdown(entity.name)
+        typer.echo(markdown if warning is None else f"> **{warning}.**\n\n{markdown}", nl=False)
     else:
         typer.echo(json.dumps(body, indent=2))
 

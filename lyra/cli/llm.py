@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra.config import Settings, load_settings
-from lyra.errors import ConfigError, LyraError
+from lyra.errors import ConfigError, LyraError, UserError
 
 __all__ = ["budget_command", "keys_app", "models_app"]
 
@@ -73,18 +73,22 @@ def keys_set(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Key aliases with their tiers, caps and status (never the keys)."""
+    """Key aliases with their tiers, caps and status: why a key is disabled, since when,
+    and its way back (never the keys)."""
     from lyra.bootstrap import open_database
+    from lyra.bootstrap.key_check import probe_cooldown
     from lyra.security.keystore import Keystore, default_keystore_path
-    from lyra.store.llm_calls import disabled_keys
+    from lyra.store.key_status import KeyState, key_states
 
     settings = load_settings()
     keystore = Keystore(default_keystore_path(settings.home))
     with open_database(settings).transaction() as session:
-        disabled = disabled_keys(session)
+        states = key_states(session)
+    cooldown = probe_cooldown(settings)
     table = Table(title=f"Keys ({keystore.path})")
-    for column in ("alias", "source", "tiers", "daily cap USD", "status"):
+    for column in ("alias", "source", "tiers", "daily cap USD"):
         table.add_column(column)
+    table.add_column("status", overflow="fold")
     rows: list[tuple[str, str, str, str]] = []
     if keystore.exists():
         for info in keystore.entries():
@@ -96,9 +100,49 @@ def keys_list() -> None:
         for alias in parse_key_list(settings.openrouter_api_keys):
             rows.append((alias, "environment", "see LYRA_OPENROUTER_KEY_TIERS", "-"))
     for alias, source, tier_text, cap in rows:
-        status = f"disabled: {disabled[alias]}" if alias in disabled else "enabled"
+        status = states.get(alias, KeyState(alias)).describe(cooldown)
         table.add_row(alias, source, tier_text, cap, status)
     out.print(table if rows else "no keys: add one with `lyra keys set ALIAS`")
+
+
+@keys_app.command("enable")
+def keys_enable(
+    alias: str,
+    by: Annotated[
+        str, typer.Option("--by", help="Who enables the key (default: your user name).")
+    ] = "",
+    note: Annotated[str, typer.Option("--note", help="Why, e.g. credits topped up.")] = "",
+) -> None:
+    """Enable the disabled key ALIAS again (audited with who and why)."""
+    import getpass
+
+    from lyra.bootstrap import open_database
+    from lyra.security.keystore import Keystore, default_keystore_path, is_valid_alias
+    from lyra.store.key_status import enable_key, key_states
+
+    if not is_valid_alias(alias):  # a key pasted here must not be printed back
+        raise UserError("ALIAS: not a key alias (1 to 32 of the characters a-z 0-9 _ -)")
+    settings = load_settings()
+    known: set[str] = set()
+    keystore = Keystore(default_keystore_path(settings.home))
+    if keystore.exists():
+        known.update(info.alias for info in keystore.entries())
+    if settings.openrouter_api_keys is not None:
+        from lyra.llm.keys import parse_key_list
+
+        known.update(parse_key_list(settings.openrouter_api_keys))
+    person = " ".join(by.split()) or getpass.getuser()
+    with open_database(settings).transaction() as session:
+        known.update(key_states(session))
+        if alias not in known:
+            raise UserError(f"no key {alias!r}: see `lyra keys list`")
+        enabled = enable_key(
+            session, alias, datetime.now(UTC), by=person, note=" ".join(note.split())
+        )
+    if enabled:
+        out.print(f"key {alias} enabled by {person}")
+    else:
+        out.print(f"key {alias} was not disabled: nothing to do")
 
 
 @models_app.command("sync")
@@ -165,8 +209,9 @@ def keys_status() -> None:
     """Ask the provider about each key (usage, limit) and store the answer."""
     from lyra.bootstrap import open_database
     from lyra.bootstrap.gateway import key_pool
+    from lyra.bootstrap.key_check import probe_cooldown
     from lyra.openrouter.client import OpenRouterClient
-    from lyra.store.llm_calls import disabled_keys, save_key_status
+    from lyra.store.key_status import KeyState, key_states, save_key_status
 
     settings = load_settings()
     keys = key_pool(settings)
@@ -191,9 +236,10 @@ def keys_status() -> None:
         for alias, answer in answers:
             if isinstance(answer, dict):
                 save_key_status(session, alias, answer, now)
-        disabled = disabled_keys(session)
+        states = key_states(session)
+    cooldown = probe_cooldown(settings)
     for alias, answer in answers:
-        state = f"disabled: {disabled[alias]}" if alias in disabled else "enabled"
+        state = states.get(alias, KeyState(alias)).describe(cooldown)
         if isinstance(answer, str):
             table.add_row(alias, "-", "-", "-", "-", f"{state}; {answer}")
             continue

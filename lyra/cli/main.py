@@ -2,8 +2,9 @@
 
 ``lyra run`` is the main job on the embedded default (docs/domain.md, Contracts): it checks
 settings, database and markets first, so a user's mistake ends with one line naming the
-problem and exit code 2 before any flow starts, then runs the flows once in Prefect's
-ephemeral mode and prints what they decided.
+problem and exit code 2 before any flow starts, then runs the flows once against a
+temporary Prefect server that dies with it (deployments/temporary_server.py) and prints
+what they decided.
 
 This module is an entry point like ``flows/``: it may import the ``flows`` package (and
 so Prefect) inside a command, never at import time; the rest of ``lyra/`` never does.
@@ -159,6 +160,16 @@ def run(
     run = runtime.run
     out.print(f"{runtime.phase_in_force.describe()}: {run.describe()}", markup=False)
     _prepare_prefect(verbose)
+    from deployments.temporary_server import temporary_server
+
+    # Lyra's own temporary Prefect server, which dies with this process even on SIGKILL
+    # (deployments/temporary_server.py), instead of Prefect's, which would be orphaned.
+    with temporary_server():
+        _run_flows(settings, run.number)
+
+
+def _run_flows(settings: Settings, phase: int) -> None:
+    """The flows of ``lyra run``, once each, with what they decided on stdout."""
     from deployments.task_runners import task_runner
     from flows.market_analysis import market_analysis
     from flows.news_sentiment import news_sentiment
@@ -167,7 +178,7 @@ def run(
 
     news = news_sentiment()
     analysis = market_analysis.with_options(task_runner=task_runner(settings))
-    summary = analysis(phase=run.number)
+    summary = analysis(phase=phase)
     if isinstance(news, NewsSummary):
         sentiment = ", ".join(f"{s.asset} {s.value:+.2f} ({s.items} items)" for s in news.sentiment)
         out.print(f"news sentiment: {sentiment or 'no recent headlines'}; {news.new_items} new")
@@ -184,7 +195,7 @@ def run(
         err.print(f"lyra: warning: market analysis not run: {_why_not(summary)}", markup=False)
     # The market analysis hands its actionable decisions over; with none, pre-trade risk
     # still runs once (reconcile, drawdown check, equity snapshot).
-    trades = trades or pre_trade_risk(decision_ids=[], phase=run.number)
+    trades = trades or pre_trade_risk(decision_ids=[], phase=phase)
     out.print(trades_table(trades))
     out.print(
         f"{trades.account} account: equity {trades.equity:,.2f} USD (peak "
@@ -252,16 +263,29 @@ def db_upgrade() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the audit hash chain; exit 1 naming the first broken record."""
+    """Check the whole audit chain (keyed seals, the anchors outside the database, the
+    append-only triggers); exit 1 naming the first broken record and the tamper kind."""
     from lyra.bootstrap import open_database
-    from lyra.store.audit import verify_audit_log
+    from lyra.store.audit import audit_report
 
     with open_database(_settings()).transaction() as session:
-        verdict = verify_audit_log(session)
+        report = audit_report(session)
+    verdict, anchor = report.verdict, report.anchor
     if verdict.intact:
-        out.print(f"audit log intact: {verdict.records} records")
+        anchored = (
+            f"anchor matched: record {anchor.seq} of {anchor.at} ({anchor.reason}), "
+            f"{report.anchors_checked} anchors checked"
+            if anchor
+            else "no anchor yet"
+        )
+        out.print(f"audit log intact: {verdict.records} records; {anchored}", markup=False)
+        if report.damaged_lines:
+            lines = ", ".join(map(str, report.damaged_lines))
+            out.print(f"note: anchor file lines {lines} are torn or unreadable", markup=False)
         return
-    err.print(f"audit log broken at record {verdict.first_broken_seq}: {verdict.problem}")
+    where = "" if verdict.first_broken_seq is None else f" at record {verdict.first_broken_seq}"
+    kind = verdict.kind.value if verdict.kind else "broken"
+    err.print(f"audit log broken{where} ({kind}): {verdict.problem}", markup=False)
     raise typer.Exit(1)
 
 

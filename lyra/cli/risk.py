@@ -4,10 +4,12 @@
 ``{approved, quantity, notional, risk_amount, checks: [{name, passed, detail}], reasons}``
 on stdout and exits 0 *whether or not the order is approved*: the verdict is the output,
 and a refusal is not a failure of the command. Input that cannot be assessed (a missing
-field, NaN, a stop on the wrong side, an unknown symbol) is one line on stderr naming the
-field, and exit 2. The assessment is pure: it reads only the file and the settings (the
-limits, the tradable symbols, the phase capital), never the stored kill switch, so a
-what-if file cannot trip the real switch; pass ``kill_switch_tripped`` to model one.
+field, NaN, a stop on the wrong side, an unknown symbol; a file too large, nested too
+deep, with a key twice or an over-long number: :mod:`lyra.risk.request`) is one line on
+stderr naming the field or the problem, and exit 2. A UTF-8 byte order mark is skipped.
+The assessment is pure: it reads only the file and the settings (the limits, the
+tradable symbols, the phase capital), never the stored kill switch, so a what-if file
+cannot trip the real switch; pass ``kill_switch_tripped`` to model one.
 
 ``lyra killswitch status`` shows the stored switch; ``lyra killswitch reset --by NAME
 --reason TEXT`` re-arms it (audited).
@@ -44,16 +46,33 @@ def risk_assess(
     from lyra.bootstrap import risk_limits
     from lyra.config import load_settings
     from lyra.risk import assess, parse_request_json
+    from lyra.risk.request import MAX_INPUT_CHARS
 
     if input_file is None:
         raise UserError("--input: required: the request as a JSON file")
-    try:
-        text = input_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"--input {input_file}: cannot read: {exc}") from None
+    text = _read_request(input_file, MAX_INPUT_CHARS)
     limits = risk_limits(load_settings())
     result = assess(parse_request_json(text), limits)
     typer.echo(json.dumps(result.to_json(), indent=2))
+
+
+def _read_request(path: Path, limit: int) -> str:
+    """The file's text (UTF-8, a byte order mark skipped), read no further than ``limit``
+    characters' worth: a huge file is refused without being loaded."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(4 * limit + 4)  # UTF-8: at most 4 bytes a character
+            if handle.read(1):
+                raise UserError(
+                    f"--input {path}: larger than a request can be ({limit:,} characters)"
+                )
+        return raw.decode("utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"--input {path}: cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"--input {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def _when(value: datetime | None) -> str:

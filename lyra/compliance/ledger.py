@@ -13,7 +13,14 @@ Lyra's own fill names its rate.
 Import is all-or-nothing: the whole file is checked before anything is returned, and the
 first bad row stops it with its line number and reason (:class:`LedgerError`), so a
 caller never stores half a file. Timestamps must carry a timezone (naive times are
-ambiguous across daylight saving); they are held in UTC.
+ambiguous across daylight saving); they are held in UTC. Every field is bounded
+(:mod:`lyra.compliance.ledger_bounds`, docs/tax.md "Ledger input bounds"): numbers in
+digits, places and magnitude, times between 2009-01-03 and a day after now, text by its
+stored column, so what is read can be stored exactly.
+
+The file is streamed: ``csv`` reads it record by record and only the checked rows are
+kept (no list of lines or dicts), so memory grows with the rows, not with a copy of the
+text.
 
 Money and quantities are :class:`~decimal.Decimal` parsed from the text as written, never
 float. Parsing is a plain ``csv`` loop: about 2 microseconds a row here, so a
@@ -32,6 +39,17 @@ from pathlib import Path
 from typing import Final
 
 from lyra.compliance.gcpause import paused_gc
+from lyra.compliance.ledger_bounds import (
+    EARLIEST,
+    FUTURE_MARGIN,
+    MAX_PLACES,
+    MONEY_LIMIT,
+    QUANTITY_LIMIT,
+    check_number,
+    field_too_long,
+    shown,
+    time_problem,
+)
 from lyra.errors import UserError
 
 __all__ = [
@@ -78,12 +96,15 @@ _ZERO: Final = Decimal(0)
 
 
 class LedgerError(UserError):
-    """A ledger row is wrong: names the line (1 = header) and the reason."""
+    """A ledger row is wrong: names the file, the line (1 = header), the field when one
+    is at fault, and the reason (which starts with the field's name)."""
 
-    def __init__(self, line: int, reason: str, *, source: str = "ledger") -> None:
+    def __init__(self, line: int, reason: str, *, source: str = "ledger", field: str = "") -> None:
         super().__init__(f"{source} line {line}: {reason}")
         self.line = line
         self.reason = reason
+        self.source = source
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,72 +128,137 @@ class Txn:
     aud_source: str
 
 
-def _decimal(text: str, field: str, line: int, source: str) -> Decimal | None:
-    if not text:
-        return None
+#: The number fields in row order, each with the bound of its kind (ledger_bounds).
+_NUMBER_FIELDS: Final = (
+    ("quantity", QUANTITY_LIMIT),
+    ("aud_value", MONEY_LIMIT),
+    ("fee_aud", MONEY_LIMIT),
+    ("to_quantity", QUANTITY_LIMIT),
+    ("given_aud_value", MONEY_LIMIT),
+)
+_LIMITS: Final = tuple(limit for _, limit in _NUMBER_FIELDS)
+_MIN_EXPONENT: Final = -MAX_PLACES
+
+
+#: Distinct number texts whose Decimal is shared while a file is read.
+_SHARED_NUMBERS: Final = 65_536
+
+
+def _numbers(
+    texts: tuple[str, ...], line: int, source: str, shared: dict[str, Decimal]
+) -> list[Decimal | None]:
+    """The five number fields, bounded (:mod:`lyra.compliance.ledger_bounds`): a fast
+    path for good rows, then a field-by-field pass that names the first bad field.
+
+    A Decimal is immutable, so one object serves every row with the same text (a fee of
+    ``9.95``, a weekly buy of ``100.00``): ``shared`` maps texts seen to their value, up to
+    :data:`_SHARED_NUMBERS` of them (a Decimal is 104 bytes; a row has up to five)."""
+    values: list[Decimal | None] = []
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise LedgerError(line, f"{field} {text!r} is not a number", source=source) from None
-    if not value.is_finite():
-        raise LedgerError(line, f"{field} {text!r} is not a finite number", source=source)
-    if value < 0:
-        raise LedgerError(line, f"{field} must not be negative (got {text})", source=source)
-    return value
-
-
-_NUMBER_FIELDS: Final = ("quantity", "aud_value", "fee_aud", "to_quantity", "given_aud_value")
-
-
-def _numbers(texts: tuple[str, ...], line: int, source: str) -> list[Decimal | None]:
-    """The five number fields; a fast path for good rows, then a field-by-field pass that
-    names the first bad field."""
-    try:
-        values = [Decimal(t) if t else None for t in texts]
+        for text in texts:
+            if not text:
+                values.append(None)
+                continue
+            value = shared.get(text)
+            if value is None:
+                value = Decimal(text)
+                if len(shared) < _SHARED_NUMBERS:
+                    shared[text] = value
+            values.append(value)
     except InvalidOperation:
         values = []
-    if values and all(v is None or (v.is_finite() and not v.is_signed()) for v in values):
+    if values and all(
+        v is None
+        or (
+            v.is_finite()
+            and not v.is_signed()
+            and v < limit
+            and v.as_tuple().exponent >= _MIN_EXPONENT  # type: ignore[operator]
+        )
+        for v, limit in zip(values, _LIMITS, strict=True)
+    ):
         return values
-    return [
-        _decimal(text, field, line, source)
-        for text, field in zip(texts, _NUMBER_FIELDS, strict=True)
-    ]
+    checked: list[Decimal | None] = []
+    for text, (field, limit) in zip(texts, _NUMBER_FIELDS, strict=True):
+        if not text:
+            checked.append(None)
+            continue
+        value = check_number(text, field, limit)
+        if isinstance(value, str):
+            raise LedgerError(line, value, source=source, field=field)
+        checked.append(value)
+    return checked
 
 
-def _timestamp(text: str, line: int, source: str) -> datetime:
+def _timestamp(text: str, line: int, source: str, latest: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise LedgerError(
-            line, f"timestamp {text!r} is not ISO 8601 (e.g. 2024-07-01T10:00:00Z)", source=source
+            line,
+            f"timestamp {shown(text)} is not ISO 8601 (e.g. 2024-07-01T10:00:00Z)",
+            source=source,
+            field="timestamp",
         ) from None
     if moment.utcoffset() is None:
         raise LedgerError(
-            line, f"timestamp {text!r} has no timezone (add Z or +10:00)", source=source
+            line,
+            f"timestamp {shown(text)} has no timezone (add Z or +10:00)",
+            source=source,
+            field="timestamp",
         )
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted to UTC leaves datetime's range
+        moment = EARLIEST - FUTURE_MARGIN
+    problem = time_problem(moment, latest)
+    if problem is not None:
+        raise LedgerError(
+            line, f"timestamp {shown(text)} {problem}", source=source, field="timestamp"
+        )
+    return moment
 
 
-def _row(cells: list[str], line: int, source: str, aud_source: str) -> Txn:
+#: Rows whose every field is this short skip the per-field length check.
+_SHORT: Final = 32
+
+
+def _row(
+    cells: list[str],
+    line: int,
+    source: str,
+    aud_source: str,
+    latest: datetime,
+    shared: dict[str, Decimal],
+) -> Txn:
     if len(cells) != len(HEADER):
         raise LedgerError(line, f"expected {len(HEADER)} fields, found {len(cells)}", source=source)
+    if max(map(len, cells)) > _SHORT:
+        too_long = field_too_long(cells, HEADER)
+        if too_long is not None:
+            raise LedgerError(line, too_long, source=source, field=too_long.partition(" ")[0])
     (ts, kind, asset, qty, value, fee, to_asset, to_qty, given, exch, party, ident, lot) = [
         c.strip() for c in cells
     ]
     kind = sys.intern(kind.lower())
     if kind not in TX_TYPES:
         raise LedgerError(
-            line, f"type {kind!r} is not one of {', '.join(sorted(TX_TYPES))}", source=source
+            line,
+            f"type {kind!r} is not one of {', '.join(sorted(TX_TYPES))}",
+            source=source,
+            field="type",
         )
     if not asset:
-        raise LedgerError(line, "asset is empty", source=source)
+        raise LedgerError(line, "asset is empty", source=source, field="asset")
     quantity, aud_value, fee_aud, to_quantity, given_value = _numbers(
-        (qty, value, fee, to_qty, given), line, source
+        (qty, value, fee, to_qty, given), line, source, shared
     )
     if not quantity:
-        raise LedgerError(line, "quantity must be greater than 0", source=source)
+        raise LedgerError(line, "quantity must be greater than 0", source=source, field="quantity")
     if kind in _NEEDS_VALUE and aud_value is None:
-        raise LedgerError(line, f"aud_value is required for {kind}", source=source)
+        raise LedgerError(
+            line, f"aud_value is required for {kind}", source=source, field="aud_value"
+        )
     if kind == "swap":
         if not to_asset or to_quantity is None or to_quantity == 0:
             raise LedgerError(line, "swap needs to_asset and to_quantity > 0", source=source)
@@ -183,7 +269,9 @@ def _row(cells: list[str], line: int, source: str, aud_source: str) -> Txn:
                 line, "swap needs aud_value (received) or given_aud_value", source=source
             )
     if lot and kind not in DISPOSALS:
-        raise LedgerError(line, f"lot is only for disposals, not {kind}", source=source)
+        raise LedgerError(
+            line, f"lot is only for disposals, not {kind}", source=source, field="lot"
+        )
     if ident.lower().startswith(FILL_KEY_PREFIX):
         raise LedgerError(
             line, f"id {ident!r}: ids starting {FILL_KEY_PREFIX!r} are Lyra's fills", source=source
@@ -192,7 +280,7 @@ def _row(cells: list[str], line: int, source: str, aud_source: str) -> Txn:
     # names are interned: a million rows share a handful of strings.
     return Txn(
         line,
-        _timestamp(ts, line, source),
+        _timestamp(ts, line, source, latest),
         kind,
         sys.intern(asset.upper()),
         quantity,
@@ -202,31 +290,50 @@ def _row(cells: list[str], line: int, source: str, aud_source: str) -> Txn:
         to_quantity,
         given_value,
         sys.intern(exch.lower()),
-        party,
+        sys.intern(party),
         ident or f"L{line}",
         lot,
         aud_source,
     )
 
 
-def parse_ledger(lines: Iterable[str], *, source: str = "ledger") -> tuple[Txn, ...]:
-    """Every row of a transactions CSV, checked, in file order; the first bad row raises
-    :class:`LedgerError` and nothing is returned."""
-    reader: Iterator[list[str]] = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        raise LedgerError(1, "file is empty (expected the header row)", source=source)
-    if tuple(h.strip().lower() for h in header) != HEADER:
-        raise LedgerError(1, f"header must be {','.join(HEADER)}", source=source)
+def _records(lines: Iterable[str], source: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` of each CSV record after the header; a record the ``csv`` module
+    cannot read (a field past its size limit, a stray NUL) is a :class:`LedgerError`."""
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise LedgerError(1, "file is empty (expected the header row)", source=source)
+        if tuple(h.strip().lower() for h in header) != HEADER:
+            raise LedgerError(1, f"header must be {','.join(HEADER)}", source=source)
+        line = reader.line_num + 1
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        # field_size_limit (128 KiB by default) is left as it is: a field that long is
+        # refused here already, and the columns are far shorter (ledger_bounds).
+        raise LedgerError(reader.line_num, f"cannot be read as CSV: {exc}", source=source) from None
+
+
+def parse_ledger(
+    lines: Iterable[str], *, source: str = "ledger", now: datetime | None = None
+) -> tuple[Txn, ...]:
+    """Every row of a transactions CSV, checked and bounded (``ledger_bounds``; ``now``
+    sets the latest time allowed, default the clock), in file order; the first bad row
+    raises :class:`LedgerError` and nothing is returned."""
+    latest = (now or datetime.now(UTC)) + FUTURE_MARGIN
     aud_source = f"csv:{source}"
     rows: list[Txn] = []
     seen: set[str] = set()
-    for line, cells in enumerate(reader, start=2):
+    shared: dict[str, Decimal] = {}
+    for line, cells in _records(lines, source):
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
-        txn = _row(cells, line, source, aud_source)
+        txn = _row(cells, line, source, aud_source, latest, shared)
         if txn.id in seen:
-            raise LedgerError(line, f"id {txn.id!r} is used twice", source=source)
+            raise LedgerError(line, f"id {shown(txn.id)} is used twice", source=source, field="id")
         seen.add(txn.id)
         rows.append(txn)
     return tuple(rows)

@@ -6,9 +6,10 @@ panel. Nothing here is read at import time: the CLI or a flow calls :func:`load_
 once at its entry and passes the object down.
 
 Source order (pydantic-settings): explicit keyword arguments, then ``LYRA_*`` environment
-variables, then a ``.env`` file in the working directory, then the defaults below. An
-environment variable that starts with ``LYRA_`` but names no setting is an error (a typo
-such as ``LYRA_PAHSE`` must not silently leave the default in force).
+variables, then a ``.env`` file in the working directory, then the defaults below. A
+name that starts with ``LYRA_`` but names no setting, in the environment or in ``.env``,
+is an error (a typo such as ``LYRA_PAHSE`` must not silently leave the default in force);
+every value is checked here, before anything is written (lyra/config/checks.py).
 
 Usage::
 
@@ -26,6 +27,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lyra.config.checks import (
+    check_base_url,
+    check_home,
+    check_redis_url,
+    check_tier_shares,
+    refuse_duplicates,
+)
+from lyra.config.credentials import parse_exchange_credentials
+from lyra.errors import ConfigError
 from lyra.market.types import TIMEFRAMES
 from lyra.rollout.phases import PhaseRun
 
@@ -58,6 +68,16 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default sqlite:///<home>/lyra.db. PostgreSQL: "
         "postgresql+psycopg://user@host/db",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key of the audit chain (created on first use); default "
+        "<home>/audit/chain.key. Keep it, and a backup, out of the database admins' reach.",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="Append-only JSON lines of audit chain anchors; default "
+        "<home>/audit/anchors.jsonl.",
     )
 
     # --- rollout ---------------------------------------------------------------------
@@ -103,6 +123,12 @@ class Settings(BaseSettings):
     )
     risk_max_drawdown: Decimal = Field(
         default=Decimal("0.15"), gt=0, le=Decimal("0.15"), description="Kill switch drawdown."
+    )
+    risk_reconcile_tolerance: Decimal = Field(
+        default=Decimal("0.005"),
+        ge=0,
+        lt=1,
+        description="Live phases: share of equity the ledger may differ from the exchange.",
     )
     risk_premium_vote_above_usd: Decimal = Field(
         default=Decimal(10_000), gt=0, le=10_000, description="Premium vote above this notional."
@@ -329,6 +355,20 @@ class Settings(BaseSettings):
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     llm_timeout_s: float = Field(default=60.0, gt=0, le=600)
     llm_max_in_flight: int = Field(default=16, ge=1, le=512)
+    key_probe_cooldown_s: float = Field(
+        default=900.0,
+        ge=1,
+        le=7 * 86_400,
+        description="How long a key a 402 disabled rests before the provider is asked "
+        "whether it has credit again (GET /key); a key a 401 disabled waits for a person.",
+    )
+    run_lock_wait_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="Seconds a market analysis waits for another in progress to finish "
+        "before it ends in the state Overlapping (it never runs beside it).",
+    )
     daily_budget_usd: Decimal = Field(default=Decimal("200"), ge=0)
     backtest_budget_usd: Decimal = Field(
         default=Decimal("5"),
@@ -353,7 +393,9 @@ class Settings(BaseSettings):
     def _lower_exchanges(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one exchange is required")
-        return [v.lower() for v in value]
+        lowered = [v.lower() for v in value]
+        refuse_duplicates(lowered)
+        return lowered
 
     @field_validator("symbols")
     @classmethod
@@ -366,13 +408,35 @@ class Settings(BaseSettings):
             if not (sep and base and quote):
                 raise ValueError(f"symbol {symbol!r} is not BASE/QUOTE, e.g. BTC/USD")
             out.append(f"{base}/{quote}")
+        refuse_duplicates(out)
         return out
+
+    @field_validator("offline_analysts", "news_assets")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        refuse_duplicates(value)
+        return value
+
+    # Checked here, before anything is written (lyra.config.checks says why).
+    _home = field_validator("home")(check_home)
+    _base_url = field_validator("openrouter_base_url")(check_base_url)
+    _tier_shares = field_validator("tier_shares")(check_tier_shares)
+    _redis_url = field_validator("redis_url")(check_redis_url)
 
     @field_validator("timeframe")
     @classmethod
     def _check_timeframe(cls, value: str) -> str:
         if value not in TIMEFRAMES:
             raise ValueError(f"timeframe {value!r} is not one of {', '.join(TIMEFRAMES)}")
+        return value
+
+    @field_validator("exchange_credentials")
+    @classmethod
+    def _check_credentials(cls, value: SecretStr | None) -> SecretStr | None:
+        try:
+            parse_exchange_credentials(value)  # malformed: refused now, in every phase
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("LYRA_EXCHANGE_CREDENTIALS: ")) from None
         return value
 
     @field_validator("replay_start")
@@ -422,3 +486,13 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Where report files are written (``<home>/reports``)."""
         return self.home / "reports"
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        """The audit chain's key file in force (``<home>/audit/chain.key`` by default)."""
+        return self.audit_key_file or self.home / "audit" / "chain.key"
+
+    @property
+    def effective_audit_anchor_file(self) -> Path:
+        """The audit anchor file in force (``<home>/audit/anchors.jsonl`` by default)."""
+        return self.audit_anchor_file or self.home / "audit" / "anchors.jsonl"

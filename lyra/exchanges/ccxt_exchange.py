@@ -19,10 +19,16 @@ closed candles, tickers) and, with API keys, a :class:`~lyra.execution.broker.Br
 Orders (docs/stack.md, "ccxt": never retry it blindly): ``create_order`` carries the
 client order id (ccxt's unified ``clientOrderId`` param) and is sent once; a network
 error leaves the outcome unknown, and the caller must :meth:`CcxtExchange.find` the order
-before anything is resent. The look-up is ``fetch_order(None, symbol, {"clientOrderId":
-id})`` where ccxt supports it (binance: ``origClientOrderId``), else a scan of the open
-and closed orders. The fills of an order come from the create response when the venue
-includes them (binance ``newOrderRespType=FULL``), else from ``fetch_order_trades``.
+before anything is resent. The client id travels in the venue's
+``client_order_id_param`` (ccxt's unified ``clientOrderId``; Coinbase's raw
+``client_order_id``). The look-up is the venue table's ``order_lookup``:
+``fetch_order(None, symbol, {"clientOrderId": id})`` where ccxt supports it (binance:
+``origClientOrderId``), else a bounded, paged scan of the order lists
+(:mod:`~lyra.exchanges.ccxt_order_scan`: Kraken, Coinbase). The fills of an order come
+from the create response when the venue includes them (binance
+``newOrderRespType=FULL``), else from ``fetch_order_trades`` where ccxt can make that
+call (Kraken's needs the trade ids: it gets them when the order lists them), else the
+order's cumulative figures stand.
 
 Usage::
 
@@ -38,23 +44,25 @@ Usage::
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from lyra.errors import ConfigError, ExchangeRejectedError, InvariantError
+from lyra.exchanges.ccxt_balance import read_holdings
 from lyra.exchanges.ccxt_calls import CapabilityError, CcxtCalls, OrderNotFoundError, RetryPolicy
 from lyra.exchanges.ccxt_candles import candle_frame, closed_candles
 from lyra.exchanges.ccxt_client import CcxtFactory, Credentials, build_client
 from lyra.exchanges.ccxt_markets import CcxtMarkets, MarketsCache
 from lyra.exchanges.ccxt_numbers import from_ms, number
 from lyra.exchanges.ccxt_order_parse import parse_ccxt_order
+from lyra.exchanges.ccxt_order_scan import scan_for_client_id, scan_start
 from lyra.exchanges.venues import Venue, VenueTable, load_venues
 from lyra.execution.types import MarketRules, OrderIntent, OrderReport, OrderState
 from lyra.market.types import Market, Ticker, timeframe_delta
+from lyra.portfolio.exchange_equity import ExchangeHoldings
 from lyra.security.redaction import Redactor
 
 __all__ = ["CcxtExchange"]
@@ -214,6 +222,10 @@ class CcxtExchange:
     async def submit(self, intent: OrderIntent) -> OrderReport:
         """Send the market order once, with its client order id; never retried here."""
         market = await self._order_market(intent.symbol)
+        # A venue whose market buy spends a quote amount (venue table: market_buy_price)
+        # is given the reference price for ccxt to compute it; others take no price.
+        priced = self._venue.market_buy_price and intent.side.value == "buy"
+        price = str(intent.reference_price) if priced else None
         raw = await self._calls.send(
             f"create order {intent.client_order_id}",
             lambda: self._ccxt.create_order(
@@ -221,27 +233,45 @@ class CcxtExchange:
                 "market",
                 intent.side.value,
                 str(intent.amount),
-                None,
-                {"clientOrderId": intent.client_order_id},
+                price,
+                {self._venue.client_order_id_param: intent.client_order_id},
             ),
         )
         return await self._with_trades(raw, market)
 
-    async def find(self, client_order_id: str, symbol: str) -> OrderReport | None:
-        """The order with this client id, or None when the exchange does not know it."""
+    async def find(
+        self, client_order_id: str, symbol: str, *, since: datetime | None = None
+    ) -> OrderReport | None:
+        """The order with this client id, or None when the exchange does not know it.
+
+        ``since`` (the order's instant, :attr:`OrderIntent.as_of`) bounds a scan's window;
+        without it the venue's ``lookback_hours`` before now do.
+        """
         market = await self._order_market(symbol)
-        try:
-            raw = await self._calls.read(
-                f"find order {client_order_id}",
-                lambda: self._ccxt.fetch_order(None, symbol, {"clientOrderId": client_order_id}),
-            )
-        except OrderNotFoundError:
-            return None
-        except CapabilityError:  # no fetch by client id on this venue: scan the lists
-            found = await self._scan(client_order_id, symbol)
-            if found is None:
+        if self._venue.order_lookup.by == "fetch_order":
+            try:
+                fetched: dict[str, Any] = await self._calls.read(
+                    f"find order {client_order_id}",
+                    lambda: self._ccxt.fetch_order(
+                        None, symbol, {"clientOrderId": client_order_id}
+                    ),
+                )
+            except OrderNotFoundError:
                 return None
-            raw = found
+            except CapabilityError:  # no fetch by client id on this venue: scan the lists
+                pass
+            else:
+                return await self._with_trades(fetched, market)
+        raw = await scan_for_client_id(
+            self._calls,
+            self._ccxt,
+            self._venue.order_lookup,
+            client_order_id,
+            symbol,
+            start=scan_start(self._venue.order_lookup, since, self._clock()),
+        )
+        if raw is None:
+            return None
         return await self._with_trades(raw, market)
 
     async def open_orders(self) -> list[OrderReport]:
@@ -254,6 +284,13 @@ class CcxtExchange:
             base, quote = self._markets.currencies_of(str(raw.get("symbol") or ""))
             reports.append(parse_ccxt_order(raw, base, quote, now=self._clock()))
         return reports
+
+    async def holdings(self) -> ExchangeHoldings:
+        """The account's balances marked to market here (the live kill switch's equity,
+        :mod:`lyra.exchanges.ccxt_balance`)."""
+        self._require_keys("read the balance")
+        markets = await self._markets.spot()
+        return await read_holdings(self.id, self._calls, self._ccxt, markets, self.fetch_ticker)
 
     async def cancel(self, report: OrderReport) -> OrderReport:
         """Cancel an open order, once; its state after the cancel."""
@@ -304,24 +341,18 @@ class CcxtExchange:
         base, quote = market["base"], market["quote"]
         report = parse_ccxt_order(raw, base, quote, now=self._clock())
         if report.filled > 0 and not report.fills and self._ccxt.has.get("fetchOrderTrades"):
-            trades = await self._calls.read(
-                f"trades of order {report.exchange_order_id}",
-                lambda: self._ccxt.fetch_order_trades(report.exchange_order_id, market["symbol"]),
-            )
-            report = parse_ccxt_order({**raw, "trades": trades}, base, quote, now=self._clock())
-        return report
-
-    async def _scan(self, client_order_id: str, symbol: str) -> dict[str, Any] | None:
-        for method in ("fetch_open_orders", "fetch_closed_orders"):
-            fetch: Callable[[str], Awaitable[list[dict[str, Any]]]] = getattr(self._ccxt, method)
+            # Kraken's (emulated) call needs the order's trade ids, ccxt's "trades" param;
+            # without them ccxt cannot make it and the order's cumulative figures stand.
+            ids = [t["id"] for t in raw.get("trades") or [] if t.get("id") is not None]
+            params = {"trades": ids} if ids else {}
             try:
-                raws = await self._calls.read(
-                    f"{method} {symbol}", functools.partial(fetch, symbol)
+                trades = await self._calls.read(
+                    f"trades of order {report.exchange_order_id}",
+                    lambda: self._ccxt.fetch_order_trades(
+                        report.exchange_order_id, market["symbol"], None, None, params
+                    ),
                 )
             except CapabilityError:
-                continue
-            for raw in raws:
-                if raw.get("clientOrderId") == client_order_id:
-                    found: dict[str, Any] = raw
-                    return found
-        return None
+                return report
+            report = parse_ccxt_order({**raw, "trades": trades}, base, quote, now=self._clock())
+        return report

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lyra.errors import ConfigError, UnknownExchangeError
 
 __all__ = [
+    "OrderLookup",
     "Venue",
     "VenueTable",
     "load_venues",
@@ -52,6 +53,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OrderLookup(_Strict):
+    """How an order is found again by its client order id (:mod:`lyra.exchanges.ccxt_order_scan`).
+
+    ``by``: ``fetch_order`` asks ccxt's ``fetchOrder`` with the unified ``clientOrderId``
+    (Binance's ``origClientOrderId``); ``scan`` reads the order lists ``lists`` (ccxt
+    method names) instead, for a venue whose ``fetchOrder`` needs the exchange's own id
+    (Kraken's txid, Coinbase's order_id). ``filter``: the lists take the client id and
+    the venue narrows them (Kraken's ``cl_ord_id``). ``paging``: ``offset`` (the raw
+    parameter ``page_param`` counts results, ``page_size`` a page), ``cursor`` (ccxt
+    leaves the venue's cursor in an order's ``info``; ``page_param`` sends it back), or
+    ``none``. A scan reads at most ``max_pages`` pages a list, from ``lookback_hours``
+    before the order's instant.
+    """
+
+    by: Literal["fetch_order", "scan"] = "fetch_order"
+    lists: tuple[str, ...] = ("fetchOpenOrders", "fetchClosedOrders")
+    filter: bool = False
+    paging: Literal["none", "offset", "cursor"] = "none"
+    page_param: str | None = None
+    page_size: int = Field(default=100, gt=0)
+    max_pages: int = Field(default=10, gt=0)
+    lookback_hours: int = Field(default=48, gt=0)
+
+    @model_validator(mode="after")
+    def _paging_names_its_parameter(self) -> OrderLookup:
+        if self.paging != "none" and not self.page_param:
+            raise ValueError(f"paging {self.paging!r} needs page_param")
+        return self
+
+
 class _VenueEntry(_Strict):
     """A venue's row as written in the YAML (its id is the key)."""
 
@@ -62,6 +93,9 @@ class _VenueEntry(_Strict):
     ohlcv_limit: int | None = Field(default=None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
     amount_precision: AmountPrecision | None = None
+    client_order_id_param: str = Field(default="clientOrderId", min_length=1)
+    market_buy_price: bool = False
+    order_lookup: OrderLookup = Field(default_factory=OrderLookup)
 
 
 class Venue(_VenueEntry):

@@ -9,6 +9,7 @@ submission is then UNKNOWN and must be looked up before anything is resent) and
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from lyra.execution.types import MarketRules, OrderIntent, OrderReport
@@ -43,8 +44,13 @@ class Broker(Protocol):
         """Send the order once; never retried inside (a retry must look it up first)."""
         ...
 
-    async def find(self, client_order_id: str, symbol: str) -> OrderReport | None:
-        """The order with this client id, or None when the exchange never received it."""
+    async def find(
+        self, client_order_id: str, symbol: str, *, since: datetime | None = None
+    ) -> OrderReport | None:
+        """The order with this client id, or None when the exchange never received it.
+
+        ``since`` (the order's instant, or when its row was written) bounds the window a
+        venue without a fetch-by-client-id scans (lyra/exchanges/ccxt_order_scan.py)."""
         ...
 
     async def open_orders(self) -> list[OrderReport]:

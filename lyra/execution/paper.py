@@ -23,6 +23,15 @@ way every time:
 - **Deterministic.** The same intent against the same candle gives the same report, with
   fill ids derived from the client order id and the candle, so re-running a submission
   after a crash books nothing twice (the fills are UNIQUE per order and fill id).
+- **A book that survives a crash.** The paper exchange keeps every order it took in a
+  :class:`PaperBook`, as a real exchange does: the composition root gives it the
+  database's (``paper_orders``, :mod:`lyra.store.paper_book`), written in a transaction
+  of its own before the report is returned. A process killed between the paper fill and
+  the recording of it leaves a ``submitting`` row that the next run's reconciliation
+  finds in the book and records once; an order the book never took is marked failed, as
+  for a live exchange (docs/domain.md, "Execution", crash points). A client id the
+  database's book already holds is refused as a duplicate, so a paper order is never
+  filled twice; the in-memory book of a backtest keeps the last outcome.
 
 Usage::
 
@@ -36,9 +45,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final
+from typing import Final, Protocol
 
-from lyra.errors import UnknownSymbolError
+from lyra.errors import ExchangeRejectedError, UnknownSymbolError
 from lyra.execution.checks import round_down
 from lyra.execution.fees import taker_fee
 from lyra.execution.types import (
@@ -52,7 +61,16 @@ from lyra.execution.types import (
 from lyra.market.exchange import ExchangeClient
 from lyra.market.types import Ticker
 
-__all__ = ["Bar", "FillModel", "NextBar", "PaperBroker", "simulate_fill"]
+__all__ = [
+    "Bar",
+    "FillModel",
+    "MemoryPaperBook",
+    "NextBar",
+    "PaperBook",
+    "PaperBroker",
+    "duplicate_order",
+    "simulate_fill",
+]
 
 _PRICE_PLACES: Final = Decimal("1e-8")
 _MONEY_PLACES: Final = Decimal("1e-12")
@@ -153,15 +171,48 @@ def simulate_fill(
     )
 
 
+class PaperBook(Protocol):
+    """The paper exchange's own record of the orders it took (see the module docstring)."""
+
+    def accept(self, intent: OrderIntent, report: OrderReport) -> OrderReport:
+        """Keep ``report`` as the outcome of ``intent`` and return it, durably before
+        returning; a durable book refuses a client id it holds (ExchangeRejectedError)."""
+        ...
+
+    def get(self, client_order_id: str) -> OrderReport | None:
+        """The outcome kept for this client id, or None when the book never took it."""
+        ...
+
+
+def duplicate_order(client_order_id: str) -> ExchangeRejectedError:
+    """The refusal of a client id the paper book already holds (as an exchange refuses it)."""
+    return ExchangeRejectedError(f"paper: duplicate client order id {client_order_id}")
+
+
+class MemoryPaperBook:
+    """A paper book in this process's memory, lost with it (backtests, tests). The last
+    outcome of a client id is kept: a backtest may simulate the same bar again."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, OrderReport] = {}
+
+    def accept(self, intent: OrderIntent, report: OrderReport) -> OrderReport:
+        self._orders[report.client_order_id] = report
+        return report
+
+    def get(self, client_order_id: str) -> OrderReport | None:
+        return self._orders.get(client_order_id)
+
+
 class PaperBroker:
     """A :class:`~lyra.execution.broker.Broker` that fills on paper from market data.
 
     ``data`` gives the markets (rules) and the ticker fallback; ``next_bar`` the candle an
     order executes in. ``ticker_fallback`` False (a backtest): an order whose next candle
     is not in the data is cancelled unfilled, never filled at a price from another time.
-    Nothing is kept between processes: a paper order is decided the
-    moment it is submitted, and :meth:`find` answers from this process's memory only, so
-    after a restart an unconfirmed paper order is simply simulated again (same report).
+    A paper order is decided the moment it is submitted and kept in ``book`` (default: in
+    memory), which :meth:`find` answers from: give it the database's book to have paper
+    orders outlive the process, as the composition root does.
     """
 
     def __init__(
@@ -173,6 +224,7 @@ class PaperBroker:
         model: FillModel | None = None,
         fee_rate: Decimal | None = None,
         ticker_fallback: bool = True,
+        book: PaperBook | None = None,
     ) -> None:
         self._exchange = exchange
         self._ticker_fallback = ticker_fallback
@@ -180,7 +232,7 @@ class PaperBroker:
         self._next_bar = next_bar
         self._model = model or FillModel()
         self._fee_rate = fee_rate
-        self._placed: dict[str, OrderReport] = {}
+        self._book: PaperBook = book if book is not None else MemoryPaperBook()
 
     @property
     def exchange(self) -> str:
@@ -215,8 +267,7 @@ class PaperBroker:
                 symbol=intent.symbol,
                 detail="paper: the next candle is not in the data; not filled",
             )
-            self._placed[intent.client_order_id] = report
-            return report
+            return self._book.accept(intent, report)
         if bar is None:
             ticker_price = (await self._data.fetch_ticker(intent.symbol)).last
         report = simulate_fill(
@@ -227,11 +278,12 @@ class PaperBroker:
             fee_rate=rules.taker_fee if rules.taker_fee is not None else taker_fee(self._exchange),
             model=self._model,
         )
-        self._placed[intent.client_order_id] = report
-        return report
+        return self._book.accept(intent, report)
 
-    async def find(self, client_order_id: str, symbol: str) -> OrderReport | None:
-        return self._placed.get(client_order_id)
+    async def find(
+        self, client_order_id: str, symbol: str, *, since: datetime | None = None
+    ) -> OrderReport | None:
+        return self._book.get(client_order_id)
 
     async def open_orders(self) -> list[OrderReport]:
         return []  # immediate-or-cancel: a paper order is never left open

@@ -48,6 +48,7 @@ from lyra.llm.leases import Lease, LeaseBook, LeaseKey
 from lyra.resilience.breaker import BreakerPolicy, BreakerStatus, breaker_name
 from lyra.spend.budget import BudgetPolicy, charge_nusd
 from lyra.store.budget import Settlement
+from lyra.store.gateway_leases_pg import close_lease_pg, open_lease_pg
 from lyra.store.gateway_transactions import (
     BreakerCheck,
     LeaseClosing,
@@ -186,19 +187,18 @@ class Admission:
         if calls > 1:  # cover the calls in flight twice over, or a lease lasts one round
             calls = max(calls, 2 * self._book.in_flight(key))
         sizes = [amount * calls, amount]
-        grant = await self._writer.run(
-            partial(
-                open_lease,
-                policy=self._budget,
-                now=datetime.now(UTC),
-                tier=tier,
-                key_alias=key_alias,
-                model=model,
-                task=task,
-                amounts=sizes if calls > 1 else sizes[1:],
-                ttl=self._options.reservation_ttl,
-            )
+        reserve = partial(
+            open_lease,
+            policy=self._budget,
+            now=datetime.now(UTC),
+            tier=tier,
+            key_alias=key_alias,
+            model=model,
+            task=task,
+            amounts=sizes if calls > 1 else sizes[1:],
+            ttl=self._options.reservation_ttl,
         )
+        grant = await self._writer.run(reserve, direct=partial(open_lease_pg, **reserve.keywords))
         if grant.refusal is not None:
             raise grant.refusal
         if grant.reservation is None:
@@ -232,6 +232,17 @@ class Admission:
         now = datetime.now(UTC)
         if closing is None:  # the common case: group-committed with other calls
             self._note(await self._writer.conclude([record], names, self._breaker, now))
+            return
+        if self._writer.database.dialect == "postgresql":
+            # The record joins the group commit, then the settlement is one statement
+            # (two round trips, not eight): committed, in that order, before this returns.
+            # A crash in between leaves the lease to expire, counted in full: the safe side.
+            self._note(await self._writer.conclude([record], names, self._breaker, now))
+            settlement = await self._writer.run(
+                partial(close_lease, closing=closing, now=now),
+                direct=partial(close_lease_pg, closing=closing, now=now),
+            )
+            self._check(ticket.lease, settlement)
             return
         views, settlement = await self._writer.run(
             partial(

@@ -4,12 +4,26 @@ market. Pure: the account's rows live in :mod:`lyra.store.accounts`."""
 from __future__ import annotations
 
 from lyra.portfolio.accounting import FillEffect, PositionState, apply_fill
+from lyra.portfolio.exchange_equity import (
+    CASH_AT_PAR,
+    EquityDiscrepancy,
+    EquityReconciliation,
+    ExchangeHoldings,
+    HoldingsSource,
+    reconcile_equity,
+)
 from lyra.portfolio.valuation import PositionLine, Valuation
 
 __all__ = [
+    "CASH_AT_PAR",
+    "EquityDiscrepancy",
+    "EquityReconciliation",
+    "ExchangeHoldings",
     "FillEffect",
+    "HoldingsSource",
     "PositionLine",
     "PositionState",
     "Valuation",
     "apply_fill",
+    "reconcile_equity",
 ]

@@ -14,7 +14,14 @@ Usage::
 
 from lyra.risk.assess import CHECKS, DEFAULT_LIMITS, RiskAssessment, assess, needs_premium_vote
 from lyra.risk.check import Check, CheckContext, RiskCheck
-from lyra.risk.killswitch import KillSwitchState, drawdown, observe_equity, reset_state
+from lyra.risk.killswitch import (
+    KillSwitchState,
+    drawdown,
+    observe_equity,
+    reset_state,
+    running_peak,
+    trip_state,
+)
 from lyra.risk.limits import (
     DEFAULT_SYMBOLS,
     MAX_ASSET_SHARE,
@@ -68,7 +75,9 @@ __all__ = [
     "phase_capital",
     "reset_state",
     "resolve_stop",
+    "running_peak",
     "signed",
     "size_order",
+    "trip_state",
     "validate_request",
 ]

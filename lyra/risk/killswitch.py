@@ -20,6 +20,15 @@ Decisions the rule leaves open:
 - Tripping is idempotent: a tripped switch stays as it tripped (time, reason, figures)
   until the reset; further checks only update the last equity seen.
 - Nothing but a reset un-trips it, not even equity recovering above the peak.
+- One peak (docs/domain.md, "Risk"): :func:`running_peak` is the one definition, the
+  highest equity marked to market the account has been observed at. The portfolio's
+  valuation (:func:`lyra.store.accounts.value_account`) and this switch both take it, and
+  every equity the switch observes for an account is also recorded as that account's
+  snapshot with the switch's peak (:mod:`lyra.services.pre_trade`), so the report and
+  the switch show the same figure; a reset re-bases both.
+- A ledger that disagrees with the exchange (:mod:`lyra.portfolio.exchange_equity`)
+  trips the switch too (:func:`trip_state`): the figures the risk rules size on cannot
+  be trusted until a person has looked.
 """
 
 from __future__ import annotations
@@ -31,7 +40,14 @@ from decimal import Decimal
 from lyra.risk.figures import fmt, pct
 from lyra.risk.limits import RiskLimits
 
-__all__ = ["KillSwitchState", "drawdown", "observe_equity", "reset_state"]
+__all__ = [
+    "KillSwitchState",
+    "drawdown",
+    "observe_equity",
+    "reset_state",
+    "running_peak",
+    "trip_state",
+]
 
 
 def drawdown(equity: Decimal, peak: Decimal) -> Decimal:
@@ -39,6 +55,16 @@ def drawdown(equity: Decimal, peak: Decimal) -> Decimal:
     if peak <= 0 or equity >= peak:
         return Decimal(0)
     return (peak - equity) / peak
+
+
+def running_peak(previous: Decimal | None, *equities: Decimal) -> Decimal:
+    """The peak after observing ``equities``: the highest of ``previous`` (None before the
+    first observation) and each of them. The one definition of peak equity, shared by the
+    portfolio's valuation and the kill switch (module docstring)."""
+    seen = [e for e in (previous, *equities) if e is not None]
+    if not seen:
+        raise ValueError("a peak needs at least one equity")
+    return max(seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +102,9 @@ def observe_equity(
     """The state after seeing ``equity`` (marked to market) against ``peak_equity``."""
     if not equity.is_finite() or not peak_equity.is_finite():
         raise ValueError("equity and peak_equity must be finite")
-    seen = [equity]
-    if state.high_water is not None:
-        seen.append(state.high_water)
+    high = running_peak(state.high_water, equity)
     if state.reset_at is None:
-        seen.append(peak_equity)
-    high = max(seen)
+        high = running_peak(high, peak_equity)
     observed = _seen(state, high, equity, now)
     fall = drawdown(equity, high)
     if state.tripped or fall < limits.max_drawdown:
@@ -130,4 +153,21 @@ def reset_state(state: KillSwitchState, *, by: str, reason: str, now: datetime) 
         reset_by=by,
         reset_reason=reason,
         high_water=base,
+    )
+
+
+def trip_state(
+    state: KillSwitchState, *, reason: str, equity: Decimal, now: datetime
+) -> KillSwitchState:
+    """The state tripped for ``reason`` other than the drawdown (a ledger that disagrees
+    with the exchange); a switch already tripped stays as it tripped."""
+    if state.tripped:
+        return state
+    return replace(
+        state,
+        tripped=True,
+        tripped_at=now,
+        reason=reason,
+        equity=equity,
+        peak_equity=state.high_water,
     )

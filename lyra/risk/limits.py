@@ -77,6 +77,9 @@ class RiskLimits:
       amount precision is not given (the satoshi).
     - ``symbols``: the markets that may be traded; any other symbol is refused.
     - ``paper_capital_usd`` / ``live_capital_cap_usd``: phase capital (module docstring).
+    - ``reconcile_tolerance`` 0.005: in live phases, the share of the equity by which the
+      ledger may differ from the exchange's holdings before the difference is an
+      ``EquityDiscrepancy`` that trips the kill switch (lyra/portfolio/exchange_equity.py).
     """
 
     risk_per_trade: Decimal = RISK_PER_TRADE
@@ -90,6 +93,7 @@ class RiskLimits:
     max_volatility: Decimal = Decimal("0.10")
     atr_stop_multiple: Decimal = Decimal(2)
     equity_tolerance: Decimal = Decimal("0.001")
+    reconcile_tolerance: Decimal = Decimal("0.005")
     amount_step: Decimal = Decimal("0.00000001")
     symbols: frozenset[str] = field(default=DEFAULT_SYMBOLS)
     paper_capital_usd: Decimal = Decimal(100_000)
@@ -116,6 +120,8 @@ class RiskLimits:
             raise ValueError("risk limits must be positive finite figures")
         if self.max_orders_per_interval < 1 or self.order_interval_s < 1:
             raise ValueError("max orders and their interval must be at least 1")
+        if not self.reconcile_tolerance.is_finite() or not 0 <= self.reconcile_tolerance < 1:
+            raise ValueError("reconcile_tolerance must be a share in [0, 1)")
         if self.paper_capital_usd < 0 or self.live_capital_cap_usd < 0:
             raise ValueError("phase capital must not be negative")
 

@@ -23,20 +23,43 @@ silently become "no stop".
 
 Bad input raises :class:`RiskInputError` naming the field (``proposal.stop_price: must be
 below price for a buy``); it is never sized.
+
+The JSON text itself is bounded before and while it is parsed (docs/domain.md, "Risk
+input bounds"), so no input ends in a traceback: at most :data:`MAX_INPUT_CHARS`
+characters, objects and arrays nested at most :data:`MAX_DEPTH` deep (checked by a scan
+before ``json`` recurses), numbers at most :data:`MAX_NUMBER_CHARS` characters (a
+5,000-digit integer would pass Python's own 4,300-digit limit check only to fail it),
+no key twice in one object (JSON leaves duplicates undefined; Python would silently keep
+the last), and a leading UTF-8 byte order mark is skipped (editors on Windows write one;
+the tax ledger accepts one too). ``true`` is not a number: integer and boolean fields
+are strict, so ``"phase": true`` is refused instead of read as phase 1.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from lyra.errors import UserError
 from lyra.rollout.phases import PhaseRun
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_INPUT_CHARS",
+    "MAX_NUMBER_CHARS",
     "MarketData",
     "Portfolio",
     "Proposal",
@@ -51,6 +74,12 @@ __all__ = [
 _MAX_ADJUSTED = 15
 _MIN_ADJUSTED = -18
 _MAX_DIGITS = 34
+#: A request is a few hundred bytes; a portfolio of thousands of positions stays far below.
+MAX_INPUT_CHARS: Final = 1_000_000
+#: The contract nests three deep (request, portfolio, positions).
+MAX_DEPTH: Final = 32
+#: Longest number text: 34 digits, a sign, a point and an exponent fit with room to spare.
+MAX_NUMBER_CHARS: Final = 64
 
 
 def _sane(value: Decimal) -> Decimal:
@@ -140,18 +169,18 @@ class MarketData(_Strict):
 class RiskRequest(_Strict):
     """One proposed trade with everything the checks need (the CLI's input file)."""
 
-    phase: Annotated[int, Field(ge=1, le=5)]
+    phase: Annotated[StrictInt, Field(ge=1, le=5)]
     portfolio: Portfolio
     proposal: Proposal
     market: MarketData
-    orders_in_interval: Annotated[int, Field(ge=0)] = 0
-    kill_switch_tripped: bool = False
+    orders_in_interval: Annotated[StrictInt, Field(ge=0)] = 0
+    kill_switch_tripped: StrictBool = False
     consensus_threshold: (
         Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), AfterValidator(_sane)] | None
     ) = None
     order_mode: Literal["none", "validate", "paper", "live"] | None = None
     capital_cap: NonNegative | None = None
-    is_closing: bool | None = None
+    is_closing: StrictBool | None = None
 
     @property
     def position(self) -> Decimal:
@@ -188,7 +217,12 @@ def _message(error: Any) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return text[:1].lower() + text[1:]
+    text = text[:1].lower() + text[1:]
+    if kind in ("int_type", "bool_type"):  # say what was given: `true`, `"3"`, `3.0`
+        given = error.get("input")
+        shown = (str(given) if isinstance(given, Decimal) else json.dumps(given, default=str))[:24]
+        text = f"{text} (got {shown})"
+    return text
 
 
 def _field(error: Any) -> str:
@@ -212,10 +246,68 @@ def _refuse_constant(name: str) -> Decimal:
     return Decimal(name)
 
 
+def _number(text: str) -> Decimal:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise RiskInputError(
+            "input", f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})"
+        )
+    return Decimal(text)
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise RiskInputError(
+            "input", f"an integer of {len(text):,} digits (at most {MAX_NUMBER_CHARS})"
+        )
+    return int(text)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RiskInputError("input", f"key {key[:40]!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+#: A JSON string (skipped whole, so brackets inside it do not count) or a bracket.
+_TOKEN: Final = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before ``json`` recurses into it
+    (200,000 levels would end in a RecursionError)."""
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        mark = match.group()
+        if mark in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RiskInputError("input", f"nested more than {MAX_DEPTH} levels deep")
+        elif mark in "]}":
+            depth -= 1
+
+
 def parse_request_json(text: str) -> RiskRequest:
-    """Parse the JSON text of a request; numbers are read as exact decimals."""
+    """Parse the JSON text of a request (bounded: module docstring); numbers are read as
+    exact decimals."""
+    text = text.removeprefix("\ufeff")
+    if len(text) > MAX_INPUT_CHARS:
+        raise RiskInputError(
+            "input", f"{len(text):,} characters is too long (at most {MAX_INPUT_CHARS:,})"
+        )
+    _check_depth(text)
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        data = json.loads(
+            text,
+            parse_float=_number,
+            parse_int=_integer,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_object,
+        )
     except json.JSONDecodeError as exc:
         raise RiskInputError("input", f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except (ValueError, RecursionError) as exc:  # a last guard: still one line
+        raise RiskInputError("input", f"not a request: {exc}"[:200]) from None
     return parse_request(data)

@@ -8,11 +8,19 @@ docs/domain.md, "Risk" and "Execution". A run, on the Runtime it is given:
    recorded once);
 3. **guard**: mark the account to market, check the drawdown against the peak (tripping
    the kill switch at 15%), and while the switch is tripped cancel every open order on
-   every exchange;
+   every exchange. In the live order mode the equity the switch observes is the
+   exchanges' (their balances marked to market, :mod:`lyra.portfolio.exchange_equity`),
+   and the ledger is reconciled against it: an :class:`EquityDiscrepancy` beyond the
+   tolerance is audited, surfaced in the summary, and trips the switch;
 4. **per decision** (given ids, or every pending one): :mod:`lyra.services.trade_decision`
    assesses it in code as a run of its phase and, by the run's order mode, records it as
    analysis only, validates the order without sending it, or places it once;
 5. **finish**: an equity snapshot (with the peak) and the equity-curve PNG.
+
+One peak (docs/domain.md, "Risk"): every equity the kill switch observes for the account
+(the guard's, and the finish's on paper) is recorded as the account's snapshot carrying
+the switch's peak (:func:`lyra.risk.killswitch.running_peak`), so the portfolio report,
+the summary and the switch show one figure.
 
 Everything is recorded (orders, fills, positions, cash, snapshots, decision status) and
 audited in transactions. Each step opens the brokers it needs from the Runtime (one per
@@ -24,20 +32,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from lyra.errors import LyraError
 from lyra.execution import Broker
-from lyra.portfolio import Valuation
+from lyra.portfolio import EquityReconciliation, HoldingsSource, Valuation, reconcile_equity
+from lyra.risk.killswitch import KillSwitchState, running_peak
 from lyra.rollout.phases import OrderMode, PhaseRun
 from lyra.services.charts import plot_equity_curve
 from lyra.services.pre_trade_summary import PreTradeSummary, TradeOutcome
 from lyra.services.runtime import Runtime
 from lyra.services.submission import cancel_all, reconcile
 from lyra.store.accounts import ensure_funded, equity_curve, record_snapshot, value_account
-from lyra.store.killswitch import check_drawdown_and_trip
+from lyra.store.audit import append_audit
+from lyra.store.db import Session
+from lyra.store.killswitch import check_drawdown_and_trip, killswitch_state, trip_killswitch
 from lyra.store.orders import open_order_rows
 
 __all__ = [
@@ -46,6 +57,7 @@ __all__ = [
     "Marks",
     "PreTradeContext",
     "account_for",
+    "exchange_equity",
     "finish",
     "guard",
     "mark_to_market",
@@ -89,6 +101,10 @@ class GuardResult:
     cancelled_orders: int
     equity: Decimal
     peak_equity: Decimal
+    #: ``exchange`` in the live order mode (balances marked to market), else ``ledger``.
+    equity_source: str = "ledger"
+    #: The reconciliation's discrepancies beyond tolerance, one line each.
+    discrepancies: tuple[str, ...] = ()
 
 
 def start(runtime: Runtime) -> PreTradeContext:
@@ -155,28 +171,118 @@ async def mark_to_market(
     return marks
 
 
+async def exchange_equity(
+    runtime: Runtime,
+    context: PreTradeContext,
+    brokers: Mapping[str, Broker],
+    valuation: Valuation,
+) -> EquityReconciliation | None:
+    """In the live order mode, the exchanges' holdings reconciled with the ledger's
+    ``valuation`` (None on paper, or when no broker can tell its holdings)."""
+    if context.mode is not OrderMode.LIVE:
+        return None
+    sources = [b for b in brokers.values() if isinstance(b, HoldingsSource)]
+    if not sources:
+        return None
+    holdings = [await source.holdings() for source in sources]
+    return reconcile_equity(valuation, holdings, tolerance=runtime.limits.reconcile_tolerance)
+
+
+def _observe(
+    session: Session,
+    runtime: Runtime,
+    context: PreTradeContext,
+    valuation: Valuation,
+    marks: Marks,
+    reconciliation: EquityReconciliation | None,
+) -> tuple[KillSwitchState, Valuation]:
+    """The kill switch observes the account's equity (the exchanges' in live, else the
+    ledger's), a discrepancy trips it, and the observation is the account's snapshot with
+    the switch's peak: one figure (module docstring)."""
+    now = datetime.now(UTC)
+    if reconciliation is None:
+        equity, peak = valuation.equity, valuation.peak_equity
+    else:
+        equity = reconciliation.exchange_equity
+        peak = running_peak(killswitch_state(session).high_water, equity)
+        _audit_reconciliation(session, context, reconciliation, now)
+    if peak > 0:
+        state = check_drawdown_and_trip(
+            session, equity=equity, peak_equity=peak, now=now, limits=runtime.limits
+        )
+    else:  # an exchange account never seen above zero has no drawdown to measure
+        state = killswitch_state(session)
+    if reconciliation is not None and not reconciliation.agrees:
+        first = reconciliation.discrepancies[0].describe()
+        more = len(reconciliation.discrepancies) - 1
+        state = trip_killswitch(
+            session,
+            reason=f"ledger and exchange disagree: {first}"
+            + (f" (and {more} more)" if more else ""),
+            equity=equity,
+            details={"discrepancies": [d.describe() for d in reconciliation.discrepancies]},
+            now=now,
+        )
+    shown = replace(valuation, peak_equity=running_peak(state.high_water, valuation.equity))
+    record_snapshot(session, shown, context.market_time, marks)
+    return state, shown
+
+
+def _audit_reconciliation(
+    session: Session, context: PreTradeContext, result: EquityReconciliation, now: datetime
+) -> None:
+    append_audit(
+        session,
+        "equity.reconciled" if result.agrees else "equity.discrepancy",
+        f"account:{context.account}",
+        {
+            "exchange_equity": result.exchange_equity,
+            "ledger_equity": result.ledger_equity,
+            "tolerance": result.tolerance,
+            "discrepancies": [
+                {
+                    "exchange": d.exchange,
+                    "asset": d.asset,
+                    "ledger": d.ledger,
+                    "exchange_figure": d.exchange_figure,
+                    "value": d.value,
+                }
+                for d in result.discrepancies
+            ],
+            "unpriced": list(result.unpriced),
+        },
+        now=now,
+    )
+
+
 async def guard(runtime: Runtime, context: PreTradeContext) -> GuardResult:
-    """Mark to market, check the drawdown (trip at the limit), and while the kill switch is
-    tripped cancel every open order on every exchange."""
+    """Mark to market, check the drawdown (trip at the limit; in live on the exchanges'
+    equity, reconciled with the ledger), and while the kill switch is tripped cancel every
+    open order on every exchange."""
     database = runtime.database
     async with opened_brokers(runtime, context) as opened:
         marks = await mark_to_market(runtime, context, opened)
         with database.transaction() as session:
             valuation = value_account(session, context.account, marks)
-            state = check_drawdown_and_trip(
-                session,
-                equity=valuation.equity,
-                peak_equity=valuation.peak_equity,
-                now=datetime.now(UTC),
-                limits=runtime.limits,
-            )
+        reconciliation = await exchange_equity(runtime, context, opened, valuation)
+        with database.transaction() as session:
+            state, shown = _observe(session, runtime, context, valuation, marks, reconciliation)
         cancelled = 0
         if state.tripped and context.run.sends_orders:
             result = await cancel_all(
                 database, list(opened.values()), reason=f"kill switch tripped: {state.reason}"
             )
             cancelled = result.total
-    return GuardResult(state.tripped, cancelled, valuation.equity, valuation.peak_equity)
+    if reconciliation is None:
+        return GuardResult(state.tripped, cancelled, shown.equity, shown.peak_equity)
+    return GuardResult(
+        state.tripped,
+        cancelled,
+        reconciliation.exchange_equity,
+        shown.peak_equity,
+        equity_source="exchange",
+        discrepancies=tuple(d.describe() for d in reconciliation.discrepancies),
+    )
 
 
 async def finish(
@@ -192,7 +298,13 @@ async def finish(
         marks = await mark_to_market(runtime, context, opened)
     with runtime.database.transaction() as session:
         valuation: Valuation = value_account(session, context.account, marks)
-        record_snapshot(session, valuation, context.market_time, marks)
+        if context.mode is OrderMode.LIVE:  # the switch saw the exchanges' equity in guard
+            high = killswitch_state(session).high_water
+            valuation = replace(valuation, peak_equity=running_peak(high, valuation.equity))
+            record_snapshot(session, valuation, context.market_time, marks)
+            state = killswitch_state(session)
+        else:
+            state, valuation = _observe(session, runtime, context, valuation, marks, None)
         points = [
             (s.taken_at, s.equity, s.peak_equity) for s in equity_curve(session, context.account)
         ]
@@ -209,7 +321,7 @@ async def finish(
         market_time=context.market_time,
         outcomes=tuple(outcomes),
         reconciled=tuple(reconciled),
-        kill_switch_tripped=guard_result.tripped if guard_result else False,
+        kill_switch_tripped=state.tripped or bool(guard_result and guard_result.tripped),
         cancelled_orders=guard_result.cancelled_orders if guard_result else 0,
         cash=valuation.cash,
         equity=valuation.equity,
@@ -218,4 +330,11 @@ async def finish(
         unrealised_pnl=valuation.unrealised_pnl,
         fees=valuation.fees,
         chart_path=str(chart),
+        equity_source=guard_result.equity_source if guard_result else "ledger",
+        exchange_equity=(
+            guard_result.equity
+            if guard_result and guard_result.equity_source == "exchange"
+            else None
+        ),
+        equity_discrepancies=guard_result.discrepancies if guard_result else (),
     )

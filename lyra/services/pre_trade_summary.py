@@ -59,6 +59,11 @@ class PreTradeSummary(BaseModel):
     unrealised_pnl: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
     chart_path: str | None = None
+    #: What the kill switch observed: ``exchange`` (live: balances marked to market) or
+    #: ``ledger``; the exchanges' equity, and the ledger's discrepancies against it.
+    equity_source: str = "ledger"
+    exchange_equity: Decimal | None = None
+    equity_discrepancies: tuple[str, ...] = ()
 
 
 def _money(value: Decimal | None) -> str:
@@ -101,6 +106,11 @@ def equity_markdown(summary: PreTradeSummary) -> str:
         f"Kill switch: {'TRIPPED' if summary.kill_switch_tripped else 'armed'}"
         f"; open orders cancelled: {summary.cancelled_orders}.",
     ]
+    if summary.equity_source == "exchange":
+        lines += ["", f"Equity at the exchanges: {_money(summary.exchange_equity)}."]
+    if summary.equity_discrepancies:
+        lines += ["", "Ledger and exchange disagree (EquityDiscrepancy):", ""]
+        lines += [f"- {line}" for line in summary.equity_discrepancies]
     if summary.chart_path and Path(summary.chart_path).exists():
         data = base64.b64encode(Path(summary.chart_path).read_bytes()).decode("ascii")
         lines += ["", f"![equity curve](data:image/png;base64,{data})", "", summary.chart_path]

@@ -226,6 +226,9 @@ class Runtime:
     #: Learned panel weights (``LYRA_LEARNED_WEIGHTS``): the rule, or None for the
     #: configured weights.
     weight_rule: WeightRule | None = None
+    #: How long a run waits for another run of its flow to finish before it ends in the
+    #: state ``Overlapping`` (``LYRA_RUN_LOCK_WAIT_S``; deployments/run_alone.py).
+    run_lock_wait_s: float = 120.0
     recipe: Callable[[], Runtime] | None = field(default=None, compare=False, repr=False)
 
     @property

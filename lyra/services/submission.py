@@ -17,6 +17,11 @@ A crash between 3 and 4 leaves a `submitting` row: :func:`reconcile` (run at the
 of every pre-trade run) looks it up by client id and records it, or marks it ``failed``
 when the exchange never got it (a stale decision is not traded late).
 
+Crash points (docs/domain.md, "Execution": what a restart guarantees at each). A
+:data:`Probe` passed to :func:`place_order` or :func:`reconcile` is called with a
+:class:`CrashPoint` at each of them; the crash tests kill the process there
+(tests/integration/test_execution_crash_matrix.py). Without a probe nothing is called.
+
 Usage::
 
     outcome = await place_order(db, broker, intent, decision_id=d, leg=0)
@@ -29,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from lyra.errors import ExchangeRejectedError, ExchangeUnavailableError
 from lyra.execution.broker import Broker
@@ -47,7 +53,9 @@ from lyra.store.orders import (
 
 __all__ = [
     "CancelAllResult",
+    "CrashPoint",
     "Placement",
+    "Probe",
     "ReconcileResult",
     "cancel_all",
     "place_order",
@@ -60,6 +68,31 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class CrashPoint(StrEnum):
+    """The points of the order protocol where a crash leaves a distinct state behind.
+
+    The fourth, between the send and its answer, is inside the exchange's round trip and
+    has no probe here: the crash tests stop the process from the exchange's side.
+    """
+
+    #: the intent row is written, its transaction not yet committed
+    ROW_WRITTEN = "row_written"
+    #: the row is committed as ``submitting``; nothing sent yet
+    ROW_COMMITTED = "row_committed"
+    #: the exchange's answer is in; nothing of it recorded yet
+    ANSWERED = "answered"
+    #: reconciliation wrote one order's outcome; its transaction not yet committed
+    RECONCILING = "reconciling"
+
+
+#: Called at each crash point (tests only; production passes none).
+Probe = Callable[[CrashPoint], None]
+
+
+def _no_probe(point: CrashPoint) -> None:
+    """Production's probe: nothing happens at a crash point."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +112,20 @@ async def place_order(
     decision_id: str,
     leg: int = 0,
     clock: Clock = _now,
+    probe: Probe = _no_probe,
 ) -> Placement:
     """Place ``intent`` at most once (see the module's protocol).
 
     Two runs placing the same decision at once cannot both write the intent (the client
     id is UNIQUE): the loser gets a retryable error, and its retry looks the order up.
     """
-    pending, done = _write_ahead(database, broker, intent, decision_id, leg, clock)
+    pending, done = _write_ahead(database, broker, intent, decision_id, leg, clock, probe)
     if done is not None:
         return Placement(done, sent=False, looked_up=False)
+    probe(CrashPoint.ROW_COMMITTED)
     report: OrderReport | None = None
     if pending:
-        report = await broker.find(intent.client_order_id, intent.symbol)
+        report = await broker.find(intent.client_order_id, intent.symbol, since=intent.as_of)
     sent = False
     if report is None:
         try:
@@ -98,13 +133,18 @@ async def place_order(
             sent = True
         except ExchangeRejectedError as exc:
             # Refused as a duplicate? Another run placed it meanwhile: record that one.
-            found = await broker.find(intent.client_order_id, intent.symbol) if pending else None
+            found = (
+                await broker.find(intent.client_order_id, intent.symbol, since=intent.as_of)
+                if pending
+                else None
+            )
             if found is None:
                 summary = _mark(database, intent, OrderState.REJECTED, str(exc), clock)
                 return Placement(summary, True, pending)
             report = found
         except ExchangeUnavailableError:
             raise  # outcome unknown: the row stays `submitting`; the retry looks it up
+    probe(CrashPoint.ANSWERED)
     return Placement(_record(database, intent.client_order_id, report, clock), sent, pending)
 
 
@@ -115,6 +155,7 @@ def _write_ahead(
     decision_id: str,
     leg: int,
     clock: Clock,
+    probe: Probe,
 ) -> tuple[bool, OrderSummary | None]:
     """Write the intent down and commit it before anything is sent: (pending, final row).
 
@@ -133,6 +174,7 @@ def _write_ahead(
                 state=OrderState.SUBMITTING,
                 now=clock(),
             )
+            probe(CrashPoint.ROW_WRITTEN)
             return False, None
         if OrderState(row.status).is_final:
             return False, OrderSummary.of(row)
@@ -196,17 +238,23 @@ class ReconcileResult:
     unknown: tuple[str, ...] = ()
 
 
-async def reconcile(database: Database, broker: Broker, *, clock: Clock = _now) -> ReconcileResult:
-    """Bring the stored orders of ``broker``'s account and exchange in line with it."""
+async def reconcile(
+    database: Database, broker: Broker, *, clock: Clock = _now, probe: Probe = _no_probe
+) -> ReconcileResult:
+    """Bring the stored orders of ``broker``'s account and exchange in line with it.
+
+    Safe to kill anywhere and run again: each order's outcome is written in a transaction
+    of its own, and its fills are booked once each (docs/domain.md, "Execution").
+    """
     with database.transaction() as session:
         rows = [
-            (r.client_order_id, r.symbol, r.status)
+            (r.client_order_id, r.symbol, r.status, r.created_at)
             for r in open_order_rows(session, broker.account, broker.exchange)
         ]
     recorded: list[str] = []
     failed: list[str] = []
-    for client_id, symbol, status in rows:
-        report = await broker.find(client_id, symbol)
+    for client_id, symbol, status, written_at in rows:
+        report = await broker.find(client_id, symbol, since=written_at)
         with database.transaction() as session:
             row = find_order(session, client_id)
             assert row is not None
@@ -221,6 +269,7 @@ async def reconcile(database: Database, broker: Broker, *, clock: Clock = _now) 
                 )
                 mark_order(session, row, OrderState.FAILED, why, clock())
                 failed.append(client_id)
+            probe(CrashPoint.RECONCILING)
     unknown: list[str] = []
     for report in await broker.open_orders():
         if not is_lyra_client_id(broker.exchange, report.client_order_id):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from lyra.portfolio.accounting import PositionState, apply_fill
 from lyra.portfolio.valuation import PositionLine, Valuation
+from lyra.risk.killswitch import running_peak
 from lyra.store.execution_tables import (
     CashEntryRow,
     EquitySnapshotRow,
@@ -216,7 +217,7 @@ def value_account(session: Session, account: str, marks: Marks | None = None) ->
         cash=cash,
         positions_value=positions_value,
         equity=equity,
-        peak_equity=equity if previous is None else max(previous, equity),
+        peak_equity=running_peak(previous, equity),
         realised_pnl=sum((line.realised for line in lines), Decimal(0)),
         unrealised_pnl=sum((line.unrealised for line in lines), Decimal(0)),
         fees=sum((line.fees for line in lines), Decimal(0)),

@@ -7,13 +7,28 @@ in between (SQLITE_BUSY_SNAPSHOT). Taking the write lock up front makes concurre
 writers queue instead (https://www.sqlite.org/lang_transaction.html). The recipe is
 SQLAlchemy's own for pysqlite ("Serializable isolation / Savepoints / Transactional DDL").
 
-Database errors are translated at this boundary: a locked or unreachable database is a
-:class:`~lyra.errors.RetryableError`, anything else stays SQLAlchemy's until a caller
-knows better.
+Database errors are translated at this boundary: a locked or unreachable database, or a
+connection lost mid-transaction, is a :class:`~lyra.errors.DatabaseUnavailableError` (a
+:class:`~lyra.errors.RetryableError`); anything else stays SQLAlchemy's until a caller
+knows better. A transaction is all or nothing: one that lost its connection was rolled
+back by the server, so nothing of it is stored and the caller may run it again (Prefect's
+``STORE_RETRIES`` do, tasks/retry.py).
+
+On PostgreSQL, a pooled connection is pinged before use (``pool_pre_ping``: one the
+server dropped, a restart or ``pg_terminate_backend``, is replaced, not handed out), a
+connection attempt gives up after :data:`PG_CONNECT_TIMEOUT_S` (a server that accepts
+nothing must not hang a run), and *starting* a transaction is retried with a bounded
+backoff (:attr:`Database.connect_backoff_s`) while the server cannot be reached: nothing
+has run yet, so the retry is always safe, and a short outage (a restart, a failover)
+passes without failing the run. A failure after the transaction started is never retried
+here: only the caller knows whether its work may be repeated (docs/architecture.md,
+"Database faults").
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,17 +36,38 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lyra.errors import ConfigError, RetryableError
+from lyra.errors import ConfigError, DatabaseUnavailableError
 
 #: The session a transaction yields: what the repositories of lyra.store take (services
 #: pass it through; only lyra.store runs SQL with it).
-__all__ = ["Database", "Session", "normalise_url"]
+__all__ = ["Database", "Session", "is_unavailable", "normalise_url", "unavailable"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Seconds a PostgreSQL connection attempt may take before it counts as unavailable.
+PG_CONNECT_TIMEOUT_S = 10
+#: Waits (seconds) between attempts to start a transaction while PostgreSQL is
+#: unreachable: four retries, about 4 s in all, then DatabaseUnavailableError.
+CONNECT_BACKOFF_S: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for a database error that says the database is unreachable, busy or lost the
+    connection (not a constraint, a syntax or a data error)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def unavailable(exc: DBAPIError) -> DatabaseUnavailableError:
+    """The named error for ``exc``: its first line only (a driver's message can run to
+    several lines of context; connection strings are never in it)."""
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return DatabaseUnavailableError(f"database unavailable or busy: {first}")
 
 
 def normalise_url(url: str) -> str:
@@ -71,12 +107,28 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _name_connect_failures(context: ExceptionContext) -> None:
+    """Engine hook: a failed *connection attempt* (no connection yet; not the pool's
+    pre-ping, which reconnects by itself) becomes :class:`DatabaseUnavailableError`,
+    wherever the engine is used (migrations, the gateway's writer), so an unreachable
+    server ends every entry point in the one named error (the CLI prints it on one line)
+    instead of a driver traceback."""
+    if context.connection is not None or context.is_pre_ping:
+        return
+    error = context.sqlalchemy_exception
+    if isinstance(error, DBAPIError) and is_unavailable(error):
+        raise unavailable(error) from error
+
+
 @dataclass(frozen=True)
 class Database:
     """An engine and its session factory; one per process and URL."""
 
     engine: Engine
     sessions: sessionmaker[Session]
+    #: Waits between attempts to start a transaction on an unreachable server (SQLite:
+    #: none; its busy timeout already waits for the write lock).
+    connect_backoff_s: tuple[float, ...] = ()
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -85,11 +137,17 @@ class Database:
             url = normalise_url(url)
         except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
             raise ConfigError(f"invalid database URL: {exc}") from None
+        backoff: tuple[float, ...] = ()
         if url.startswith("sqlite"):
             engine = _sqlite_engine(url)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
-        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+            connect_args: dict[str, Any] = {}
+            if url.startswith("postgresql") and "connect_timeout" not in url:
+                connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+            engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+            backoff = CONNECT_BACKOFF_S
+        event.listen(engine, "handle_error", _name_connect_failures)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False), backoff)
 
     @property
     def dialect(self) -> str:
@@ -98,12 +156,48 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
+        """A session in one transaction: committed on success, rolled back on error.
+
+        Raises :class:`~lyra.errors.DatabaseUnavailableError` when the database cannot be
+        reached (after the bounded retries of the start, module docstring) or the
+        connection is lost before the commit went through; the transaction is then
+        rolled back and nothing of it is stored.
+        """
+        session = self._begun()
         try:
-            with self.sessions.begin() as session:
-                yield session
-        except OperationalError as exc:
-            raise RetryableError(f"database unavailable or busy: {exc.orig}") from exc
+            with session:  # closed (its connection returned) at the end
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    with contextlib.suppress(DBAPIError):  # a dead connection: gone anyway
+                        session.rollback()
+                    raise
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
+
+    def _begun(self) -> Session:
+        """A session whose transaction has started on a live connection (retried with the
+        backoff while the server is unreachable: nothing has run yet)."""
+        for delay in (*self.connect_backoff_s, None):
+            session = self.sessions()
+            try:
+                session.connection()  # check out (pinged) and begin
+                return session
+            except DatabaseUnavailableError:  # could not connect (_name_connect_failures)
+                session.close()
+                if delay is None:
+                    raise
+            except DBAPIError as exc:
+                session.close()
+                if not is_unavailable(exc):
+                    raise
+                if delay is None:
+                    raise unavailable(exc) from exc
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -18,13 +18,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lyra.store.models import Base, BigId
 
-__all__ = ["CashEntryRow", "EquitySnapshotRow", "FillRow", "OrderRow", "PositionRow"]
+__all__ = [
+    "CashEntryRow",
+    "EquitySnapshotRow",
+    "FillRow",
+    "OrderRow",
+    "PaperOrderRow",
+    "PositionRow",
+]
 
 
 class OrderRow(Base):
@@ -130,3 +138,23 @@ class EquitySnapshotRow(Base):
     realised_pnl: Mapped[Decimal]
     unrealised_pnl: Mapped[Decimal]
     fees: Mapped[Decimal]
+
+
+class PaperOrderRow(Base):
+    """An order the paper exchange took, with its outcome (migration 0013): the paper
+    exchange's own book, kept apart from Lyra's ``orders`` as a real exchange's is, so a
+    run killed between the paper fill and its recording finds it on restart
+    (lyra/store/paper_book.py). Append-only; the client id is its key, so the paper
+    exchange holds at most one order per client id."""
+
+    __tablename__ = "paper_orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    state: Mapped[str] = mapped_column(String(16))
+    filled: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    report: Mapped[dict[str, Any]] = mapped_column(comment="the OrderReport returned, as JSON")
+    accepted_at: Mapped[datetime]

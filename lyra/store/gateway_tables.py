@@ -155,3 +155,13 @@ class ApiKeyRow(Base):
     last_status: Mapped[dict[str, Any] | None]
     status_checked_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    disabled_kind: Mapped[str | None] = mapped_column(
+        String(16),
+        comment="payment (probed after a cool-down) | auth | manual (a person enables)",
+    )
+    disabled_status: Mapped[int | None] = mapped_column(
+        Integer, comment="HTTP status that disabled the key"
+    )
+    probe_after: Mapped[datetime | None] = mapped_column(
+        comment="earliest next probe at the provider; null: disabled_at + cool-down"
+    )

@@ -25,7 +25,8 @@ from lyra.spend.routing import ModelMetrics
 from lyra.store import breakers as breaker_store
 from lyra.store import budget as budget_store
 from lyra.store.gateway_writer import BreakerView, read_breakers
-from lyra.store.llm_calls import CallRecord, disable_key
+from lyra.store.key_status import disable_key
+from lyra.store.llm_calls import CallRecord
 from lyra.store.llm_calls import rolling_metrics as stored_metrics
 from lyra.store.vote_outcomes import hit_counts
 
@@ -179,7 +180,9 @@ def conclude_failure(
     both breakers' state after."""
     insert(session, [record])
     if disable is not None:
-        disable_key(session, disable[0], disable[1], now)
+        disable_key(
+            session, disable[0], disable[1], now, kind=record.error_type, status=record.http_status
+        )
     if failed is not None:
         breaker_store.record_failure(session, failed, policy, now, error)
     views = read_breakers(session.connection(), breakers)

@@ -18,7 +18,10 @@ gateway spent 6 ms of CPU per call and ran at 150 calls/s. This worker instead:
   transaction **of its own**, one after another. Budget counters and breaker rows are
   therefore locked exactly as those modules order them, one operation per transaction,
   so their deadlock-freedom arguments still hold across processes;
-- hands results back to each event loop with one ``call_soon_threadsafe`` per batch.
+- hands results back to each event loop with one ``call_soon_threadsafe`` per batch;
+- on **PostgreSQL**, sends the batch as one statement in autocommit (one round trip, not
+  seven: :mod:`lyra.store.gateway_pg`), and a job given a ``direct`` form (a lease's
+  reservation and settlement, :mod:`lyra.store.gateway_leases_pg`) as one statement too.
 
 Durability is unchanged: an awaited operation returns only after its transaction
 committed. A batch that fails with a database error fails all its operations (they
@@ -55,6 +58,7 @@ from lyra.errors import RetryableError
 from lyra.resilience.breaker import BreakerPolicy
 from lyra.store import breakers as breaker_store
 from lyra.store.db import Database
+from lyra.store.gateway_pg import BatchRead, PostgresBatch
 from lyra.store.gateway_sql import (
     CACHE,
     CACHE_COLUMNS,
@@ -84,6 +88,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future[Any] | None
     task: Callable[[Session], Any] | None = None  # a job alone in its transaction
+    direct: Callable[[Any], Any] | None = None  # PostgreSQL: the same as one statement
     calls: list[dict[str, Any]] = field(default_factory=list)
     cache_store: dict[str, Any] | None = None
     cache_lookup: tuple[str, datetime] | None = None
@@ -105,6 +110,8 @@ class GatewayWriter:
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._running = False
         self._connection: Connection | None = None  # the worker thread's own
+        # PostgreSQL: the batch in one statement on a connection of its own (gateway_pg)
+        self._pg = PostgresBatch(database) if dialect.name == "postgresql" else None
 
     @property
     def running(self) -> bool:
@@ -113,9 +120,15 @@ class GatewayWriter:
 
     # -- operations (call from an event loop) -------------------------------------------
 
-    async def run(self, task: Callable[[Session], T]) -> T:
-        """``task(session)`` in a transaction of its own; its result once committed."""
-        return cast(T, await self._submit(_Job(None, None, task=task)))
+    async def run(
+        self, task: Callable[[Session], T], direct: Callable[[Any], T | None] | None = None
+    ) -> T:
+        """``task(session)`` in a transaction of its own; its result once committed.
+
+        On PostgreSQL, ``direct(connection)`` is tried first instead: the same work as a
+        single statement on the writer's autocommit connection (one round trip,
+        :mod:`lyra.store.gateway_leases_pg`); when it returns None, ``task`` runs."""
+        return cast(T, await self._submit(_Job(None, None, task=task, direct=direct)))
 
     def run_detached(self, task: Callable[[Session], Any]) -> None:
         """Queue ``task`` without waiting for it (a cancelled call's clean-up); errors
@@ -253,8 +266,20 @@ class GatewayWriter:
     def _alone(
         self, job: _Job, task: Callable[[Session], Any]
     ) -> tuple[_Job, Any, BaseException | None]:
+        if job.direct is not None and self._pg is not None:
+            try:
+                result = self._pg.run(job.direct)
+            except Exception as exc:
+                return job, None, exc
+            if result is not None:
+                return job, result, None
         try:
-            with self._transaction() as connection, Session(bind=connection) as session:
+            # the database's session factory: its sessions carry what it binds (the audit
+            # chain's trust, so a job may append to the audit log: key.disabled)
+            with (
+                self._transaction() as connection,
+                self.database.sessions(bind=connection) as session,
+            ):
                 return job, task(session), None
         except Exception as exc:
             return job, None, exc
@@ -277,9 +302,30 @@ class GatewayWriter:
 
     def _commit_batch(self, jobs: list[_Job]) -> list[tuple[_Job, Any, BaseException | None]]:
         results: dict[int, Any] = {}
-        with self._transaction() as connection:
-            self._write_and_read(connection, jobs, results)
+        if self._pg is None:
+            with self._transaction() as connection:
+                self._write_and_read(connection, jobs, results)
+        else:
+            self._hand_out(jobs, self._pg_batch(jobs), results)
         return [(job, results.get(id(job)), None) for job in jobs]
+
+    def _pg_batch(self, jobs: list[_Job]) -> BatchRead:
+        """The batch as one statement (:mod:`lyra.store.gateway_pg`); then, only if a
+        breaker that just succeeded is not clean (it had failures: rare), its success is
+        reported in a transaction of its own through the store's Session API."""
+        assert self._pg is not None
+        stores = {j.cache_store["key"]: j.cache_store for j in jobs if j.cache_store}
+        read = self._pg.commit(
+            calls=[row for job in jobs for row in job.calls],
+            stores=list(stores.values()),
+            breakers=sorted({name for job in jobs for name in job.breakers}),
+            disabled_keys=any(j.disabled_keys for j in jobs),
+            lookups=sorted({j.cache_lookup[0] for j in jobs if j.cache_lookup is not None}),
+        )
+        if dirty := _dirty(jobs, read.views):
+            with self._transaction() as connection:
+                _report_successes(connection, dirty, read.views)
+        return read
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -301,6 +347,8 @@ class GatewayWriter:
             raise
 
     def _disconnect(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):  # it may be dead already
@@ -315,50 +363,45 @@ class GatewayWriter:
         stores = {j.cache_store["key"]: j.cache_store for j in jobs if j.cache_store}
         if stores:  # one row per key: an upsert may not touch a row twice
             self._upsert_cache.execute(connection, list(stores.values()))
-        self._breakers_after_success(connection, jobs, results)
-        readers = [j for j in jobs if j.disabled_keys]
-        if readers:
-            disabled = {
+        read = BatchRead(views=self._breakers_after_success(connection, jobs))
+        if any(j.disabled_keys for j in jobs):
+            read.disabled = {
                 alias: reason or "disabled" for alias, reason in connection.execute(DISABLED_KEYS)
             }
-            for job in readers:
-                results[id(job)] = dict(disabled)
-        lookups = [(j, j.cache_lookup) for j in jobs if j.cache_lookup is not None]
-        if lookups:
-            keys = sorted({key for _, (key, _) in lookups})
-            found: dict[str, tuple[dict[str, Any], datetime]] = {
+        keys = sorted({j.cache_lookup[0] for j in jobs if j.cache_lookup is not None})
+        if keys:
+            read.found = {
                 key: (response, expires_at)
                 for key, response, expires_at in connection.execute(CACHE_LOOKUP, {"keys": keys})
             }
-            handed: set[str] = set()
-            for job, (key, now) in lookups:
-                hit = found.get(key)
+        self._hand_out(jobs, read, results)
+
+    @staticmethod
+    def _hand_out(jobs: list[_Job], read: BatchRead, results: dict[int, Any]) -> None:
+        """Each job's answer from what its batch read."""
+        handed: set[str] = set()
+        for job in jobs:
+            if job.breakers:
+                results[id(job)] = {name: read.views[name] for name in job.breakers}
+            if job.disabled_keys and read.disabled is not None:
+                results[id(job)] = dict(read.disabled)
+            if job.cache_lookup is not None:
+                key, now = job.cache_lookup
+                hit = read.found.get(key)
                 if hit is not None and hit[1] > now:
                     # each waiter may change its answer: a second one gets a copy
                     results[id(job)] = copy.deepcopy(hit[0]) if key in handed else hit[0]
                     handed.add(key)
 
     @staticmethod
-    def _breakers_after_success(
-        connection: Connection, jobs: list[_Job], results: dict[int, Any]
-    ) -> None:
+    def _breakers_after_success(connection: Connection, jobs: list[_Job]) -> dict[str, BreakerView]:
         names = sorted({name for job in jobs for name in job.breakers})
         if not names:
-            return
+            return {}
         views = read_breakers(connection, names)
-        dirty: dict[str, tuple[BreakerPolicy, datetime]] = {}
-        for job in jobs:
-            if job.success is not None:
-                dirty.update((n, job.success) for n in job.breakers if not views[n].clean)
-        if dirty:  # the store's Session API, joined to this transaction
-            with Session(bind=connection) as session:
-                for name in sorted(dirty):  # in name order, like every other breaker lock
-                    policy, now = dirty[name]
-                    breaker_store.record_success(session, name, policy, now)
-            views.update(read_breakers(connection, sorted(dirty)))
-        for job in jobs:
-            if job.breakers:
-                results[id(job)] = {name: views[name] for name in job.breakers}
+        if dirty := _dirty(jobs, views):  # joined to this transaction
+            _report_successes(connection, dirty, views)
+        return views
 
     def _deliver(self, done: list[tuple[_Job, Any, BaseException | None]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]]
@@ -373,6 +416,29 @@ class GatewayWriter:
                 loop.call_soon_threadsafe(_resolve, items)
             except RuntimeError:  # the loop closed: nobody is waiting any more
                 continue
+
+
+def _dirty(
+    jobs: list[_Job], views: dict[str, BreakerView]
+) -> dict[str, tuple[BreakerPolicy, datetime]]:
+    """Breakers that just succeeded but are not clean: their success must be reported."""
+    dirty: dict[str, tuple[BreakerPolicy, datetime]] = {}
+    for job in jobs:
+        if job.success is not None:
+            dirty.update((n, job.success) for n in job.breakers if not views[n].clean)
+    return dirty
+
+
+def _report_successes(
+    connection: Connection,
+    dirty: dict[str, tuple[BreakerPolicy, datetime]],
+    views: dict[str, BreakerView],
+) -> None:
+    """The store's Session API in the connection's transaction; ``views`` updated."""
+    with Session(bind=connection) as session:
+        for name in sorted(dirty):  # in name order, like every other breaker lock
+            breaker_store.record_success(session, name, dirty[name][0], dirty[name][1])
+    views.update(read_breakers(connection, sorted(dirty)))
 
 
 def _resolve(items: list[tuple[_Job, Any, BaseException | None]]) -> None:

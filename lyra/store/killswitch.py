@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lyra.risk.killswitch import KillSwitchState, observe_equity, reset_state
+from lyra.risk.killswitch import KillSwitchState, observe_equity, reset_state, trip_state
 from lyra.risk.limits import RiskLimits
 from lyra.risk.request import RiskInputError
 from lyra.store.audit import append_audit
@@ -41,6 +41,7 @@ __all__ = [
     "check_drawdown_and_trip",
     "killswitch_state",
     "reset_killswitch",
+    "trip_killswitch",
 ]
 
 #: The account-wide switch.
@@ -136,6 +137,29 @@ def check_drawdown_and_trip(
             },
             now=now,
         )
+    session.flush()
+    return after
+
+
+def trip_killswitch(
+    session: Session,
+    *,
+    reason: str,
+    equity: Decimal,
+    details: dict[str, object],
+    now: datetime,
+    name: str = GLOBAL,
+) -> KillSwitchState:
+    """Trip the switch for ``reason`` other than the drawdown (a ledger that disagrees
+    with the exchange, lyra/portfolio/exchange_equity.py), audited with ``details``;
+    a switch already tripped is left as it tripped."""
+    row = _locked(session, name, now)
+    before = _state(row)
+    after = trip_state(before, reason=reason, equity=equity, now=now)
+    if after == before:
+        return before
+    _write(row, after, now)
+    append_audit(session, "killswitch.tripped", name, {"reason": reason, **details}, now=now)
     session.flush()
     return after
 

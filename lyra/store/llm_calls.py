@@ -1,5 +1,7 @@
 """Every LLM call recorded, the rolling metrics routing reads, and API key status.
 
+Key status lives in :mod:`lyra.store.key_status`; its first functions are re-exported here.
+
 One row per attempt (docs/domain.md, "LLM gateway": model, key alias, tier, task,
 tokens, cost, latency, status, error type, cache hit, attempt). Rolling metrics are
 computed from the newest rows per model, so they follow the provider's current behaviour
@@ -13,13 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lyra.spend.routing import ModelMetrics
-from lyra.store.gateway_tables import ApiKeyRow, LlmCallRow
+from lyra.store.gateway_tables import LlmCallRow
+from lyra.store.key_status import disable_key, disabled_keys, save_key_status
 
 __all__ = [
     "CallRecord",
@@ -132,40 +134,3 @@ def recorded_cost(session: Session, since: datetime | None = None) -> Decimal:
     if since is not None:
         query = query.where(LlmCallRow.created_at >= since)
     return sum(session.execute(query).scalars(), Decimal(0))
-
-
-def disable_key(session: Session, alias: str, reason: str, now: datetime) -> None:
-    """Mark a key disabled (401, or 402 without Retry-After) for every process."""
-    row = session.get(ApiKeyRow, alias, with_for_update=True)
-    if row is None:
-        row = ApiKeyRow(alias=alias, updated_at=now)
-        session.add(row)
-    row.disabled_at = now
-    row.disabled_reason = reason[:500]
-    row.updated_at = now
-    session.flush()
-
-
-def disabled_keys(session: Session) -> dict[str, str]:
-    """Aliases of disabled keys with the reason."""
-    rows = session.execute(
-        select(ApiKeyRow.alias, ApiKeyRow.disabled_reason).where(ApiKeyRow.disabled_at.is_not(None))
-    ).all()
-    return {alias: reason or "disabled" for alias, reason in rows}
-
-
-def save_key_status(
-    session: Session, alias: str, status: dict[str, Any], now: datetime, *, enable: bool = False
-) -> None:
-    """Store the provider's key status; ``enable`` clears a disablement (a person's act)."""
-    row = session.get(ApiKeyRow, alias, with_for_update=True)
-    if row is None:
-        row = ApiKeyRow(alias=alias, updated_at=now)
-        session.add(row)
-    row.last_status = status
-    row.status_checked_at = now
-    row.updated_at = now
-    if enable:
-        row.disabled_at = None
-        row.disabled_reason = None
-    session.flush()

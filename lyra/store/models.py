@@ -74,9 +74,17 @@ class CycleRow(Base):
     as_of: Mapped[datetime] = mapped_column(comment="market instant the cycle analysed")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), comment="running|completed|failed")
+    status: Mapped[str] = mapped_column(String(16), comment="running|completed|failed|abandoned")
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    # The process running the cycle (lyra/resilience/liveness.py; lyra/store/cycles.py).
+    owner_host: Mapped[str | None] = mapped_column(
+        String(255), comment="host of the process running the cycle"
+    )
+    owner_pid: Mapped[int | None] = mapped_column(Integer, comment="its process id")
+    owner_token: Mapped[str | None] = mapped_column(
+        String(80), comment="boot id:start ticks of that process; tells a reused id apart"
+    )
 
     decisions: Mapped[list[DecisionRow]] = relationship(back_populates="cycle")
 
@@ -174,6 +182,7 @@ class AuditRecord(Base):
     """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_event", "event"),)
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     recorded_at: Mapped[datetime]
@@ -182,6 +191,11 @@ class AuditRecord(Base):
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The HMAC key that sealed the record (lyra/security/audit_chain.py); None: a legacy
+    #: SHA-256 record from before the chain was keyed.
+    key_id: Mapped[str | None] = mapped_column(
+        String(16), comment="id of the HMAC key that sealed the record; NULL: legacy SHA-256"
+    )
 
 
 class ReplayClockRow(Base):

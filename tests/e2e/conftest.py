@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +108,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
         yield lyra_served
     finally:
         stop_process_groups(process)
+
+
+@pytest.fixture
+def prefect_database(postgres_server: str) -> Iterator[str]:
+    """An empty PostgreSQL database for the Prefect server, as an asyncpg URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"prefect_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_server).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,32 +8,11 @@ import asyncio
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from deployments.serve import prefect_command, wait_healthy
 from tests.support.processes import free_port, stop_process_groups
-
-
-@pytest.fixture
-def prefect_database(postgres_server: str) -> Iterator[str]:
-    """An empty PostgreSQL database for the Prefect server, as an asyncpg URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"prefect_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(postgres_server).set(drivername="postgresql+asyncpg", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

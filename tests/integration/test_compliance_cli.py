@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,82 @@ def test_a_bad_ledger_row_ends_in_one_line_naming_it(tmp_path: Path) -> None:
     assert "bad.csv line 5: aud_value 'four hundred' is not a number" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / ".lyra").exists()
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """In-process runs (``lyra.cli.main``) from ``tmp_path``: the embedded default there."""
+    from lyra import bootstrap
+
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    bootstrap.dispose_all()
+
+
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from lyra.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("1e999999999", "aud_value '1e999999999' is out of range"),
+        ("9" * 200_000, "cannot be read as CSV: field larger than field limit"),
+    ],
+)
+def test_an_out_of_bounds_ledger_value_is_one_line_exit_2(
+    here: Path, capsys: pytest.CaptureFixture[str], value: str, words: str
+) -> None:
+    """docs/tax.md "Ledger input bounds": a value no exchange produces names the file, the
+    line and the field; exit 2; nothing is stored (no report, no audit record)."""
+    bad = here / "bad.csv"
+    lines = SAMPLE.read_text().splitlines()
+    lines[4] = lines[4].replace("0.1,400.00", f"0.1,{value}")
+    bad.write_text("\n".join(lines) + "\n")
+    code, out, err = _main(capsys, "tax", "report", "--ledger", str(bad), "--entity",
+                           "individual", "--year", "2024-25")  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert f"bad.csv line 5: {words}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert len(err) < 300
+    assert not (here / ".lyra").exists()
+
+
+def test_bas_without_an_entity_says_it_is_the_sample_company(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --entity-file and no LYRA_TAX_ENTITY_FILE: the worksheet is produced (the
+    contract's command works on a fresh clone) but never silently for the sample company:
+    stderr, the JSON and the Markdown say so. With an entity file, none of that."""
+    code, out, err = _main(capsys, "bas", "--ledger", str(SAMPLE), "--period", "2024-Q3")
+    assert code == 0, err
+    assert "SAMPLE ENTITY" in err
+    assert "Example Trading Pty Ltd" in err
+    body = json.loads(out)
+    assert body["sample_entity"] is True
+    assert body["notes"][0].startswith("SAMPLE ENTITY: no entity file given")
+    _, markdown, _ = _main(capsys, "bas", "--ledger", str(SAMPLE), "--period", "2024-Q3",
+                           "--format", "markdown")  # fmt: skip
+    assert markdown.startswith("> **SAMPLE ENTITY")
+    own = here / "entity.yaml"
+    own.write_text(
+        "name: Real Co Pty Ltd\ntype: company\nbasis: investor\n"
+        "gst:\n  registered: true\n  registered_from: 2017-07-01\n  cycle: quarterly\n",
+        encoding="utf-8",
+    )
+    code, out, err = _main(capsys, "bas", "--ledger", str(SAMPLE), "--period", "2024-Q3",
+                           "--entity-file", str(own))  # fmt: skip
+    assert code == 0, err
+    assert "SAMPLE" not in err
+    body = json.loads(out)
+    assert body["sample_entity"] is False
+    assert body["entity"] == "Real Co Pty Ltd"
+    assert not any("SAMPLE" in note for note in body["notes"])
 
 
 def test_seal_tfn_prints_a_sealed_block_that_loads_and_never_the_tfn(tmp_path: Path) -> None:

@@ -110,7 +110,9 @@ def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
 
     # The crash left an intent without a fill; the exchange holds one filled order.
     coid = client_order_id("binance", decision_id)
-    book = BinanceOrderBook(state)
+    # the exchange account holds the live capital the ledger was funded with (the live
+    # equity is the exchange's, reconciled with the ledger)
+    book = BinanceOrderBook(state, funds={"USDT": "1000"})
     assert book.posts == 1
     assert book.orders[coid]["status"] == "FILLED"
     with database.transaction() as session:

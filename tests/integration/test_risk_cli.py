@@ -250,3 +250,46 @@ def test_reset_needs_both_options(db_env: Database, capsys: pytest.CaptureFixtur
     code, _, err = run(capsys, "risk", "assess")
     assert code == 2
     assert err.startswith("lyra: error: --input: required")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (json.dumps(REQUEST).replace('"phase": 3', '"phase": true'), "phase: "),
+        (json.dumps(REQUEST).replace('"phase": 3', '"phase": 3, "phase": 5'), "input: key"),
+        (
+            json.dumps(REQUEST).replace('"age_seconds": 5', '"age_seconds": 1' + "0" * 5000),
+            "input: an integer of 5,001 digits",
+        ),
+        ("[" * 200_000 + "]" * 200_000, "input: nested more than"),
+        (" " * 5_000_000, "larger than a request can be"),
+        (b"\xff\xfe{}", "not UTF-8 text"),
+    ],
+)
+def test_hostile_input_is_one_line_exit_2(
+    cli_home: Path, capsys: pytest.CaptureFixture[str], payload: str | bytes, message: str
+) -> None:
+    """Out-of-bounds JSON (docs/domain.md "Risk input bounds"): one line, exit 2."""
+    path = cli_home / "request.json"
+    if isinstance(payload, bytes):
+        path.write_bytes(payload)
+    else:
+        path.write_text(payload, encoding="utf-8")
+    code, out, err = run(capsys, "risk", "assess", "--input", str(path))
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_a_file_with_a_byte_order_mark_is_assessed(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Windows editors save UTF-8 with a BOM; the ledger accepts one, so does the request."""
+    path = cli_home / "bom.json"
+    path.write_text(json.dumps(REQUEST), encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    code, out, err = run(capsys, "risk", "assess", "--input", str(path))
+    assert code == 0, err
+    assert json.loads(out)["approved"] is True

@@ -342,6 +342,11 @@ class BinanceOrderBook:
     (market orders fill at once at the canned ticker's last price, one trade, 0.1% fee in
     USDT) or ``open`` (orders rest as NEW). ``after_create`` runs once an order is stored
     and before the answer goes back: a test kills the process there.
+
+    ``posted`` counts the order-creating POSTs per client id (a duplicate send shows as
+    2); ``GET /api/v3/account`` reports the balances ``funds`` (asset -> amount) moved by
+    every trade, in the shape of ``canned/binance/account.json`` (Spot API "Account
+    information"): what the exchange says the account holds.
     """
 
     def __init__(
@@ -350,10 +355,12 @@ class BinanceOrderBook:
         *,
         fill_mode: str = "fill",
         after_create: Callable[[], None] | None = None,
+        funds: dict[str, str] | None = None,
     ) -> None:
         self.state_path = state_path
         self.fill_mode = fill_mode
         self.after_create = after_create
+        self.funds = {asset: Decimal(amount) for asset, amount in (funds or {}).items()}
         self._memory: dict[str, Any] = {"orders": {}, "posts": 0, "next_id": 1000}
 
     # -- state -------------------------------------------------------------------------
@@ -380,6 +387,23 @@ class BinanceOrderBook:
         found: dict[str, Any] = self.state()["orders"]
         return found
 
+    @property
+    def posted(self) -> dict[str, int]:
+        """Order-creating POSTs per client id."""
+        found: dict[str, int] = self.state().get("posted", {})
+        return found
+
+    def balances(self) -> dict[str, Decimal]:
+        """What the account holds: ``funds`` moved by every trade (quote and fee in USDT)."""
+        held = {"BTC": Decimal(0), "USDT": Decimal(0), **self.funds}
+        for order in self.orders.values():
+            for trade in order["trades"]:
+                sign = 1 if trade["isBuyer"] else -1
+                held["BTC"] += sign * Decimal(trade["qty"])
+                held["USDT"] -= sign * Decimal(trade["quoteQty"])
+                held[trade["commissionAsset"]] -= Decimal(trade["commission"])
+        return held
+
     def add_open_order(self, client_order_id: str, side: str = "buy", qty: str = "0.01") -> None:
         """An order that rests on the book (placed by Lyra or by a person)."""
         state = self.state()
@@ -402,6 +426,13 @@ class BinanceOrderBook:
             return Reply(body=[_public(o) for o in self.orders.values() if o["status"] == "NEW"])
         if path == "/api/v3/allOrders":
             return Reply(body=[_public(o) for o in self.orders.values()])
+        if path == "/api/v3/account":
+            account = canned_json("binance", "account")
+            account["balances"] = [
+                {"asset": asset, "free": f"{amount:.8f}", "locked": "0.00000000"}
+                for asset, amount in sorted(self.balances().items())
+            ]
+            return Reply(body=account)
         if path == "/api/v3/myTrades":
             trades = [
                 t
@@ -444,6 +475,8 @@ class BinanceOrderBook:
         state = self.state()
         client_id = query["newClientOrderId"]
         state["posts"] += 1
+        posted = state.setdefault("posted", {})
+        posted[client_id] = posted.get(client_id, 0) + 1
         if client_id in state["orders"]:
             self._save(state)
             return self._error("duplicate_order")

@@ -4,7 +4,8 @@ It serves ``POST /api/v1/chat/completions``, ``GET /api/v1/models`` and ``GET /a
 as https://openrouter.ai/docs describes them (see :mod:`lyra.openrouter.wire`): usage with an
 exact decimal ``cost`` computed from the tokens and the model's per-token prices, error
 bodies ``{"error": {"code", "message", "metadata"}}``, ``Retry-After`` headers, errors
-inside 200 answers, malformed JSON, dropped connections and per-model latency.
+inside 200 answers, malformed JSON, prose where JSON was asked for, bodies cut short of
+their ``Content-Length``, dropped connections and per-model latency.
 
 Faults are injected two ways:
 
@@ -73,7 +74,15 @@ DEFAULT_KEY = "sk-or-v1-fake0000000000000000000000000000000000000000000000000000
 
 ContentFn = Callable[[str, Mapping[str, Any]], str]
 FaultKind = Literal[
-    "http", "error_in_200", "choice_error", "malformed_json", "no_choices", "slow", "disconnect"
+    "http",
+    "error_in_200",
+    "choice_error",
+    "malformed_json",
+    "no_choices",
+    "slow",
+    "disconnect",
+    "non_json",
+    "truncated",
 ]
 
 
@@ -94,11 +103,13 @@ class FakeModel:
 
 @dataclass(frozen=True)
 class FakeKey:
-    """An API key the fake accepts, with its credit limit in USD (``None``: unlimited)."""
+    """An API key the fake accepts, with its credit limit in USD (``None``: unlimited) and
+    what it had used before the fake started (``GET /key`` adds the calls it served)."""
 
     label: str = "sk-or-v1-fak...000"
     limit: Decimal | None = Decimal(10)
     is_free_tier: bool = False
+    usage: Decimal = Decimal(0)
 
 
 DEFAULT_MODELS: tuple[FakeModel, ...] = (
@@ -162,6 +173,17 @@ class Fault:
     def disconnect(cls) -> Fault:
         """The connection is closed without an answer."""
         return cls("disconnect")
+
+    @classmethod
+    def non_json(cls) -> Fault:
+        """A normal, billed 200 whose message content is prose, not the JSON asked for."""
+        return cls("non_json", billed=True)
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        """Headers promise the whole answer, half the body is sent, then the connection
+        closes (the client never sees ``usage``: not counted as served)."""
+        return cls("truncated")
 
 
 #: The default random mix: every kind of failure a client must survive, answered quickly.
@@ -324,6 +346,14 @@ def _render(
         return 200, text[: len(text) // 2], json_type, False
     if fault.kind == "no_choices":
         return 200, _dumps({**envelope, "choices": []}), json_type, False
+    if fault.kind == "non_json":
+        prose = invalid_json_content("", {})
+        said: dict[str, Any] = {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": prose, "refusal": None},
+        }
+        return 200, _dumps({**envelope, "choices": [said], "usage": usage}), json_type, True
     choice = {  # choice_error: the model failed mid-answer
         "index": 0,
         "finish_reason": "error",
@@ -619,6 +649,8 @@ class FakeOpenRouter:
         headers = {"X-Generation-Id": generation_id}
         if fault is not None and fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
+        if fault is not None and fault.kind == "truncated":
+            return await self._truncated(request, seq, model.id, key.label, generation_id)
         if fault is not None and fault.kind == "disconnect":
             if request.transport is not None:
                 request.transport.close()
@@ -643,6 +675,22 @@ class FakeOpenRouter:
             )
         )
         return web.Response(status=status, body=payload, content_type=content_type, headers=headers)
+
+    async def _truncated(
+        self, request: web.Request, seq: int, model: str, key_label: str, generation_id: str
+    ) -> web.StreamResponse:
+        """Send headers with the full ``Content-Length`` and half the body, then close."""
+        error = {"code": 502, "message": "truncated", "metadata": {}}
+        whole = _dumps({"id": generation_id, "model": model, "error": error}) * 4
+        response = web.StreamResponse(status=200, headers={"X-Generation-Id": generation_id})
+        response.content_type = "application/json"
+        response.content_length = len(whole)
+        await response.prepare(request)
+        await response.write(whole[: len(whole) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        self._log(Served(seq, model, key_label, 200, "truncated", None, False, generation_id))
+        raise asyncio.CancelledError  # aiohttp drops the request quietly
 
     async def _models(self, request: web.Request) -> web.Response:
         self._remember(request, b"")
@@ -691,7 +739,7 @@ class FakeOpenRouter:
         key = self._caller(request)
         if key is None:
             return self._error(401, "No auth credentials found")
-        spent = sum(
+        spent = key.usage + sum(
             (s.cost for s in self.ledger if s.key_label == key.label and s.cost is not None),
             Decimal(0),
         )

@@ -13,7 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect_reports", "descendants", "free_port", "stop_process_groups"]
+__all__ = [
+    "collect_reports",
+    "descendants",
+    "free_port",
+    "kill_self",
+    "living",
+    "run_until_killed",
+    "stop_process_groups",
+]
 
 
 def free_port() -> int:
@@ -50,6 +58,12 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             stack.append(child)
     return found
+
+
+def living(pids: list[int]) -> list[int]:
+    """The processes of ``pids`` that still run (a zombie has exited already)."""
+    states = {pid: state for pid, _, _, state in _processes()}
+    return [pid for pid in pids if pid in states and states[pid] != "Z"]
 
 
 def _living(groups: set[int]) -> list[int]:
@@ -90,3 +104,30 @@ def collect_reports(out: Any, children: list[Any], timeout_s: float) -> list[dic
     for child in children:
         child.join(30)
     return results
+
+
+def kill_self() -> None:
+    """SIGKILL this process: a crash with no clean-up at all (no finally, no atexit)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_until_killed(target: Any, *, started: Any = None, timeout_s: float = 60) -> int:
+    """Run ``target()`` in a forked child (the modules this process imported are already
+    loaded: no start-up cost) and return its exit code once it ends; the child is expected
+    to be SIGKILLed at a crash point (exit code ``-SIGKILL``). ``started(pid)`` is called
+    once the child runs. A child still alive after ``timeout_s`` is killed and fails the
+    test. Dispose of the parent's database pools before: a forked child must not share a
+    pooled connection."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=target, daemon=True)
+    child.start()
+    if started is not None:
+        started(child.pid)
+    child.join(timeout_s)
+    if child.is_alive():
+        child.kill()
+        child.join(10)
+        raise AssertionError(f"the child was not killed at its crash point in {timeout_s} s")
+    assert child.exitcode is not None
+    return child.exitcode

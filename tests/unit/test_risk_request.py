@@ -158,3 +158,60 @@ def test_json_numbers_are_read_exactly_and_not_json_is_named() -> None:
     nan = json.dumps(data()).replace('"40000"', "NaN", 1)
     with pytest.raises(RiskInputError, match="finite"):
         parse_request_json(nan)
+
+
+def _text(changes: dict[str, Any] | None = None) -> str:
+    return json.dumps(data(changes))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a 5,000-digit integer: past Python's own 4,300-digit limit, never a ValueError
+        (_text().replace('"age_seconds": 5', '"age_seconds": 1' + "0" * 5000), "5,001 digits"),
+        (_text().replace('"age_seconds": 5', '"age_seconds": 1.' + "0" * 100), "102 characters"),
+        ("[" * 200_000 + "]" * 200_000, "nested more than 32 levels"),
+        ('{"a":' * 200_000, "nested more than 32 levels"),
+        (" " * 1_000_001 + "{}", "too long (at most 1,000,000)"),
+        (_text().replace('"phase": 3', '"phase": 3, "phase": 5'), "key 'phase' appears twice"),
+        (_text({"proposal.price": "1"}).replace('"1"', '"1", "price": "2"'), "'price' appears"),
+    ],
+)
+def test_json_text_is_bounded_before_and_while_it_is_parsed(text: str, message: str) -> None:
+    """docs/domain.md "Risk input bounds": size, depth, number length and duplicate keys
+    are one RiskInputError each, not a traceback or a silently chosen value."""
+    with pytest.raises(RiskInputError) as caught:
+        parse_request_json(text)
+    assert caught.value.field == "input"
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "given"),
+    [
+        ({"phase": True}, "phase", "true"),
+        ({"phase": "3"}, "phase", '"3"'),
+        ({"phase": 3.0}, "phase", "3.0"),
+        ({"orders_in_interval": False}, "orders_in_interval", "false"),
+        ({"kill_switch_tripped": 1}, "kill_switch_tripped", "1"),
+        ({"is_closing": "yes"}, "is_closing", '"yes"'),
+    ],
+)
+def test_booleans_and_integers_are_not_mistaken_for_each_other(
+    changes: dict[str, Any], field: str, given: str
+) -> None:
+    """``"phase": true`` is not phase 1, and ``1`` is not ``true``."""
+    with pytest.raises(RiskInputError) as caught:
+        parse_request_json(_text(changes))
+    assert caught.value.field == field
+    assert f"(got {given})" in str(caught.value)
+
+
+def test_a_byte_order_mark_and_brackets_inside_strings_are_fine() -> None:
+    """A UTF-8 BOM is skipped (as the ledger does); brackets in a string are not nesting."""
+    request = parse_request_json("\ufeff" + _text())
+    assert request.phase == 3
+    deep_text = _text({"proposal.symbol": "BTC/USD"}).replace('"side"', '"side"', 1)
+    nested_string = deep_text.replace('"BTC/USD"', '"' + "[{" * 100 + '"')
+    with pytest.raises(RiskInputError, match=r"^proposal\.symbol: "):
+        parse_request_json(nested_string)

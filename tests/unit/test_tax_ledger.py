@@ -99,3 +99,96 @@ def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not exist"):
         read_ledger(tmp_path / "nope.csv")
     assert csv_text().startswith("timestamp,")
+
+
+GOOD = "2023-01-01T00:00:00Z,buy,ETH,1,100,,,,,x,,g,"
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "words"),
+    [
+        # values no exchange produces (docs/tax.md "Ledger input bounds")
+        ("2024-01-01T00:00:00Z,buy,BTC,1,1e100000000,,,,,x,,a,", "aud_value", "out of range"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1,1e50,,,,,x,,a,", "aud_value", "out of range"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1,1e15,,,,,x,,a,", "aud_value", "below 1e+15"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1e999999999,1,,,,,x,,a,", "quantity", "out of range"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1e20,1,,,,,x,,a,", "quantity", "below 1e+20"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1,100,1e-30,,,,x,,a,", "fee_aud", "18 decimal places"),
+        ("2024-01-01T00:00:00Z,swap,BTC,1,,,ETH,1e21,5,x,,a,", "to_quantity", "out of range"),
+        ("2024-01-01T00:00:00Z,swap,BTC,1,,,ETH,1,9e99,x,,a,", "given_aud_value", "range"),
+        (
+            "2024-01-01T00:00:00Z,buy,BTC,1," + "9" * 5000 + ",,,,,x,,a,",
+            "aud_value",
+            "5,000 characters",
+        ),
+        ("0001-01-01T00:00:00+10:00,buy,BTC,1,100,,,,,x,,a,", "timestamp", "outside 2009-01-03"),
+        ("0001-01-01T00:00:00Z,buy,BTC,1,100,,,,,x,,a,", "timestamp", "bitcoin's first block"),
+        ("2008-12-31T00:00:00Z,buy,BTC,1,100,,,,,x,,a,", "timestamp", "outside"),
+        ("9999-12-31T23:59:59-10:00,buy,BTC,1,100,,,,,x,,a,", "timestamp", "outside"),
+        ("2024-01-01T00:00:00Z,buy," + "B" * 33 + ",1,100,,,,,x,,a,", "asset", "at most 32"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,x," + "c" * 201 + ",a,", "counterparty", "200"),
+        ("2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,x,,a" + "i" * 128 + ",", "id", "at most 128"),
+    ],
+)
+def test_out_of_bounds_values_name_line_and_field(row: str, field: str, words: str) -> None:
+    """Numbers bounded in length, places and magnitude; times in 2009-01-03 .. now + 1 day;
+    text by its stored column: one error naming the file, the line and the field."""
+    with pytest.raises(LedgerError) as caught:
+        ledger(GOOD, row)
+    error = caught.value
+    assert (error.line, error.field, error.source) == (3, field, "test.csv")
+    assert str(error).startswith(f"test.csv line 3: {field}")
+    assert words in str(error)
+    assert len(str(error)) < 200  # a 5,000-digit value is not echoed back
+    assert "\n" not in str(error)
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    """The largest and smallest values the store keeps exactly are read as written;
+    trailing zeros past 18 places are only zeros."""
+    (row,) = ledger(
+        "2009-01-03T00:00:00Z,swap,BTC,99999999999999999999.999999999999999999,"
+        "999999999999999.99,0.000000000000000001,ETH,0.1000000000000000000000,,x,,a,"
+    )
+    assert row.quantity == Decimal("99999999999999999999.999999999999999999")
+    assert row.aud_value == Decimal("999999999999999.99")
+    assert row.fee_aud == Decimal("1e-18")
+    assert row.to_quantity == Decimal("0.1")
+    assert row.to_quantity.as_tuple().exponent == -18
+
+
+def test_a_row_dated_after_tomorrow_is_refused() -> None:
+    """``now`` sets the window's end: a day's margin for clocks and time zones, no more."""
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    text = csv_text("2025-01-01T23:00:00Z,buy,BTC,1,100,,,,,x,,a,")
+    assert len(parse_ledger(io.StringIO(text), now=now)) == 1
+    late = csv_text("2025-01-02T00:00:01Z,buy,BTC,1,100,,,,,x,,a,")
+    with pytest.raises(LedgerError, match=r"line 2: timestamp .* to 2025-01-02 \(a day after"):
+        parse_ledger(io.StringIO(late), now=now)
+
+
+def test_a_field_past_the_csv_size_limit_is_named_not_a_traceback() -> None:
+    """A 200 KB field (past the ``csv`` module's 128 KiB limit) is a LedgerError with its
+    line; one just under it is refused by its column's length."""
+    huge = "2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,x," + "c" * 200_000 + ",a,"
+    with pytest.raises(LedgerError, match=r"^test\.csv line 3: cannot be read as CSV: field"):
+        ledger(GOOD, huge)
+    big = "2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,x," + "c" * 100_000 + ",a,"
+    with pytest.raises(LedgerError, match=r"line 3: counterparty is 100,000 characters long"):
+        ledger(GOOD, big)
+
+
+def test_line_numbers_count_physical_lines_with_quoted_newlines() -> None:
+    """A quoted field holding a line break makes the next record start a line later."""
+    with pytest.raises(LedgerError, match="line 4: aud_value"):
+        ledger(
+            '2023-01-01T00:00:00Z,buy,ETH,1,100,,,,,x,"two\nlines",g,',
+            "2024-01-01T00:00:00Z,buy,BTC,1,x,,,,,x,,a,",
+        )
+
+
+def test_a_ledger_with_a_bom_reads(tmp_path: Path) -> None:
+    """Spreadsheet exports start with a UTF-8 byte order mark; it is not part of the header."""
+    path = tmp_path / "bom.csv"
+    path.write_text(csv_text(GOOD), encoding="utf-8-sig")
+    assert [t.id for t in read_ledger(path)] == ["g"]

@@ -1,0 +1,216 @@
+"""The gateway's one-statement paths on PostgreSQL (lyra/store/gateway_leases_pg.py,
+lyra/store/gateway_pg.py): a lease reserved and settled exactly as the ORM functions do
+it, refused with the same scope, left to the ORM on a day's first use or a changed cap,
+threads racing on the statements never overspending, and the batch answering a lookup
+from a store queued before it."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from lyra.errors import InvariantError
+from lyra.spend.budget import BudgetPolicy, charge_nusd
+from lyra.store.answer_cache import DatabaseAnswerCache
+from lyra.store.budget import ScopeExhaustedError, expire_stale, reserve, settle
+from lyra.store.db import Database
+from lyra.store.gateway_leases_pg import close_lease_pg, open_lease_pg
+from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
+from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant, open_lease
+from lyra.store.migrate import upgrade_to_head
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+DAY = date(2025, 6, 1)
+TTL = timedelta(minutes=5)
+POLICY = BudgetPolicy(daily_total_usd=Decimal("1"))  # fast: 0.10
+LEASE: dict[str, Any] = {
+    "now": NOW,
+    "tier": "fast",
+    "key_alias": "flows",
+    "model": "m/fast",
+    "task": "technical",
+    "ttl": TTL,
+}
+
+
+@pytest.fixture
+def db(postgres_url: str) -> Iterator[Database]:
+    database = Database.from_url(postgres_url)
+    upgrade_to_head(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
+    url = make_url(db.engine.url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        yield conn
+
+
+def counters(db: Database) -> dict[str, tuple[int, int, int]]:
+    """scope -> (cap, reserved, spent) in nano-dollars."""
+    with db.transaction() as session:
+        rows = session.execute(select(BudgetCounterRow).where(BudgetCounterRow.day == DAY))
+        return {r.scope: (r.cap_nusd, r.reserved_nusd, r.spent_nusd) for r in rows.scalars()}
+
+
+def assert_counters_match_reservations(db: Database) -> None:
+    with db.transaction() as session:
+        rows = session.execute(select(BudgetReservationRow))
+        held = list(rows.scalars())
+    for scope, (cap, reserved, spent) in counters(db).items():
+        mine = [r for r in held if scope in r.scopes]
+        assert spent == sum(r.settled_nusd or 0 for r in mine), scope
+        assert reserved == sum(r.amount_nusd for r in mine if r.status == "reserved"), scope
+        assert reserved + spent <= cap, f"{scope} overspent"
+
+
+def first_use(db: Database) -> None:
+    """The day's counters, created by the ORM (the statement leaves that to it)."""
+    with db.transaction() as session:
+        r = reserve(session, POLICY, amount_usd=Decimal("0.01"), **LEASE)
+    with db.transaction() as session:
+        settle(session, r.id, Decimal("0.01"), NOW)
+
+
+def test_a_day_first_use_and_a_changed_cap_are_left_to_the_orm(
+    db: Database, connection: psycopg.Connection[Any]
+) -> None:
+    amounts = [Decimal("0.02")]
+    assert open_lease_pg(connection, POLICY, amounts=amounts, **LEASE) is None
+    assert counters(db) == {}  # nothing created: the ORM path creates the counters
+    first_use(db)
+    before = counters(db)
+    lowered = BudgetPolicy(daily_total_usd=Decimal("0.5"))
+    assert open_lease_pg(connection, lowered, amounts=amounts, **LEASE) is None
+    assert counters(db) == before
+
+
+def test_the_largest_size_that_fits_is_reserved_and_settled_at_the_exact_cost(
+    db: Database, connection: psycopg.Connection[Any]
+) -> None:
+    first_use(db)  # 0.01 of fast's 0.10 spent
+    sizes = [Decimal("0.5"), Decimal("0.06"), Decimal("0.001")]
+    grant = open_lease_pg(connection, POLICY, amounts=sizes, **LEASE)
+    assert grant is not None
+    assert grant.refusal is None
+    assert grant.reservation is not None
+    assert grant.reservation.amount_usd == Decimal("0.06")
+    assert counters(db)["tier:fast"][1:] == (charge_nusd(Decimal("0.06")), 10**7)
+    assert_counters_match_reservations(db)
+
+    closing = LeaseClosing(grant.reservation.id, Decimal("0.0123456789"), sent=3)
+    settled = close_lease_pg(connection, closing, NOW)
+    assert settled is not None
+    assert (settled.spent_usd, settled.replayed) == (Decimal("0.012345679"), False)
+    assert counters(db)["tier:fast"][1:] == (0, 10**7 + 12_345_679)
+    again = close_lease_pg(connection, LeaseClosing(closing.reservation_id, Decimal(1), 9), NOW)
+    assert again is not None
+    assert (again.spent_usd, again.replayed) == (Decimal("0.012345679"), True)
+    assert_counters_match_reservations(db)
+
+
+def test_a_refusal_names_the_scope_the_orm_names(
+    db: Database, connection: psycopg.Connection[Any]
+) -> None:
+    first_use(db)
+    sizes = [Decimal("0.2"), Decimal("0.095")]  # fast has 0.09 left
+    grant = open_lease_pg(connection, POLICY, amounts=sizes, **LEASE)
+    assert grant is not None
+    assert grant.reservation is None
+    assert isinstance(grant.refusal, ScopeExhaustedError)
+    with db.transaction() as session:
+        orm: LeaseGrant = open_lease(session, POLICY, amounts=sizes, **LEASE)
+    assert orm.refusal is not None
+    assert (grant.refusal.scope, grant.refusal.scopes) == (orm.refusal.scope, orm.refusal.scopes)
+    assert str(grant.refusal) == str(orm.refusal)
+    assert counters(db)["tier:fast"][1:] == (0, 10**7)  # nothing held
+
+
+def test_release_an_expired_settle_and_an_unknown_lease(
+    db: Database, connection: psycopg.Connection[Any]
+) -> None:
+    first_use(db)
+    grant = open_lease_pg(connection, POLICY, amounts=[Decimal("0.03")], **LEASE)
+    assert grant is not None
+    assert grant.reservation is not None
+    unsent = LeaseClosing(grant.reservation.id, Decimal(0), sent=0)
+    assert close_lease_pg(connection, unsent, NOW) is None
+    assert close_lease_pg(connection, unsent, NOW) is None  # released once only
+    assert counters(db)["tier:fast"][1:] == (0, 10**7)
+
+    grant = open_lease_pg(connection, POLICY, amounts=[Decimal("0.03")], **LEASE)
+    assert grant is not None
+    assert grant.reservation is not None
+    with db.transaction() as session:
+        assert expire_stale(session, NOW + TTL * 2) == 1  # counted in full as spent
+    late = close_lease_pg(connection, LeaseClosing(grant.reservation.id, Decimal("0.002"), 1), NOW)
+    assert late is not None
+    assert late.spent_usd == Decimal("0.002")
+    assert counters(db)["tier:fast"][1:] == (0, 12 * 10**6)  # corrected to the real cost
+    assert_counters_match_reservations(db)
+    with pytest.raises(InvariantError, match="does not exist"):
+        close_lease_pg(connection, LeaseClosing("no-such-lease", Decimal(1), 1), NOW)
+
+
+def test_threads_racing_on_the_statements_never_overspend(db: Database) -> None:
+    first_use(db)
+    url = make_url(db.engine.url).set(drivername="postgresql")
+    errors: list[BaseException] = []
+    refused = [0]
+
+    def spend(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as c:
+                deadline = time.monotonic() + 10
+                misses = 0
+                while misses < 5 and time.monotonic() < deadline:
+                    size = Decimal(rng.randint(1_000_000, 8_000_000)).scaleb(-9)
+                    grant = open_lease_pg(c, POLICY, amounts=[size * 3, size], **LEASE)
+                    assert grant is not None
+                    if grant.reservation is None:
+                        misses += 1
+                        refused[0] += 1
+                        time.sleep(0.005)  # the others' leases settle meanwhile
+                        continue
+                    misses = 0
+                    held = grant.reservation.amount_usd
+                    cost = Decimal(rng.randint(0, charge_nusd(held))).scaleb(-9)
+                    close_lease_pg(c, LeaseClosing(grant.reservation.id, cost, 1), NOW)
+        except BaseException as exc:  # reported to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=spend, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert refused[0] >= 6  # the budget was fought over and used up
+    cap, reserved, spent = counters(db)["tier:fast"]
+    assert reserved == 0
+    assert spent <= cap
+    assert spent >= cap // 2  # used up, not left alone
+    assert_counters_match_reservations(db)
+
+
+async def test_a_lookup_sees_a_store_queued_before_it(db: Database) -> None:
+    cache = DatabaseAnswerCache(db)
+    value = {"answer": {"action": "hold"}, "model": "m/fast"}
+    await cache.set("k" * 64, value, 60.0, "technical", "m/fast")
+    found = await cache.get("k" * 64)  # in the same batch as the store, or the next
+    assert found == value
+    assert found is not value  # the waiter's own copy
+    assert await cache.get("x" * 64) is None
