@@ -40,13 +40,16 @@ Figures, on the last line as one JSON object:
   that reached a client);
 - ``audit_ok``: the audit chain verifies; ``cycles_left_running``: cycles neither
   completed nor failed (a half-written run);
-- ``rss_kb`` per process: after start-up, after its first cycle and at its end, and the
-  growth from the first cycle to the end.
+- ``rss_kb`` per process: after start-up, after its first cycle, every 10 cycles and at
+  its end, and the growth from the first cycle to the end.
 
 ``ok`` is true only when every count is 0, recorded cost equals served cost, the audit
-chain is intact and the budget ran out during the soak. Run from the repository root:
-``.venv/bin/python benchmarks/soak.py [--cycles 200 --processes 3 --fault-rate 0.3
---seed 7]``. A reduced run (20 cycles) is tests/integration/test_soak.py.
+chain is intact and the budget ran out during the soak (``budget_exhausted``: a cycle
+ended ``unaffordable`` or the gateway denied calls for budget, ``budget_denied_calls``).
+
+Run from the repository root: ``.venv/bin/python benchmarks/soak.py [--cycles 200
+--processes 3 --fault-rate 0.3 --seed 7]``. A reduced run (20 cycles) is
+tests/integration/test_soak.py.
 """
 
 from __future__ import annotations
@@ -104,6 +107,8 @@ BUDGET_PER_CYCLE_USD = Decimal("0.002")
 #: Wall-clock cap per cycle taken, on top of a fixed start-up allowance (seconds).
 SECONDS_PER_CYCLE = 4.0
 STARTUP_S = 60.0
+#: A worker samples its RSS after every this many cycles.
+RSS_EVERY = 10
 
 
 # --- the fake's answers ------------------------------------------------------------------
@@ -229,6 +234,8 @@ def worker(
             crashes.append(traceback.format_exc(limit=8)[-2000:])
         if taken == 1:
             report["rss_kb"]["after_first_cycle"] = rss_kb()
+        if taken % RSS_EVERY == 0:  # a leak climbs from sample to sample; warm-up levels
+            report["rss_kb"].setdefault("every_10_cycles", []).append(rss_kb())
     report["rss_kb"]["end"] = rss_kb()
     first = report["rss_kb"].get("after_first_cycle", report["rss_kb"]["start"])
     report["rss_kb"]["growth_after_first_cycle"] = report["rss_kb"]["end"] - first

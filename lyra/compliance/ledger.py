@@ -183,10 +183,10 @@ def _numbers(
         if not text:
             checked.append(None)
             continue
-        value = check_number(text, field, limit)
-        if isinstance(value, str):
-            raise LedgerError(line, value, source=source, field=field)
-        checked.append(value)
+        number = check_number(text, field, limit)
+        if isinstance(number, str):
+            raise LedgerError(line, number, source=source, field=field)
+        checked.append(number)
     return checked
 
 

@@ -57,9 +57,6 @@ from lyra.errors import UserError
 from lyra.rollout.phases import PhaseRun
 
 __all__ = [
-    "MAX_DEPTH",
-    "MAX_INPUT_CHARS",
-    "MAX_NUMBER_CHARS",
     "MarketData",
     "Portfolio",
     "Proposal",

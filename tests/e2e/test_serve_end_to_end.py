@@ -216,12 +216,14 @@ def test_lyra_status_shows_the_phase_and_the_last_runs(served: ServedLyra) -> No
 async def test_a_tripped_kill_switch_pauses_the_live_phase(served: ServedLyra) -> None:
     from decimal import Decimal
 
+    from lyra.bootstrap import open_database
     from lyra.config import load_settings
     from lyra.risk.limits import RiskLimits
-    from lyra.store.db import Database
     from lyra.store.killswitch import check_drawdown_and_trip
 
-    database = Database.from_url(load_settings(home=served.lyra_home).effective_database_url)
+    # the served home's audit key (not the test session's): the trip is audited
+    settings = load_settings(home=served.lyra_home, audit_key_file=None, audit_anchor_file=None)
+    database = open_database(settings, migrate=False)
     with database.transaction() as session:
         check_drawdown_and_trip(
             session,

@@ -51,9 +51,11 @@ def test_run_prints_decisions_for_btc_usd_on_two_exchanges(workdir: Path) -> Non
     report = list((workdir / ".lyra" / "reports" / "market-analysis").glob("*.md"))
     assert len(report) == 1
     assert "coinbase" in report[0].read_text(encoding="utf-8")
-    # pre-trade risk ran once on the paper account (phase 3 is `lyra run`'s default)
+    # pre-trade risk ran once on the paper account (phase 3 is `lyra run`'s default): the
+    # kill switch's observation before the trades and the finish after them are each the
+    # account's snapshot (one peak: docs/domain.md, "Risk")
     snapshots = _rows(db, "SELECT account FROM equity_snapshots")
-    assert [s[0] for s in snapshots] == ["paper"]
+    assert [s[0] for s in snapshots] == ["paper", "paper"]
     assert (workdir / ".lyra" / "reports" / "equity-paper.png").is_file()
 
 
