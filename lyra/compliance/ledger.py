@@ -30,11 +30,12 @@ float. Parsing is a plain ``csv`` loop: about 2 microseconds a row here, so a
 from __future__ import annotations
 
 import csv
+import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -136,8 +137,11 @@ _NUMBER_FIELDS: Final = (
     ("to_quantity", QUANTITY_LIMIT),
     ("given_aud_value", MONEY_LIMIT),
 )
-_LIMITS: Final = tuple(limit for _, limit in _NUMBER_FIELDS)
-_MIN_EXPONENT: Final = -MAX_PLACES
+#: The common spelling, which needs no further check: plain digits, at most 18 places,
+#: fewer integer digits than the bound (20 for quantities, 15 for AUD amounts).
+_QUANTITY_TEXT: Final = re.compile(rf"\d{{1,20}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
+_MONEY_TEXT: Final = re.compile(rf"\d{{1,15}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
+_PLAIN: Final = (_QUANTITY_TEXT, _MONEY_TEXT, _MONEY_TEXT, _QUANTITY_TEXT, _MONEY_TEXT)
 
 
 #: Distinct number texts whose Decimal is shared while a file is read.
@@ -154,29 +158,19 @@ def _numbers(
     ``9.95``, a weekly buy of ``100.00``): ``shared`` maps texts seen to their value, up to
     :data:`_SHARED_NUMBERS` of them (a Decimal is 104 bytes; a row has up to five)."""
     values: list[Decimal | None] = []
-    try:
-        for text in texts:
-            if not text:
-                values.append(None)
-                continue
-            value = shared.get(text)
-            if value is None:
-                value = Decimal(text)
-                if len(shared) < _SHARED_NUMBERS:
-                    shared[text] = value
-            values.append(value)
-    except InvalidOperation:
-        values = []
-    if values and all(
-        v is None
-        or (
-            v.is_finite()
-            and not v.is_signed()
-            and v < limit
-            and v.as_tuple().exponent >= _MIN_EXPONENT  # type: ignore[operator]
-        )
-        for v, limit in zip(values, _LIMITS, strict=True)
-    ):
+    for text, plain in zip(texts, _PLAIN, strict=True):
+        if not text:
+            values.append(None)
+            continue
+        value = shared.get(text)
+        if value is None:
+            if plain(text) is None:  # not plain digits within bounds: the slow pass says why
+                break
+            value = Decimal(text)
+            if len(shared) < _SHARED_NUMBERS:
+                shared[text] = value  # only checked values are shared
+        values.append(value)
+    else:
         return values
     checked: list[Decimal | None] = []
     for text, (field, limit) in zip(texts, _NUMBER_FIELDS, strict=True):
@@ -211,12 +205,10 @@ def _timestamp(text: str, line: int, source: str, latest: datetime) -> datetime:
         moment = moment.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 shifted to UTC leaves datetime's range
         moment = EARLIEST - FUTURE_MARGIN
+    if EARLIEST <= moment <= latest:
+        return moment
     problem = time_problem(moment, latest)
-    if problem is not None:
-        raise LedgerError(
-            line, f"timestamp {shown(text)} {problem}", source=source, field="timestamp"
-        )
-    return moment
+    raise LedgerError(line, f"timestamp {shown(text)} {problem}", source=source, field="timestamp")
 
 
 #: Rows whose every field is this short skip the per-field length check.
@@ -297,9 +289,20 @@ def _row(
     )
 
 
-def _records(lines: Iterable[str], source: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line, cells)`` of each CSV record after the header; a record the ``csv`` module
-    cannot read (a field past its size limit, a stray NUL) is a :class:`LedgerError`."""
+def parse_ledger(
+    lines: Iterable[str], *, source: str = "ledger", now: datetime | None = None
+) -> tuple[Txn, ...]:
+    """Every row of a transactions CSV, checked and bounded (``ledger_bounds``; ``now``
+    sets the latest time allowed, default the clock), in file order; the first bad row
+    raises :class:`LedgerError` and nothing is returned. Line numbers are the file's (a
+    quoted field may span lines); a record the ``csv`` module cannot read (a field past
+    its 128 KiB limit, which is left as it is: the columns are far shorter) is a
+    :class:`LedgerError` too."""
+    latest = (now or datetime.now(UTC)) + FUTURE_MARGIN
+    aud_source = f"csv:{source}"
+    rows: list[Txn] = []
+    seen: set[str] = set()
+    shared: dict[str, Decimal] = {}
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
@@ -309,33 +312,17 @@ def _records(lines: Iterable[str], source: str) -> Iterator[tuple[int, list[str]
             raise LedgerError(1, f"header must be {','.join(HEADER)}", source=source)
         line = reader.line_num + 1
         for cells in reader:
-            yield line, cells
+            if cells and (len(cells) > 1 or cells[0].strip()):
+                txn = _row(cells, line, source, aud_source, latest, shared)
+                if txn.id in seen:
+                    raise LedgerError(
+                        line, f"id {shown(txn.id)} is used twice", source=source, field="id"
+                    )
+                seen.add(txn.id)
+                rows.append(txn)
             line = reader.line_num + 1
     except csv.Error as exc:
-        # field_size_limit (128 KiB by default) is left as it is: a field that long is
-        # refused here already, and the columns are far shorter (ledger_bounds).
         raise LedgerError(reader.line_num, f"cannot be read as CSV: {exc}", source=source) from None
-
-
-def parse_ledger(
-    lines: Iterable[str], *, source: str = "ledger", now: datetime | None = None
-) -> tuple[Txn, ...]:
-    """Every row of a transactions CSV, checked and bounded (``ledger_bounds``; ``now``
-    sets the latest time allowed, default the clock), in file order; the first bad row
-    raises :class:`LedgerError` and nothing is returned."""
-    latest = (now or datetime.now(UTC)) + FUTURE_MARGIN
-    aud_source = f"csv:{source}"
-    rows: list[Txn] = []
-    seen: set[str] = set()
-    shared: dict[str, Decimal] = {}
-    for line, cells in _records(lines, source):
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue
-        txn = _row(cells, line, source, aud_source, latest, shared)
-        if txn.id in seen:
-            raise LedgerError(line, f"id {shown(txn.id)} is used twice", source=source, field="id")
-        seen.add(txn.id)
-        rows.append(txn)
     return tuple(rows)
 
 

@@ -48,7 +48,7 @@ from lyra.llm.leases import Lease, LeaseBook, LeaseKey
 from lyra.resilience.breaker import BreakerPolicy, BreakerStatus, breaker_name
 from lyra.spend.budget import BudgetPolicy, charge_nusd
 from lyra.store.budget import Settlement
-from lyra.store.gateway_leases_pg import close_lease_pg, open_lease_pg
+from lyra.store.gateway_leases_pg import close_lease_statement, open_lease_statement
 from lyra.store.gateway_transactions import (
     BreakerCheck,
     LeaseClosing,
@@ -198,7 +198,10 @@ class Admission:
             amounts=sizes if calls > 1 else sizes[1:],
             ttl=self._options.reservation_ttl,
         )
-        grant = await self._writer.run(reserve, direct=partial(open_lease_pg, **reserve.keywords))
+        statement = None
+        if self._writer.database.dialect == "postgresql":  # one statement, in a round
+            statement = open_lease_statement(**reserve.keywords)
+        grant = await self._writer.run(reserve, statement)
         if grant.refusal is not None:
             raise grant.refusal
         if grant.reservation is None:
@@ -218,8 +221,7 @@ class Admission:
             return
         lease = task.result()
         if self._book.give_back(lease, need, None, sent=False):
-            closing = LeaseClosing(lease.reservation_id, lease.spent_usd, lease.sent)
-            self._writer.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
+            self._close_detached(LeaseClosing(lease.reservation_id, lease.spent_usd, lease.sent))
 
     # -- conclude -------------------------------------------------------------------------
 
@@ -234,14 +236,17 @@ class Admission:
             self._note(await self._writer.conclude([record], names, self._breaker, now))
             return
         if self._writer.database.dialect == "postgresql":
-            # The record joins the group commit, then the settlement is one statement
-            # (two round trips, not eight): committed, in that order, before this returns.
-            # A crash in between leaves the lease to expire, counted in full: the safe side.
-            self._note(await self._writer.conclude([record], names, self._breaker, now))
-            settlement = await self._writer.run(
+            # The record joins the round and the settlement is one statement in the same
+            # transaction: one round trip and one commit, not eight and two.
+            views, settlement = await self._writer.conclude_then(
+                [record],
+                names,
+                self._breaker,
+                now,
                 partial(close_lease, closing=closing, now=now),
-                direct=partial(close_lease_pg, closing=closing, now=now),
+                close_lease_statement(closing, now),
             )
+            self._note(views)
             self._check(ticket.lease, settlement)
             return
         views, settlement = await self._writer.run(
@@ -297,7 +302,15 @@ class Admission:
         count it, and its lease is settled in the background if it was the last call."""
         closing = self._give_back(ticket, ticket.amount_usd)
         if closing is not None:
-            self._writer.run_detached(partial(close_lease, closing=closing, now=datetime.now(UTC)))
+            self._close_detached(closing)
+
+    def _close_detached(self, closing: LeaseClosing) -> None:
+        """Settle (or release) a lease in the background: nobody waits for it."""
+        now = datetime.now(UTC)
+        statement = None
+        if self._writer.database.dialect == "postgresql":
+            statement = close_lease_statement(closing, now)
+        self._writer.run_detached(partial(close_lease, closing=closing, now=now), statement)
 
     def _give_back(self, ticket: Ticket, cost: Decimal | None) -> LeaseClosing | None:
         """Charge the concluded call to its lease (in memory, at once, so a failure of

@@ -19,9 +19,11 @@ The rules are :mod:`lyra.store.budget`'s, unchanged:
 - a settle replaces what the reservation counted with its real cost; a settled one is
   replayed, a counter that would go negative refuses (:class:`InvariantError`).
 
-What the statement does not handle it leaves untouched and says so (``None``): a day's
-first use of a scope (its counter rows do not exist yet) or a cap the policy changed.
-The caller then runs the ORM function, which creates or updates them.
+What the statement does not handle it leaves untouched and says so (``None``, or
+:data:`~lyra.store.gateway_pg.UNHANDLED` from the :class:`~lyra.store.gateway_pg.Statement`
+the writer sends in a round of several): a day's first use of a scope (its counter rows
+do not exist yet) or a cap the policy changed. The caller then runs the ORM function,
+which creates or updates them.
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import psycopg
 
 from lyra.errors import InvariantError
 from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
 from lyra.store.budget import Reservation, ScopeExhaustedError, Settlement
+from lyra.store.gateway_pg import UNHANDLED, Rows, Statement, Unhandled
 from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant
 
-__all__ = ["close_lease_pg", "open_lease_pg"]
+__all__ = ["close_lease_pg", "close_lease_statement", "open_lease_pg", "open_lease_statement"]
 
 OPEN_SQL: Final = """
 WITH locked AS (
@@ -121,94 +124,140 @@ def open_lease_pg(
 ) -> LeaseGrant | None:
     """:func:`lyra.store.gateway_transactions.open_lease` in one statement; None when the
     counters must first be created or their caps updated (the caller runs the ORM one)."""
-    if ttl <= timedelta(0):
-        raise ValueError(f"a reservation needs a positive ttl, not {ttl}")
-    day = budget_day(now)
-    scopes = policy.scopes_for(tier, key_alias)
-    wanted = sorted(set(scopes))
-    sizes = [charge_nusd(amount) for amount in amounts]
-    reservation_id = str(uuid.uuid4())
-    rows = connection.execute(
-        OPEN_SQL,
-        {
-            "day": day,
-            "scopes": wanted,
-            "caps": [policy.cap_nusd(scope) for scope in wanted],
-            "amounts": sizes,
-            "id": reservation_id,
-            "scopes_json": json.dumps(list(scopes)),
-            "task": task,
-            "tier": tier,
-            "model": model,
-            "key_alias": key_alias,
-            "now": now,
-            "expires_at": now + ttl,
-        },
-    ).fetchall()
-    counters = {scope: (cap, reserved + spent) for scope, cap, reserved, spent, _, _ in rows}
-    if len(counters) < len(wanted) or any(counters[s][0] != policy.cap_nusd(s) for s in wanted):
-        return None  # first use today, or a changed cap: the ORM path creates / updates
-    amount = rows[0][4]
-    if amount is None:  # refused: as reserve() refuses the smallest size
-        need = sizes[-1]
-        exhausted = tuple(s for s in scopes if counters[s][1] + need > counters[s][0])
-        if not exhausted:
-            raise InvariantError("a lease was neither granted nor refused")
-        cap, used = counters[exhausted[0]]
-        refusal = ScopeExhaustedError(
-            exhausted[0],
-            exhausted,
-            cap=nusd_to_usd(cap),
-            used=nusd_to_usd(used),
-            needed=nusd_to_usd(need),
-        )
-        return LeaseGrant(None, refusal)
-    if rows[0][5] != len(wanted):
-        raise InvariantError(f"a lease moved {rows[0][5]} of {len(wanted)} budget counters")
-    reservation = Reservation(
-        id=reservation_id,
-        day=day,
-        scopes=scopes,
-        amount_usd=nusd_to_usd(amount),
+    statement = open_lease_statement(
+        policy,
+        now=now,
         tier=tier,
+        key_alias=key_alias,
         model=model,
         task=task,
-        key_alias=key_alias,
-        expires_at=now + ttl,
+        amounts=amounts,
+        ttl=ttl,
     )
-    return LeaseGrant(reservation, None)
+    grant = statement.read(connection.execute(statement.sql, statement.params).fetchall())
+    return None if grant is UNHANDLED else grant
 
 
 def close_lease_pg(
     connection: psycopg.Connection[Any], closing: LeaseClosing, now: datetime
 ) -> Settlement | None:
     """:func:`lyra.store.gateway_transactions.close_lease` in one statement: settle with
-    the calls' summed cost, or release a lease none of whose calls was sent."""
+    the calls' summed cost, or release a lease none of whose calls was sent (None)."""
+    statement = close_lease_statement(closing, now)
+    settlement = statement.read(connection.execute(statement.sql, statement.params).fetchall())
+    assert settlement is not UNHANDLED  # a settlement is always handled
+    return settlement
+
+
+def open_lease_statement(
+    policy: BudgetPolicy,
+    *,
+    now: datetime,
+    tier: str,
+    key_alias: str,
+    model: str,
+    task: str,
+    amounts: Sequence[Decimal],
+    ttl: timedelta,
+) -> Statement[LeaseGrant]:
+    """The statement of :func:`open_lease_pg`, for the writer to send in a round; it
+    reads :data:`~lyra.store.gateway_pg.UNHANDLED` where that returns None."""
+    if ttl <= timedelta(0):
+        raise ValueError(f"a reservation needs a positive ttl, not {ttl}")
+    day = budget_day(now)
+    scopes = policy.scopes_for(tier, key_alias)
+    wanted = sorted(set(scopes))
+    caps = [policy.cap_nusd(scope) for scope in wanted]
+    sizes = [charge_nusd(amount) for amount in amounts]
+    reservation_id = str(uuid.uuid4())
+    params = {
+        "day": day,
+        "scopes": wanted,
+        "caps": caps,
+        "amounts": sizes,
+        "id": reservation_id,
+        "scopes_json": json.dumps(list(scopes)),
+        "task": task,
+        "tier": tier,
+        "model": model,
+        "key_alias": key_alias,
+        "now": now,
+        "expires_at": now + ttl,
+    }
+
+    def read(rows: Rows) -> LeaseGrant | Literal[Unhandled.UNHANDLED]:
+        counters = {scope: (cap, reserved + spent) for scope, cap, reserved, spent, _, _ in rows}
+        if len(counters) < len(wanted) or any(
+            counters[s][0] != cap for s, cap in zip(wanted, caps, strict=True)
+        ):
+            return UNHANDLED  # first use today, or a changed cap: the ORM creates / updates
+        amount = rows[0][4]
+        if amount is None:  # refused: as reserve() refuses the smallest size
+            return LeaseGrant(None, _refusal(scopes, counters, sizes[-1]))
+        if rows[0][5] != len(wanted):
+            raise InvariantError(f"a lease moved {rows[0][5]} of {len(wanted)} budget counters")
+        reservation = Reservation(
+            id=reservation_id,
+            day=day,
+            scopes=scopes,
+            amount_usd=nusd_to_usd(amount),
+            tier=tier,
+            model=model,
+            task=task,
+            key_alias=key_alias,
+            expires_at=now + ttl,
+        )
+        return LeaseGrant(reservation, None)
+
+    return Statement(OPEN_SQL, params, read, counters=(day, tuple(wanted)))
+
+
+def close_lease_statement(closing: LeaseClosing, now: datetime) -> Statement[Settlement | None]:
+    """The statement of :func:`close_lease_pg`, for the writer to send in a round."""
     release = closing.sent == 0 and closing.spent_usd == 0
     actual = None if release else charge_nusd(closing.spent_usd)
-    row = connection.execute(
-        CLOSE_SQL,
-        {
-            "rid": closing.reservation_id,
-            "settled": actual,
-            "skip": ["released", "settled"] if release else ["settled"],
-            "to": "released" if release else "settled",
-            "now": now,
-        },
-    ).fetchone()
-    if row is None:
-        raise InvariantError(f"budget reservation {closing.reservation_id} does not exist")
-    status, amount, settled, closed = row
-    if release:
-        if status not in ("released", "settled") and closed != 1:
-            raise InvariantError(f"budget reservation {closing.reservation_id} not released")
-        return None
-    if status == "settled":  # settled before: the first result, as settle() replays it
-        return _settlement(amount, settled or 0, closing.reservation_id, replayed=True)
-    if closed != 1:  # counters missing or one would go negative: nothing was changed
-        raise InvariantError(f"budget counters of {closing.reservation_id} would go wrong")
-    assert actual is not None
-    return _settlement(amount, actual, closing.reservation_id, replayed=False)
+    rid = closing.reservation_id
+    params = {
+        "rid": rid,
+        "settled": actual,
+        "skip": ["released", "settled"] if release else ["settled"],
+        "to": "released" if release else "settled",
+        "now": now,
+    }
+
+    def read(rows: Rows) -> Settlement | None:
+        if not rows:
+            raise InvariantError(f"budget reservation {rid} does not exist")
+        status, amount, settled, closed = rows[0]
+        if release:
+            if status not in ("released", "settled") and closed != 1:
+                raise InvariantError(f"budget reservation {rid} not released")
+            return None
+        if status == "settled":  # settled before: the first result, as settle() replays it
+            return _settlement(amount, settled or 0, rid, replayed=True)
+        if closed != 1:  # counters missing or one would go negative: nothing was changed
+            raise InvariantError(f"budget counters of {rid} would go wrong")
+        assert actual is not None
+        return _settlement(amount, actual, rid, replayed=False)
+
+    return Statement(CLOSE_SQL, params, read, reservation=rid)
+
+
+def _refusal(
+    scopes: tuple[str, ...], counters: dict[str, tuple[int, int]], need: int
+) -> ScopeExhaustedError:
+    """The refusal of the smallest size, naming the scopes it does not fit in."""
+    exhausted = tuple(s for s in scopes if counters[s][1] + need > counters[s][0])
+    if not exhausted:
+        raise InvariantError("a lease was neither granted nor refused")
+    cap, used = counters[exhausted[0]]
+    return ScopeExhaustedError(
+        exhausted[0],
+        exhausted,
+        cap=nusd_to_usd(cap),
+        used=nusd_to_usd(used),
+        needed=nusd_to_usd(need),
+    )
 
 
 def _settlement(reserved: int, spent: int, reservation_id: str, *, replayed: bool) -> Settlement:

@@ -1,6 +1,7 @@
 """A market-analysis run never overlaps another (deployments/run_alone.py): while one
-holds the run lock, a second ends at once in the Cancelled state ``Overlapping`` and
-writes nothing (after waiting ``LYRA_RUN_LOCK_WAIT_S`` for it); once the first is done, the next run is an ordinary cycle."""
+holds the run lock, a second waits ``LYRA_RUN_LOCK_WAIT_S`` for it, then ends in the
+Cancelled state ``Overlapping`` and writes nothing; once the first is done, the next run
+is an ordinary cycle."""
 
 from __future__ import annotations
 
