@@ -346,6 +346,11 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
                 "cycles_left_running": cycles.get("running", 0),
                 "audit_ok": bool(verdict.intact),
                 "audit_records": verdict.records,
+                "recorded_generations": set(
+                    session.scalars(
+                        select(LlmCallRow.generation_id).where(LlmCallRow.cost_usd > Decimal(0))
+                    )
+                ),
                 "budget_denied_calls": session.scalar(
                     select(func.count()).where(LlmCallRow.status == "budget_denied")
                 )
@@ -404,6 +409,7 @@ def soak(
         min_votes, min_share = reports[0]["quorum"] if reports else (3, "0.6")
         figures = measure(database_url, Path(home), int(min_votes), Decimal(min_share))
         served = fake.served_cost()
+        billed = {s.generation_id: s.outcome for s in fake.ledger if s.cost and s.delivered}
         outcomes = Counter(s.outcome for s in fake.ledger)
     states: Counter[str] = Counter()
     for report in reports:
@@ -436,6 +442,12 @@ def soak(
         "rss_kb": {str(r["worker"]): r["rss_kb"] for r in reports},
         "seconds": round(time.monotonic() - started, 1),
     }
+    recorded_ids = figures["recorded_generations"]
+    # A cost mismatch named by generation: served but not recorded, and the reverse.
+    result["served_not_recorded"] = sorted(
+        f"{g}:{o}" for g, o in billed.items() if g not in recorded_ids
+    )[:10]
+    result["recorded_not_served"] = sorted(str(g) for g in recorded_ids - set(billed))[:10]
     result["budget_denied_calls"] = figures["budget_denied_calls"]
     result["budget_exhausted"] = (
         states.get("unaffordable", 0) > 0 or figures["budget_denied_calls"] > 0

@@ -21,6 +21,11 @@ database each time, so every repeat applies the same new rows). Syncing the CSV 
 ledger is timed apart (``sync_seconds``): it reads the whole configured file every night
 by design, since the file is the user's record.
 
+Memory: ``first_night_peak_rss_mb`` is the process's peak resident memory after the
+ledger was synced and the first night replayed it (rows read and applied a chunk at a
+time, results stored as they go); ``peak_rss_mb`` is the peak at the end, after the
+baseline too, which holds every stored row and every disposal at once.
+
 Run from the repository root: ``.venv/bin/python benchmarks/tax_nightly.py`` (about two
 minutes). The last line of output is one JSON object.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -98,6 +104,11 @@ def incremental_night(settings: Settings) -> tuple[dict[str, Any], int, float]:
     return body, lots.rows_applied, rebuild
 
 
+def _peak_rss_mb() -> int:
+    """The process's peak resident memory so far, MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
@@ -114,7 +125,11 @@ def main() -> None:
         started = time.perf_counter()
         first = steps.rebuild_lots(bootstrap.build_runtime(settings))
         first_night = time.perf_counter() - started
-        print(f"first night: {first.rows_applied:,} rows replayed in {first_night:.2f} s")
+        first_rss = _peak_rss_mb()
+        print(
+            f"first night: {first.rows_applied:,} rows replayed in {first_night:.2f} s "
+            f"(peak RSS so far {first_rss} MB)"
+        )
         ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
         started = time.perf_counter()
         synced = steps.sync_ledger(bootstrap.build_runtime(settings))
@@ -153,6 +168,8 @@ def main() -> None:
                 "ledger_rows": ROWS,
                 "new_rows": applied,
                 "first_night_seconds": round(first_night, 3),
+                "first_night_peak_rss_mb": first_rss,
+                "peak_rss_mb": _peak_rss_mb(),
                 "sync_seconds": round(sync_seconds, 3),
                 "incremental_seconds": round(incremental, 3),
                 "incremental_rebuild_seconds": round(rebuild, 3),

@@ -10,8 +10,12 @@ Usage::
     runtime = build_runtime(load_settings(), phase=3)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lyra.bootstrap.database import dispose_all, open_database
-from lyra.bootstrap.runtime import build_runtime, resolve_phase_run, risk_limits
+
+if TYPE_CHECKING:
+    from lyra.bootstrap.runtime import build_runtime, resolve_phase_run, risk_limits
 
 __all__ = [
     "build_runtime",
@@ -20,3 +24,14 @@ __all__ = [
     "resolve_phase_run",
     "risk_limits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The runtime's names, imported when first asked for (PEP 562): the runtime pulls in
+    the exchange adapters (ccxt, seconds to import), which a command that only opens the
+    database (``lyra tax report`` storing its report) never needs."""
+    if name in ("build_runtime", "resolve_phase_run", "risk_limits"):
+        from lyra.bootstrap import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ from typing import Final, NamedTuple
 
 from lyra.compliance.ledger import Txn
 from lyra.compliance.lots import SHARE_PLACES, LotBook, LotTake, Method, ShortfallError
-from lyra.compliance.periods import sydney_date
+from lyra.compliance.periods import Period, sydney_date
 from lyra.compliance.rules import discount_eligible, rule_set_for
 
 __all__ = ["CgtEngine", "Disposal", "IncomeEvent", "LotGain", "RecordedParcels"]
@@ -104,7 +104,13 @@ class IncomeEvent:
 @dataclass(slots=True)
 class CgtEngine:
     """Applies ledger rows one at a time (incremental: call :meth:`apply` again with the
-    rows that came later); ``disposals`` and ``income`` grow as rows are applied."""
+    rows that came later); ``disposals`` and ``income`` grow as rows are applied.
+
+    ``keep``: when given, only the disposals and income dated in that period are kept
+    (the parcels are still worked out from every row, and every row is still checked).
+    A report of one income year needs no others, and a big ledger's other years would
+    otherwise be held until the end. :meth:`take_results` hands over what was kept so
+    far, for a caller that stores results as it goes."""
 
     entity_type: str
     method: Method = "fifo"
@@ -113,11 +119,18 @@ class CgtEngine:
     disposals: list[Disposal] = field(default_factory=list)
     income: list[IncomeEvent] = field(default_factory=list)
     rows_applied: int = 0
+    keep: Period | None = None
     #: Parcels recorded for a disposal id when it was made: used as they are.
     recorded: dict[str, RecordedParcels] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.book = LotBook(self.method, same_day_average=self.same_day_average)
+
+    def take_results(self) -> tuple[list[Disposal], list[IncomeEvent]]:
+        """The disposals and income kept since the last call, which are then let go."""
+        kept = self.disposals, self.income
+        self.disposals, self.income = [], []
+        return kept
 
     def apply(self, rows: Iterable[Txn]) -> None:
         """Apply rows that are in time order; a shortfall names the row's line."""
@@ -147,9 +160,10 @@ class CgtEngine:
             value = txn.aud_value or _ZERO
             self._acquire(txn.id, txn.asset, txn, txn.quantity, value)
             on = sydney_date(txn.timestamp)
-            self.income.append(
-                IncomeEvent(txn.id, on, txn.asset, txn.quantity, value, txn.aud_source)
-            )
+            if self.keep is None or self.keep.contains(on):
+                self.income.append(
+                    IncomeEvent(txn.id, on, txn.asset, txn.quantity, value, txn.aud_source)
+                )
         elif kind == "chain_split":
             self._acquire(txn.id, txn.asset, txn, txn.quantity, _ZERO)
         elif kind == "lost":
@@ -178,6 +192,8 @@ class CgtEngine:
             takes = self.book.dispose_recorded(txn.asset, parts)
         else:
             takes = self.book.dispose(txn.asset, txn.quantity, txn.lot)
+        if self.keep is not None and not self.keep.contains(on):
+            return  # the parcels are taken; the result is not wanted (class docstring)
         costs = txn.fee_aud if txn.type in ("sell", "swap") else _ZERO
         lots = _lot_gains(takes, txn.quantity, proceeds, costs, on, rate)
         if recorded and parts:

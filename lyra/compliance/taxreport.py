@@ -4,7 +4,7 @@ An investor's disposals are capital (CGT) and netted by :func:`net_capital_gain`
 trader's (revenue account) are ordinary income, so the capital totals stay zero and
 prior capital losses are carried on untouched (docs/tax.md "Traders"). Lots are worked out
 over the whole ledger, so parcels bought in earlier years are there; only disposals and
-income in the chosen year are reported.
+income in the chosen year are reported (and kept while the ledger is worked out).
 
 A report is *provisional* when any reported disposal falls under a provisional rule set
 (from 1 July 2027) or any AUD value came from an assumed exchange rate; the notes say
@@ -67,10 +67,13 @@ def build_tax_report(
     """Run the ledger through the CGT engine and total the year (module docstring).
 
     ``recorded``: parcels identified for disposals when they were made (by id); they are
-    used as recorded, whatever ``method`` says now."""
+    used as recorded, whatever ``method`` says now. The engine keeps only the year's
+    disposals and income (the parcels still come from every row), so memory grows with
+    the open parcels and one year's results, not with every year of the ledger."""
+    period = income_year(year)
     with paused_gc():  # see lyra.compliance.gcpause: keeps a big ledger linear
         ordered = sort_ledger(rows)
-        engine = CgtEngine(entity_type, method, same_day_average)
+        engine = CgtEngine(entity_type, method, same_day_average, keep=period)
         engine.recorded = dict(recorded or {})
         engine.apply(ordered)
     return year_report(

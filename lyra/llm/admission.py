@@ -17,6 +17,9 @@ all of it (flows are separate processes); this class asks it as rarely as that a
   ``lease_calls`` worst cases (or twice the calls of that model and key in flight, if
   more), made atomically in the database, sub-allocated here; ``lease_calls=1`` is one
   reservation per call. A lease is opened by one caller while the others wait for it.
+  On PostgreSQL the leases asked for while the writer was busy (a fan-out's five, one
+  per model) are reserved in one transaction and one commit
+  (:mod:`lyra.store.gateway_rounds`), each still checked against every cap.
 - **Conclusion.** A success is group-committed by the writer (record, plus
   ``record_success`` for a breaker that is not clean); a failure goes through
   :func:`lyra.store.gateway_transactions.conclude_failure` in a transaction of its own; the

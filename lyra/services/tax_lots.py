@@ -18,10 +18,14 @@ Identifications recorded when a disposal was first worked out are re-used on a r
 (docs/tax.md, "Parcel identification": a specific identification is recorded at the time
 of disposal), so a replay reproduces the recorded parcels whatever the method says now.
 Everything (new identifications, results, checkpoint) is written in one transaction.
+The rows are read and applied a chunk at a time, each chunk's results stored before the
+next is read (still in that one transaction), so a replay of a big ledger holds the open
+parcels and one chunk, not every row and every disposal (docs/tax.md, "Memory").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,8 +40,9 @@ from lyra.compliance.netting import GainPart, YearGains
 from lyra.compliance.periods import income_year_of
 from lyra.services.runtime import TaxPlan
 from lyra.store.compliance_tables import (
+    first_row_before,
+    iter_ledger_rows_after,
     load_identifications,
-    load_ledger_rows_after,
     save_identifications,
 )
 from lyra.store.db import Database, Session
@@ -82,44 +87,49 @@ class _Resume:
     rows_before: int
 
 
-def rebuild_lots_incrementally(database: Database, plan: TaxPlan, entity: Entity) -> LotsRebuild:
-    """Apply the rows not applied yet (module docstring), in one transaction."""
+#: Rows are applied and their results stored in chunks of at most this many disposals
+#: (their recorded parcels are then looked up by key), so a replay of a big ledger holds
+#: one chunk's rows and results, not the whole ledger's.
+_CHUNK_DISPOSALS = 500
+#: ... and at most this many rows.
+_CHUNK_ROWS = 5_000
+
+
+def rebuild_lots_incrementally(
+    database: Database,
+    plan: TaxPlan,
+    entity: Entity,
+    *,
+    chunk_disposals: int = _CHUNK_DISPOSALS,
+) -> LotsRebuild:
+    """Apply the rows not applied yet (module docstring), in one transaction, a chunk of
+    at most ``chunk_disposals`` disposals at a time (the results do not depend on it)."""
     method: Method = plan.method
     config = engine_config(entity.type, method, plan.same_day_average)
     with database.transaction() as session, paused_gc():
         stored = load_checkpoint(session, entity.name)
         resume, why = _resumable(session, entity, stored, config, method)
-        new: list[tuple[int, Txn]] = []
         if resume is not None:
-            new = load_ledger_rows_after(session, entity.name, resume.through_id)
-            late = [t for _, t in new if t.timestamp < resume.through_at]
+            late, first = first_row_before(
+                session, entity.name, resume.through_id, resume.through_at
+            )
             if late:
                 why = (
-                    f"{len(late)} new rows are dated before the latest row applied "
-                    f"({resume.through_at.isoformat()}), first {late[0].id!r}"
+                    f"{late} new rows are dated before the latest row applied "
+                    f"({resume.through_at.isoformat()}), first {first!r}"
                 )
                 resume = None
         if resume is None:
             clear_cgt_events(session, entity.name)
             engine = CgtEngine(entity.type, method, plan.same_day_average)
             resume = _Resume(engine, {}, {}, 0, _EPOCH, 0)
-            new = load_ledger_rows_after(session, entity.name, 0)
         engine = resume.engine
-        disposal_keys = {t.id for _, t in new if t.type in DISPOSALS}
-        engine.recorded = load_identifications(session, entity.name, disposal_keys)
-        engine.apply(t for _, t in new)
-        for _, txn in new:
-            if not txn.id.startswith(FILL_KEY_PREFIX):
-                for asset, change in holding_changes(txn):
-                    resume.other[asset] = resume.other.get(asset, Decimal(0)) + change
-        for disposal in engine.disposals:
-            year = resume.years.setdefault(income_year_of(disposal.on).label, YearGains())
-            for lot in disposal.lots:
-                year.add(GainPart(lot.gain, lot.discount_rate))
-        rows_total = resume.rows_before + len(new)
-        if new or why is not None:  # else the stored checkpoint is already current
-            save_identifications(session, entity.name, engine.disposals)
-            save_cgt_events(session, entity.name, engine.disposals, engine.income)
+        applied = _Applied(resume.through_id, resume.through_at)
+        rows = iter_ledger_rows_after(session, entity.name, resume.through_id)
+        for chunk in _chunks(rows, chunk_disposals):
+            _apply_chunk(session, entity.name, resume, chunk, applied)
+        rows_total = resume.rows_before + applied.rows
+        if applied.rows or why is not None:  # else the stored checkpoint is already current
             state: dict[str, Any] = {
                 "book": engine.book.snapshot(),
                 "other_holdings": {a: str(q) for a, q in sorted(resume.other.items()) if q},
@@ -129,23 +139,81 @@ def rebuild_lots_incrementally(database: Database, plan: TaxPlan, entity: Entity
                 session,
                 entity.name,
                 config=config,
-                through_id=max((i for i, _ in new), default=resume.through_id),
-                through_at=max((t.timestamp for _, t in new), default=resume.through_at),
+                through_id=applied.through_id,
+                through_at=applied.through_at,
                 rows_applied=rows_total,
                 state=state,
                 now=datetime.now(UTC),
             )
         disposals_total = count_cgt_events(session, entity.name, "disposal")
     return LotsRebuild(
-        rows_applied=len(new),
+        rows_applied=applied.rows,
         rows_total=rows_total,
-        disposals_added=len(engine.disposals),
+        disposals_added=applied.disposals,
         disposals_total=disposals_total,
         replayed=why,
         balances=engine.book.balances(),
         other_holdings={a: q for a, q in resume.other.items() if q},
         years=resume.years,
     )
+
+
+@dataclass(slots=True)
+class _Applied:
+    """How far this run got: the highest row id and latest row time applied, counts."""
+
+    through_id: int
+    through_at: datetime
+    rows: int = 0
+    disposals: int = 0
+
+
+def _chunks(
+    rows: Iterable[tuple[int, Txn]], most_disposals: int
+) -> Iterator[list[tuple[int, Txn]]]:
+    """Rows in order, in chunks of at most :data:`_CHUNK_ROWS` rows and
+    ``most_disposals`` disposals."""
+    chunk: list[tuple[int, Txn]] = []
+    disposals = 0
+    for item in rows:
+        chunk.append(item)
+        if item[1].type in DISPOSALS:
+            disposals += 1
+        if disposals >= most_disposals or len(chunk) >= _CHUNK_ROWS:
+            yield chunk
+            chunk, disposals = [], 0
+    if chunk:
+        yield chunk
+
+
+def _apply_chunk(
+    session: Session,
+    entity: str,
+    resume: _Resume,
+    chunk: list[tuple[int, Txn]],
+    applied: _Applied,
+) -> None:
+    """Apply one chunk of rows and store its results: new identifications recorded,
+    results saved, years' gains and other holdings added up."""
+    engine = resume.engine
+    disposal_keys = {t.id for _, t in chunk if t.type in DISPOSALS}
+    engine.recorded = load_identifications(session, entity, disposal_keys)
+    engine.apply(t for _, t in chunk)
+    disposals, income = engine.take_results()
+    for row_id, txn in chunk:
+        applied.through_id = max(applied.through_id, row_id)
+        applied.through_at = max(applied.through_at, txn.timestamp)
+        if not txn.id.startswith(FILL_KEY_PREFIX):
+            for asset, change in holding_changes(txn):
+                resume.other[asset] = resume.other.get(asset, Decimal(0)) + change
+    for disposal in disposals:
+        year = resume.years.setdefault(income_year_of(disposal.on).label, YearGains())
+        for lot in disposal.lots:
+            year.add(GainPart(lot.gain, lot.discount_rate))
+    save_identifications(session, entity, disposals)
+    save_cgt_events(session, entity, disposals, income)
+    applied.rows += len(chunk)
+    applied.disposals += len(disposals)
 
 
 def _resumable(

@@ -18,9 +18,9 @@ does not depend on how far execution has come.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -42,6 +43,7 @@ from lyra.compliance.fills import FillRecord
 from lyra.compliance.ledger import Txn
 from lyra.errors import UserError
 from lyra.store.audit import append_audit
+from lyra.store.encoded_json import EncodedJson, JsonText, sha256_text
 from lyra.store.execution_tables import FillRow, PositionRow
 from lyra.store.models import Base, BigId
 
@@ -49,6 +51,8 @@ __all__ = [
     "TaxLedgerRow",
     "TaxLotIdentificationRow",
     "TaxReportRow",
+    "first_row_before",
+    "iter_ledger_rows_after",
     "json_digest",
     "load_fills",
     "load_identifications",
@@ -121,7 +125,7 @@ class TaxReportRow(Base):
     provisional: Mapped[bool] = mapped_column(Boolean)
     digest: Mapped[str] = mapped_column(String(64))
     path: Mapped[str | None] = mapped_column(String(1000))
-    body: Mapped[dict[str, Any]]
+    body: Mapped[dict[str, Any]] = mapped_column(EncodedJson())
     created_at: Mapped[datetime]
 
 
@@ -190,7 +194,7 @@ def save_ledger_rows(
 
 def load_ledger_rows(session: Session, entity: str) -> list[Txn]:
     """The entity's stored rows in time order."""
-    return [t for _, t in load_ledger_rows_after(session, entity, 0)]
+    return [t for _, t in iter_ledger_rows_after(session, entity, 0)]
 
 
 def load_ledger_rows_after(
@@ -204,35 +208,62 @@ def load_ledger_rows_after(
     """The entity's stored rows whose id is above ``after_id`` (and whose time is in
     ``since``..``until`` when given), with their ids, in time order (rows at one instant
     in the order they were stored)."""
+    return list(iter_ledger_rows_after(session, entity, after_id, since=since, until=until))
+
+
+#: Stored ledger rows are fetched this many at a time.
+_READ_BATCH = 5_000
+_c = TaxLedgerRow
+#: The columns of a :class:`Txn` in its field order (``key`` is its ``id``), after the id.
+_TXN_COLUMNS = (_c.id, _c.line, _c.timestamp, _c.type, _c.asset, _c.quantity, _c.aud_value,
+                _c.fee_aud, _c.to_asset, _c.to_quantity, _c.given_aud_value, _c.exchange,
+                _c.counterparty, _c.key, _c.lot, _c.aud_source)  # fmt: skip
+_intern = sys.intern
+
+
+def iter_ledger_rows_after(
+    session: Session,
+    entity: str,
+    after_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[tuple[int, Txn]]:
+    """:func:`load_ledger_rows_after` a batch at a time: plain column rows (no ORM
+    objects, which cost several times a :class:`Txn` each and stayed in the session
+    until the whole ledger was read), fetched :data:`_READ_BATCH` at a time, so a caller
+    that works row by row holds one batch. Repeated short texts (type, asset, exchange,
+    source) are interned, as :func:`~lyra.compliance.ledger.read_ledger` does."""
     c = TaxLedgerRow
-    stmt = select(c).where(c.entity == entity, c.id > after_id).order_by(c.timestamp, c.id)
+    stmt = select(*_TXN_COLUMNS).where(c.entity == entity, c.id > after_id)
     if since is not None:
         stmt = stmt.where(c.timestamp >= since)
     if until is not None:
         stmt = stmt.where(c.timestamp <= until)
-    return [
-        (
-            r.id,
-            Txn(
-                line=r.line,
-                timestamp=r.timestamp,
-                type=r.type,
-                asset=r.asset,
-                quantity=r.quantity,
-                aud_value=r.aud_value,
-                fee_aud=r.fee_aud,
-                to_asset=r.to_asset,
-                to_quantity=r.to_quantity,
-                given_aud_value=r.given_aud_value,
-                exchange=r.exchange,
-                counterparty=r.counterparty,
-                id=r.key,
-                lot=r.lot,
-                aud_source=r.aud_source,
-            ),
-        )
-        for r in session.scalars(stmt)
-    ]
+    stmt = stmt.order_by(c.timestamp, c.id).execution_options(yield_per=_READ_BATCH)
+    for (row_id, line, at, kind, asset, quantity, aud_value, fee_aud, to_asset, to_quantity,
+         given, exchange, party, key, lot, source) in session.execute(stmt):  # fmt: skip
+        yield (
+            row_id,
+            Txn(line, at, _intern(kind), _intern(asset), quantity, aud_value, fee_aud,
+                _intern(to_asset), to_quantity, given, _intern(exchange), _intern(party),
+                key, lot, _intern(source)),
+        )  # fmt: skip
+
+
+def first_row_before(
+    session: Session, entity: str, after_id: int, before: datetime
+) -> tuple[int, str | None]:
+    """How many of the entity's rows with an id above ``after_id`` are dated before
+    ``before``, and the key of the first of them in time order (None when there are
+    none): a back-dated row found without reading the rows."""
+    c = TaxLedgerRow
+    where = (c.entity == entity, c.id > after_id, c.timestamp < before)
+    count = int(session.scalar(select(func.count()).where(*where)) or 0)
+    if not count:
+        return 0, None
+    first = session.scalar(select(c.key).where(*where).order_by(c.timestamp, c.id).limit(1))
+    return count, first
 
 
 def load_ledger_keys(session: Session, entity: str, source: str) -> set[str]:
@@ -299,7 +330,7 @@ def _canonical(body: dict[str, Any]) -> str:
 
 def json_digest(body: dict[str, Any]) -> str:
     """SHA-256 of a JSON body in canonical form (sorted keys, no spaces)."""
-    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+    return sha256_text(_canonical(body))
 
 
 def save_report(
@@ -312,9 +343,13 @@ def save_report(
     provisional: bool,
     path: str | None = None,
 ) -> TaxReportRow:
-    """Store a report and append its audit record (event ``report``) in one transaction."""
-    canonical = _canonical(body)  # encoded once: digest and stored body (a year's report
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()  # can be megabytes)
+    """Store a report and append its audit record (event ``report``) in one transaction.
+
+    The body is encoded once, canonically: the digest is of that text and the text is
+    what is stored (:mod:`lyra.store.encoded_json`), so no second copy of a big report
+    is made."""
+    canonical = _canonical(body)
+    digest = sha256_text(canonical)
     row = TaxReportRow(
         kind=kind,
         entity=entity,
@@ -322,11 +357,12 @@ def save_report(
         provisional=provisional,
         digest=digest,
         path=path,
-        body=json.loads(canonical),
+        body=JsonText(canonical),
         created_at=datetime.now(UTC),
     )
     session.add(row)
     session.flush()
+    session.expire(row, ["body"])  # read back (decoded) if asked for, never the text
     append_audit(
         session,
         "report",

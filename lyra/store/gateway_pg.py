@@ -22,10 +22,11 @@ A round with jobs of their own (a lease's reservation or settlement as one
 pipeline mode: ``BEGIN``, the locks, the batch, each statement, ``COMMIT`` in one send,
 one wait, one commit to flush (each commit waits for the WAL to reach the disk: ~0.2 ms
 on an idle disk, 2 to 4 ms on a busy one, which is what a fan-out's five leases paid five
-times over). With two or more statements the round first locks every reservation row
-they settle (by id), then every budget counter they touch (by day and scope), in one
-order, before any statement runs: :mod:`lyra.store.budget`'s lock order, so a round
-queues behind other transactions and never deadlocks with them. A round that writes only
+times over). When its statements could otherwise lock out of order (a settlement among
+others, or reservations in different counters) the round first locks every reservation
+row they settle (by id), then every budget counter they touch (by day and scope), before
+any statement runs: :mod:`lyra.store.budget`'s lock order, so a round queues behind
+other transactions and never deadlocks with them. A round that writes only
 cache entries commits with ``synchronous_commit`` off: the cache decides nothing (a
 store lost with the server only costs a later miss), so it need not wait for the disk.
 
@@ -225,7 +226,7 @@ class PostgresBatch:
             }
             _CALLS.bind(parts.calls, params)
             _STORES.bind(ordered, params)
-        if not statements and params is not None and (parts and parts.calls or not ordered):
+        if not statements and params is not None and (bool(parts and parts.calls) or not ordered):
             batch_params = params  # one statement is one transaction: no BEGIN, no COMMIT
             rows = self.run(lambda c: c.execute(BATCH_SQL, batch_params).fetchall())
             return self._read(parts, ordered, rows), []
@@ -299,12 +300,18 @@ def _round(
     with connection.pipeline(), connection.transaction():
         if not statements:  # cache stores only: nothing waits on the disk for them
             connection.execute("SET LOCAL synchronous_commit TO OFF")
-        if len(statements) > 1:
+        if _must_lock_first(statements):
             ids = sorted({s.reservation for s in statements if s.reservation is not None})
             wanted = sorted(
-                {(s.counters[0], scope) for s in statements if s.counters for scope in s.counters[1]}
+                {
+                    (s.counters[0], scope)
+                    for s in statements
+                    if s.counters
+                    for scope in s.counters[1]
+                }
             )
-            connection.execute(LOCK_RESERVATIONS, {"ids": ids})
+            if ids:
+                connection.execute(LOCK_RESERVATIONS, {"ids": ids})
             connection.execute(
                 LOCK_COUNTERS,
                 {"ids": ids, "days": [w[0] for w in wanted], "scopes": [w[1] for w in wanted]},
@@ -313,6 +320,18 @@ def _round(
         cursors = [connection.execute(s.sql, s.params) for s in statements]
     rows = [] if batch_cursor is None else batch_cursor.fetchall()
     return rows, [_read(s, c.fetchall()) for s, c in zip(statements, cursors, strict=True)]
+
+
+def _must_lock_first(statements: Sequence[Statement[Any]]) -> bool:
+    """Whether running ``statements`` one after another could take locks out of order: a
+    settle among others (its reservation row comes before any counter), or reservations
+    in different counters. Reservations in the same counters (a fan-out's leases: one
+    tier, one key) each lock them all, in order, and the first holds them for the rest."""
+    if len(statements) < 2:
+        return False
+    if any(s.reservation is not None or s.counters is None for s in statements):
+        return True
+    return len({s.counters for s in statements}) > 1
 
 
 def _read(statement: Statement[Any], rows: Rows) -> Any:

@@ -25,10 +25,10 @@ gateway spent 6 ms of CPU per call and ran at 150 calls/s. This worker instead:
 
 Durability is unchanged: an awaited operation returns only after its transaction
 committed (durably; only a round of nothing but cache stores, written behind, does not
-wait for the disk: :mod:`lyra.store.gateway_pg`). A round that fails with a database error fails all its operations (they
-share the outage); any other error retries each operation alone, so one bad row cannot
-fail its neighbours. The thread starts on demand and ends after ``idle_exit_s`` without
-work. Usage::
+wait for the disk: :mod:`lyra.store.gateway_pg`). A round that fails with a database
+error fails all its operations (they share the outage); any other error retries each
+operation alone, so one bad row cannot fail its neighbours. The thread starts on demand
+and ends after ``idle_exit_s`` without work. Usage::
 
     writer = writer_for(database)
     await writer.record([call_record])
@@ -82,9 +82,7 @@ class GatewayWriter:
 
     # -- operations (call from an event loop) -------------------------------------------
 
-    async def run(
-        self, task: Callable[[Session], T], statement: Statement[T] | None = None
-    ) -> T:
+    async def run(self, task: Callable[[Session], T], statement: Statement[T] | None = None) -> T:
         """``task(session)`` in a transaction of its own; its result once committed.
 
         On PostgreSQL, ``statement`` is sent instead when given: the same work as one

@@ -20,6 +20,7 @@ from lyra.compliance.ledger import read_ledger
 from lyra.config import Settings, load_settings
 from lyra.errors import UserError
 from lyra.services import tax_nightly as steps
+from lyra.services.tax_lots import rebuild_lots_incrementally
 from lyra.store.compliance_tables import (
     TaxLotIdentificationRow,
     json_digest,
@@ -114,6 +115,23 @@ def test_a_second_night_applies_only_the_new_rows_and_reports_as_a_replay_would(
     assert (second.disposals_added, second.disposals_total) == (2, 4)
     assert second.balances == {"BTC": Decimal("1.05"), "ETH": Decimal(6)}
     assert _stored_report(settings) == _replayed_report(settings, env)
+
+
+def test_a_replay_in_chunks_of_one_disposal_reports_as_the_whole_ledger(env: Path) -> None:
+    """Rows are applied and their results stored a chunk at a time: with a chunk per
+    disposal, every disposal, identification and year's gains is as one pass makes it."""
+    ledger_file = env
+    ledger_file.write_text(csv_text(*FIRST, BACK_DATED, *LATER), encoding="utf-8")
+    settings = load_settings()
+    runtime = bootstrap.build_runtime(settings)
+    steps.sync_ledger(runtime)
+    entity = steps.nightly_entity(runtime)
+    lots = rebuild_lots_incrementally(runtime.database, runtime.tax, entity, chunk_disposals=1)
+    assert lots.replayed == "no stored parcels yet"
+    assert (lots.rows_applied, lots.disposals_added, lots.disposals_total) == (10, 4, 4)
+    assert _stored_report(settings) == _replayed_report(settings, env)
+    with runtime.database.transaction() as session:
+        assert len(load_identifications(session, entity.name)) == 4
 
 
 def test_a_night_with_nothing_new_writes_nothing(env: Path) -> None:

@@ -3,11 +3,12 @@ and PostgreSQL), the audit record of each report, and Lyra's fills read as tax r
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from lyra.compliance import CgtEngine
 from lyra.compliance.ledger import sort_ledger
@@ -16,6 +17,7 @@ from lyra.store.audit import verify_audit_log
 from lyra.store.compliance_tables import (
     TaxLedgerRow,
     TaxReportRow,
+    json_digest,
     load_fills,
     load_identifications,
     load_ledger_rows,
@@ -98,6 +100,37 @@ def test_each_report_is_stored_with_its_digest_and_audited(db: Database) -> None
         audit = session.scalars(select(AuditRecord).where(AuditRecord.event == "report")).one()
         assert audit.payload["digest"] == stored.digest
         assert verify_audit_log(session).intact
+
+
+def test_report_body_is_stored_as_the_digested_text_and_reads_back_as_json(
+    db: Database,
+) -> None:
+    """The canonical text the digest covers is what is stored (no decoded second copy):
+    it reads back as the same JSON, in the same session and a later one."""
+    body = {
+        "year": "2024-25",
+        "notes": ["Unicode \u2014 kept", 'quote "x"'],
+        "disposals": [
+            {"id": f"d{i}", "gain": f"{i}.50", "lots": [{"q": "0.1"}]} for i in range(50)
+        ],
+        "provisional": False,
+        "count": 3,
+    }
+    with db.transaction() as session:
+        row = save_report(
+            session, kind="cgt", entity="Co", period="2024-25", body=body, provisional=False
+        )
+        assert row.body == body  # read back decoded, not the text bound
+    with db.transaction() as session:
+        stored = session.get(TaxReportRow, row.id)
+        assert stored is not None
+        assert stored.body == body
+        assert stored.digest == json_digest(body) == json_digest(stored.body)
+        text = session.scalar(
+            select(cast(TaxReportRow.body, Text)).where(TaxReportRow.id == row.id)
+        )
+        assert text is not None
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == stored.digest
 
 
 def test_fills_adapter_is_empty_without_fills(db: Database) -> None:

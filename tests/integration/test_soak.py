@@ -25,6 +25,8 @@ def test_reduced_soak_meets_every_target(postgres_server: str) -> None:
     assert result["actionable_without_quorum"] == 0
     assert result["duplicate_orders"] == 0
     assert result["overspend_nusd"] == 0
+    assert result["served_not_recorded"] == []
+    assert result["recorded_not_served"] == []
     assert Decimal(result["recorded_cost_usd"]) == Decimal(result["served_cost_usd"]) > 0
     assert result["audit_ok"]
     assert result["audit_records"] > 0

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 
 from lyra.compliance import build_tax_report
-from lyra.compliance.cgt import RecordedParcels
+from lyra.compliance.cgt import CgtEngine, RecordedParcels
+from lyra.compliance.ledger import sort_ledger
 from lyra.compliance.lots import ShortfallError
+from lyra.compliance.periods import income_year
 from lyra.compliance.reports import tax_report_json
 from tests.support.tax import ledger
 
@@ -243,3 +245,32 @@ def test_a_report_uses_parcels_recorded_at_disposal_whatever_the_method() -> Non
     assert r.disposals[0].identification == how  # as recorded then, not "fifo" now
     with pytest.raises(ShortfallError, match="do not add up"):
         _report(*ROWS, recorded={"s1": RecordedParcels((("new", D("0.5")),), how)})
+
+
+def test_an_engine_keeping_one_year_works_out_the_same_parcels_and_that_years_results() -> None:
+    """``keep``: other years' disposals and income are not kept (a report of one year needs
+    none), yet every row still moves the parcels and is still checked."""
+    rows = sort_ledger(
+        ledger(
+            "2023-07-03T02:00:00Z,buy,BTC,2,2000,,,,,kraken,,b1,",
+            "2023-09-03T02:00:00Z,sell,BTC,0.5,900,,,,,kraken,,s0,",
+            "2023-10-03T02:00:00Z,income,ETH,1,100,,,,,kraken,,i0,",
+            "2024-08-03T02:00:00Z,sell,BTC,1,3000,,,,,kraken,,s1,",
+            "2024-09-03T02:00:00Z,income,ETH,1,200,,,,,kraken,,i1,",
+            "2025-08-03T02:00:00Z,sell,BTC,0.5,2000,,,,,kraken,,s2,",
+        )
+    )
+    whole = CgtEngine("individual")
+    whole.apply(rows)
+    year = income_year("2024-25")
+    one = CgtEngine("individual", keep=year)
+    one.apply(rows)
+    assert [d.id for d in one.disposals] == ["s1"]
+    assert one.disposals == [d for d in whole.disposals if year.contains(d.on)]
+    assert [i.id for i in one.income] == ["i1"]
+    assert one.book.snapshot() == whole.book.snapshot()
+    assert one.take_results() == ([whole.disposals[1]], [whole.income[1]])
+    assert (one.disposals, one.income) == ([], [])  # handed over, then let go
+    short = CgtEngine("individual", keep=year)
+    with pytest.raises(ShortfallError, match="s3"):  # a later year's row is still checked
+        short.apply([*rows, *ledger("2025-09-03T02:00:00Z,sell,BTC,9,1,,,,,kraken,,s3,")])
