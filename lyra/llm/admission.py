@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -131,6 +132,51 @@ class Admission:
         lease = await self._lease((tier, key_alias, model), task, amount_usd, need)
         return Ticket(lease, need, amount_usd, model_breaker, key_breaker)
 
+    def warm(
+        self, *, tier: str, key_alias: str, model: str, task: str, amount_usd: Decimal
+    ) -> Callable[[], None]:
+        """Start opening the lease an attempt may soon need (its cache lookup is under
+        way), so that its reservation is committed with the lookup instead of after it;
+        returns the function to call once the attempt was admitted or is not coming (a
+        cache hit): a warmed lease no call took is then closed and released.
+
+        Only when both breakers were seen closed and no lease of the key has room or is
+        being opened. A warmed lease is an ordinary one: calls take from it, and the last
+        of them settles it before its vote returns; nothing is sent on it before its
+        reservation committed."""
+        key = (tier, key_alias, model)
+        pending = self._opening.get(key)
+        if (
+            (pending is not None and not pending.done())
+            or self._book.has_room(key, charge_nusd(amount_usd), time.monotonic())
+            or not self._closed(self._name("model", model))
+            or not self._closed(self._name("key", key_alias))
+        ):
+            return _nothing
+        opening = asyncio.get_running_loop().create_task(self._open(key, task, amount_usd, None))
+        self._opening[key] = opening
+        opening.add_done_callback(partial(self._opened, key))
+        done: list[bool] = []
+
+        def cool() -> None:
+            if done:
+                return
+            done.append(True)
+            if opening.done():  # the usual case: at once, not a loop turn later
+                self._cool(opening)
+            else:
+                opening.add_done_callback(self._cool)
+
+        return cool
+
+    def _cool(self, opening: asyncio.Task[Lease]) -> None:
+        """Close and release a warmed lease that no call took."""
+        if opening.cancelled() or opening.exception() is not None:
+            return  # refused or failed: an attempt's own admission reports why
+        lease = opening.result()
+        if self._book.close_idle(lease):
+            self._close_detached(LeaseClosing(lease.reservation_id, lease.spent_usd, lease.sent))
+
     async def _breakers(self, model_breaker: str, key_breaker: str) -> None:
         """Raise if either breaker refuses; ask the database unless both were seen
         closed lately. Callers arriving while a look is under way wait for it and use
@@ -184,7 +230,7 @@ class Admission:
             opening.add_done_callback(partial(self._abandon_opening, need))
             raise
 
-    async def _open(self, key: LeaseKey, task: str, amount: Decimal, need: int) -> Lease:
+    async def _open(self, key: LeaseKey, task: str, amount: Decimal, need: int | None) -> Lease:
         tier, key_alias, model = key
         calls = self._options.lease_calls
         if calls > 1:  # cover the calls in flight twice over, or a lease lasts one round
@@ -358,3 +404,7 @@ class Admission:
         now = time.monotonic()
         for name, view in views.items():
             self._seen[name] = (view, now)
+
+
+def _nothing() -> None:
+    """Nothing was warmed: nothing to give back."""

@@ -144,15 +144,31 @@ class Attempts:
     rng: random.Random
     on_key_disabled: Callable[[str, str], None]
 
-    async def run(self, call: Call, key: KeySpec) -> Answer[Any]:
-        """Send with ``key``: retry retryable errors, re-ask one invalid answer."""
+    def warm(self, call: Call, key: KeySpec) -> Callable[[], None]:
+        """Start opening the lease ``call``'s first attempt with ``key`` would need, while
+        its cache lookup runs (:meth:`lyra.llm.admission.Admission.warm`); returns the
+        function that gives the warmed allocation back."""
+        amount = self.prices[call.model].worst_case(estimate_tokens(call.messages), call.max_tokens)
+        return self.admission.warm(
+            tier=call.tier, key_alias=key.alias, model=call.model, task=call.task, amount_usd=amount
+        )
+
+    async def run(
+        self, call: Call, key: KeySpec, admitted: Callable[[], None] | None = None
+    ) -> Answer[Any]:
+        """Send with ``key``: retry retryable errors, re-ask one invalid answer;
+        ``admitted()`` once the first attempt was admitted or refused."""
         messages = list(call.messages)
         reasked = False
         failures = 0
         attempt = 0
         while True:
             attempt += 1
-            ticket = await self._admit(call, key, messages)
+            try:
+                ticket = await self._admit(call, key, messages)
+            finally:
+                if admitted is not None:
+                    admitted()
             result, latency = await self._send(call, key, ticket, messages, attempt)
             if isinstance(result, ProviderError):
                 if result.disables_key:

@@ -263,8 +263,13 @@ class Gateway:
         spec = call.spec
         holder: dict[str, Answer[Any]] = {}
 
+        keys = await self._keys_for(call.tier)
+        # The first attempt's lease opens while the cache is looked up: both are committed
+        # in one round of the writer, and a hit gives the lease back (Admission.warm).
+        warmed = self._attempts.warm(call, keys[0]) if keys else None
+
         async def fetch() -> dict[str, Any]:
-            outcome = await self._call_keys(call)
+            outcome = await self._call_keys(call, warmed)
             holder["outcome"] = outcome
             if outcome.value is None:
                 raise _AbstainedError(outcome)
@@ -276,21 +281,28 @@ class Gateway:
             )
         except _AbstainedError as exc:
             return exc.outcome
+        finally:
+            if warmed is not None:
+                warmed()
         if not hit and "outcome" in holder:
             return holder["outcome"]
         answer = spec.load(value["answer"])
         await self._writer.record([record_of(call, None, 0, "cache_hit", cache_hit=True)])
         return Answer(answer, None, call.model, call.tier, cache_hit=True)
 
-    async def _call_keys(self, call: Call) -> Answer[Any]:
+    async def _keys_for(self, tier: str) -> list[KeySpec]:
+        """The enabled keys serving ``tier``, in the configured order."""
         disabled = await self._disabled.get()
-        keys = [k for k in self._keys if call.tier in k.tiers and k.alias not in disabled]
+        return [k for k in self._keys if tier in k.tiers and k.alias not in disabled]
+
+    async def _call_keys(self, call: Call, warmed: Callable[[], None] | None) -> Answer[Any]:
+        keys = await self._keys_for(call.tier)
         if not keys:
             raise ModelFailedError(f"no enabled key serves tier {call.tier}")
         reasons: list[str] = []
         for key in keys:
             try:
-                return await self._attempts.run(call, key)
+                return await self._attempts.run(call, key, warmed)
             except KeyUnusableError as exc:
                 reasons.append(f"key {key.alias}: {exc}")
         raise ModelFailedError("; ".join(reasons))

@@ -78,6 +78,15 @@ class LeaseBook:
         """Calls of ``key`` in flight on any of its leases (to size the next one)."""
         return self._in_flight.get(key, 0)
 
+    def has_room(self, key: LeaseKey, need_nusd: int, now: float) -> bool:
+        """Whether the current lease of ``key`` could take a call of ``need_nusd`` now."""
+        lease = self._current.get(key)
+        return (
+            lease is not None
+            and lease.room_nusd >= need_nusd
+            and now - lease.opened_at <= self._max_age_s
+        )
+
     def take(self, key: LeaseKey, need_nusd: int, now: float) -> Lease | None:
         """Allocate ``need_nusd`` from the current lease of ``key``; None when there is
         no lease with room (the caller opens one). A lease that cannot take the call stops
@@ -91,11 +100,23 @@ class LeaseBook:
         self._allocate(lease, need_nusd)
         return lease
 
-    def add(self, lease: Lease, need_nusd: int) -> None:
+    def add(self, lease: Lease, need_nusd: int | None) -> None:
         """A lease just reserved becomes the current one of its key, with the first call
-        (``need_nusd``) already allocated; a previous current lease takes no more calls."""
+        (``need_nusd``) already allocated, or none (None: warmed for a call that may come);
+        a previous current lease takes no more calls."""
         self._current[lease.key] = lease
-        self._allocate(lease, need_nusd)
+        if need_nusd is not None:
+            self._allocate(lease, need_nusd)
+
+    def close_idle(self, lease: Lease) -> bool:
+        """Close ``lease`` if no call is in flight on it (a warmed lease nobody took); True
+        when it must now be settled (released, if no call was ever sent on it)."""
+        if lease.in_flight > 0 or lease.closed:
+            return False
+        lease.closed = True
+        if self._current.get(lease.key) is lease:
+            del self._current[lease.key]
+        return True
 
     def give_back(
         self, lease: Lease, need_nusd: int, cost_usd: Decimal | None, *, sent: bool
