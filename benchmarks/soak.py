@@ -7,10 +7,14 @@ What runs (loopback only; the script stops by itself):
   dropped at the end), migrated once before the workers start;
 - one fake OpenRouter (``tests/support/fake_openrouter.py``) in this process, failing a
   seeded ``--fault-rate`` of chat requests with a fault drawn from :data:`SOAK_FAULTS`:
-  429 with ``Retry-After``, 503, 402 with ``Retry-After`` (a 402 without it disables the
-  key for good, docs/domain.md "LLM gateway", which would end the soak's LLM traffic at
-  the first one), an error inside a 200 body, prose where JSON was asked for, a body cut
+  429 with ``Retry-After``, 503, a plain 402 (no ``Retry-After``: it disables the key
+  that met it), an error inside a 200 body, prose where JSON was asked for, a body cut
   short of its ``Content-Length``, and an answer slower than the client's read timeout;
+- :data:`KEYS` OpenRouter keys, so a 402 takes one out while the others serve, and a
+  short probe cool-down (:data:`PROBE_COOLDOWN_S`): each cycle starts, as a flow's entry
+  does, with the probe of the keys a 402 disabled (``GET /api/v1/key``, where the fake
+  reports credit left), which enables them again (docs/domain.md "LLM gateway", the life
+  of a key);
 - ``--processes`` worker processes (``spawn``) taking cycles from one shared counter until
   ``--cycles`` were taken or the wall-clock cap passed. Each cycle is what a scheduled
   market-analysis run does, without Prefect (the flow itself is tested end to end in
@@ -38,14 +42,27 @@ Figures, on the last line as one JSON object:
   provider's served cost above the daily budget (nano-USD);
 - ``recorded_cost_usd`` against ``served_cost_usd`` (the fake's exact ledger of answers
   that reached a client);
+- ``billed_undelivered_usd`` and ``billed_undelivered_calls``: answers the provider billed
+  that never reached Lyra (the read-timeout fault: the fake finishes the generation after
+  the client gave up, and a real provider bills it). Their cost is never reported to
+  Lyra, so it is in no ``llm_calls`` row; the budget counts each such attempt's worst
+  case as spent instead (:func:`lyra.llm.attempts._charged`: a timeout without an answer
+  is charged like a call cancelled mid-flight), which is never less than what was billed.
+  ``overspend_nusd`` therefore compares everything billed, delivered or not, with the
+  daily budget;
+- ``keys_disabled`` (``key.disabled`` audit records: a 402 took a key out) and
+  ``keys_reenabled_by_probe`` (``key.reenabled``), and ``keys_disabled_at_end``;
 - ``audit_ok``: the audit chain verifies; ``cycles_left_running``: cycles neither
   completed nor failed (a half-written run);
 - ``rss_kb`` per process: after start-up, after its first cycle, every 10 cycles and at
-  its end, and the growth from the first cycle to the end.
+  its end, and the growth from the first cycle to the end; ``rss_growth_max_kb`` (the
+  largest growth) against ``rss_growth_limit_kb`` (:data:`RSS_GROWTH_LIMIT_MB`).
 
 ``ok`` is true only when every count is 0, recorded cost equals served cost, the audit
-chain is intact and the budget ran out during the soak (``budget_exhausted``: a cycle
-ended ``unaffordable`` or the gateway denied calls for budget, ``budget_denied_calls``).
+chain is intact, no process grew beyond the RSS limit, a 402 disabled a key and the
+probe enabled one again, and the budget ran out during the soak (``budget_exhausted``: a
+cycle ended ``unaffordable`` or the gateway denied calls for budget,
+``budget_denied_calls``).
 
 Run from the repository root: ``.venv/bin/python benchmarks/soak.py [--cycles 200
 --processes 3 --fault-rate 0.3 --seed 7]``. A reduced run (20 cycles) is
@@ -80,7 +97,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.fake_openrouter import (  # noqa: E402
-    DEFAULT_KEY,
+    FakeKey,
     FakeModel,
     FakeOpenRouter,
     Fault,
@@ -89,18 +106,33 @@ from tests.support.fake_openrouter import (  # noqa: E402
 POSTGRES_ADMIN_URL = os.environ.get(
     "LYRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-#: The client's read timeout in the soak (seconds); the slow fault answers after 3x it.
-READ_TIMEOUT_S = 1.0
+#: The client's read timeout in the soak (seconds): room for a normal answer on a loaded
+#: 2-CPU machine; the slow fault answers 1.5x later. The fake is told it, so an answer
+#: written after it counts as undelivered however fast the client's close reached it.
+READ_TIMEOUT_S = 2.0
 #: The fault mix of the soak (module docstring).
 SOAK_FAULTS: tuple[Fault, ...] = (
     Fault.http(429, retry_after="1"),
     Fault.http(503),
-    Fault.http(402, retry_after="1"),
+    Fault.http(402),
     Fault.in_200(502),
     Fault.non_json(),
     Fault.truncated(),
-    Fault.slow(READ_TIMEOUT_S * 3),
+    Fault.slow(READ_TIMEOUT_S * 1.5),
 )
+#: The soak's OpenRouter keys (alias, key): a 402 disables one, the others serve on.
+KEYS: tuple[tuple[str, str], ...] = tuple(
+    (f"soak{i}", f"sk-or-v1-soak{i}" + "0" * 59) for i in range(3)
+)
+#: The probe's cool-down in the soak (``LYRA_KEY_PROBE_COOLDOWN_S``, seconds): short, so a
+#: key a 402 disabled comes back within a few cycles.
+PROBE_COOLDOWN_S = 3.0
+#: The most a worker's RSS may grow from the end of its first cycle to its end (MiB). The
+#: full soak measured +18 to +43 MB per process over about 67 cycles each (caches and
+#: connection pools filling up as later code paths run for the first time, flat after
+#: that: the every-10-cycles samples level off); 96 MB is twice the worst of those with
+#: room to spare, and a leak of 1.5 MB a cycle crosses it within one full soak.
+RSS_GROWTH_LIMIT_MB = 96
 #: Default budget per cycle taken (USD): the panel's answers cost about 0.005 USD a cycle
 #: (two markets) on the catalog's prices, so the budget runs out part-way through.
 BUDGET_PER_CYCLE_USD = Decimal("0.002")
@@ -162,6 +194,7 @@ async def run_cycle(runtime: Runtime | None = None) -> str:
     from lyra.services.trade_decision import take_decision
 
     runtime = runtime or build_runtime(load_settings())
+    await probe_keys(runtime)
     if not check_cycle_budget(runtime, "market").affordable:
         return "unaffordable"
     markets = await steps.check_markets(runtime)
@@ -201,6 +234,19 @@ async def run_cycle(runtime: Runtime | None = None) -> str:
         )
     track_records.resolve_due_outcomes(runtime)
     return "completed"
+
+
+async def probe_keys(runtime: Runtime) -> None:
+    """The key check a flow's entry runs (``deployments.flow_support.report_keys``): the
+    probe of the keys a 402 disabled whose cool-down has passed. It never fails a run."""
+    from lyra.bootstrap.gateway import GatewaySessions
+    from lyra.bootstrap.key_check import check_keys
+    from lyra.errors import LyraError
+
+    models = runtime.models
+    if isinstance(models, GatewaySessions):
+        with contextlib.suppress(LyraError):
+            await check_keys(models.settings, models.database)
 
 
 def worker(
@@ -281,7 +327,8 @@ def soak_env(database_url: str, base_url: str, home: Path, budget_usd: Decimal) 
         "LYRA_PHASE": "3",
         "LYRA_LLM_PROVIDER": "openrouter",
         "LYRA_OPENROUTER_BASE_URL": base_url,
-        "LYRA_OPENROUTER_API_KEYS": f"main={DEFAULT_KEY}",
+        "LYRA_OPENROUTER_API_KEYS": ",".join(f"{alias}={key}" for alias, key in KEYS),
+        "LYRA_KEY_PROBE_COOLDOWN_S": str(PROBE_COOLDOWN_S),
         "LYRA_OFFLINE_BESIDE_LLM": "false",
         "LYRA_LLM_TIMEOUT_S": str(READ_TIMEOUT_S),
         "LYRA_DAILY_BUDGET_USD": str(budget_usd),
@@ -299,8 +346,9 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
     from lyra.store.audit import verify_audit_log
     from lyra.store.execution_tables import FillRow, OrderRow
     from lyra.store.gateway_tables import BudgetCounterRow, LlmCallRow
+    from lyra.store.key_status import DISABLED, REENABLED, key_states
     from lyra.store.llm_calls import recorded_cost
-    from lyra.store.models import CycleRow, DecisionRow, VoteRow
+    from lyra.store.models import AuditRecord, CycleRow, DecisionRow, VoteRow
 
     database = open_database(load_settings(home=home, database_url=database_url), migrate=False)
     try:
@@ -335,7 +383,21 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
                 .all()
             )
             verdict = verify_audit_log(session)
+            key_events = dict(
+                session.execute(
+                    select(AuditRecord.event, func.count())
+                    .where(AuditRecord.event.in_([DISABLED, REENABLED]))
+                    .group_by(AuditRecord.event)
+                )
+                .tuples()
+                .all()
+            )
             return {
+                "keys_disabled": key_events.get(DISABLED, 0),
+                "keys_reenabled_by_probe": key_events.get(REENABLED, 0),
+                "keys_disabled_at_end": sorted(
+                    alias for alias, state in key_states(session).items() if state.disabled
+                ),
                 "decisions_actionable": len(actionable),
                 "actionable_without_quorum": without_quorum,
                 "orders": orders,
@@ -367,8 +429,12 @@ def soak(
     seed: int = 7,
     budget_usd: Decimal | None = None,
     max_seconds: float | None = None,
+    rss_growth_limit_mb: float = RSS_GROWTH_LIMIT_MB,
+    first_faults: tuple[Fault, ...] = (),
 ) -> dict[str, Any]:
-    """Run the soak (module docstring) and return its figures."""
+    """Run the soak (module docstring) and return its figures; ``first_faults`` are
+    served to the first chat requests, before the seeded mix (a test's certainty that
+    one of them happens)."""
     from lyra.spend.budget import usd_to_nusd
     from lyra.store.db import Database
     from lyra.store.migrate import upgrade_to_head
@@ -384,7 +450,10 @@ def soak(
         fault_mix=SOAK_FAULTS,
         seed=seed,
         record_requests=False,
+        keys={key: FakeKey(label=f"sk-or-v1-{alias}...") for alias, key in KEYS},
+        client_timeout_s=READ_TIMEOUT_S,
     )
+    fake.script(*first_faults)
     with (
         fake,
         fresh_postgres() as database_url,
@@ -410,13 +479,18 @@ def soak(
         figures = measure(database_url, Path(home), int(min_votes), Decimal(min_share))
         served = fake.served_cost()
         billed = {s.generation_id: s.outcome for s in fake.ledger if s.cost and s.delivered}
+        undelivered = fake.billed_undelivered()
+        undelivered_cost = sum((s.cost or Decimal(0) for s in undelivered), Decimal(0))
         outcomes = Counter(s.outcome for s in fake.ledger)
     states: Counter[str] = Counter()
     for report in reports:
         states.update(report.get("states", {}))
     died = processes - len(reports)
     crashes = sum(r.get("crash_count", 0) for r in reports) + died
-    served_over = max(0, usd_to_nusd(served, ROUND_CEILING) - usd_to_nusd(budget, ROUND_FLOOR))
+    provider_billed = usd_to_nusd(served + undelivered_cost, ROUND_CEILING)
+    served_over = max(0, provider_billed - usd_to_nusd(budget, ROUND_FLOOR))
+    growth = [r["rss_kb"].get("growth_after_first_cycle", 0) for r in reports]
+    rss_limit_kb = int(rss_growth_limit_mb * 1024)
     result: dict[str, Any] = {
         "benchmark": "soak",
         "cycles": sum(r.get("cycles", 0) for r in reports),
@@ -432,6 +506,13 @@ def soak(
         "overspend_nusd": figures["overspend_nusd"] + served_over,
         "recorded_cost_usd": str(figures["recorded_cost_usd"]),
         "served_cost_usd": str(served),
+        "billed_undelivered_usd": str(undelivered_cost),
+        "billed_undelivered_calls": len(undelivered),
+        "billed_undelivered_by_outcome": dict(Counter(s.outcome for s in undelivered)),
+        "keys": len(KEYS),
+        "keys_disabled": figures["keys_disabled"],
+        "keys_reenabled_by_probe": figures["keys_reenabled_by_probe"],
+        "keys_disabled_at_end": figures["keys_disabled_at_end"],
         "audit_ok": figures["audit_ok"],
         "audit_records": figures["audit_records"],
         "cycles_left_running": figures["cycles_left_running"],
@@ -440,6 +521,8 @@ def soak(
         "orders": figures["orders"],
         "chat_requests_by_outcome": dict(outcomes),
         "rss_kb": {str(r["worker"]): r["rss_kb"] for r in reports},
+        "rss_growth_max_kb": max(growth, default=0),
+        "rss_growth_limit_kb": rss_limit_kb,
         "seconds": round(time.monotonic() - started, 1),
     }
     recorded_ids = figures["recorded_generations"]
@@ -461,6 +544,9 @@ def soak(
         and figures["recorded_cost_usd"] == served
         and result["audit_ok"]
         and result["cycles_left_running"] == 0
+        and result["rss_growth_max_kb"] <= rss_limit_kb
+        and result["keys_disabled"] > 0
+        and result["keys_reenabled_by_probe"] > 0
         and result["budget_exhausted"]
     )
     return result
@@ -498,6 +584,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget-usd", type=Decimal, default=None)
     parser.add_argument("--max-seconds", type=float, default=None)
+    parser.add_argument("--rss-growth-limit-mb", type=float, default=RSS_GROWTH_LIMIT_MB)
     args = parser.parse_args(argv)
     result = soak(
         cycles=args.cycles,
@@ -506,6 +593,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=args.seed,
         budget_usd=args.budget_usd,
         max_seconds=args.max_seconds,
+        rss_growth_limit_mb=args.rss_growth_limit_mb,
     )
     for sample in result["crash_samples"]:
         print(sample, file=sys.stderr)

@@ -13,7 +13,7 @@ workers, which Prefect's per-deployment ``concurrency_limit`` does not
 
 Usage in a flow::
 
-    return run_alone(runtime, FLOW_NAME, lambda: _analyse(runtime))
+    return run_alone(runtime, FLOW_NAME, lambda lock: _analyse(runtime, lock))
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled, State
 
 from lyra.services.runtime import Runtime
-from lyra.store.run_lock import RunOverlapError, hold_run_lock
+from lyra.store.run_lock import HeldRunLock, RunOverlapError, hold_run_lock
 
 __all__ = ["OVERLAPPING", "run_alone"]
 
@@ -38,17 +38,20 @@ OVERLAPPING = "Overlapping"
 T = TypeVar("T")
 
 
-def run_alone(runtime: Runtime, name: str, body: Callable[[], T]) -> T | State:
-    """``body()`` under the run lock ``name``; the ``Overlapping`` state when it is held."""
+def run_alone(runtime: Runtime, name: str, body: Callable[[HeldRunLock], T]) -> T | State:
+    """``body(lock)`` under the run lock ``name``; the ``Overlapping`` state when it is
+    held. The body calls ``lock.check()`` before a step that must not run beside another
+    run (closing its cycle, sending orders): on PostgreSQL the lock ends with its session,
+    which a dropped connection ends too (RunLockLostError, the run fails by that name)."""
     with contextlib.ExitStack() as alone:
         try:
-            alone.enter_context(
+            lock = alone.enter_context(
                 hold_run_lock(runtime.database, name, wait_s=runtime.run_lock_wait_s)
             )
         except RunOverlapError as exc:
             _logger().warning("%s: this run stops without doing anything", exc)
             return Cancelled(name=OVERLAPPING, message=str(exc))
-        return body()
+        return body(lock)
     raise AssertionError("unreachable")  # pragma: no cover (ExitStack swallows nothing)
 
 

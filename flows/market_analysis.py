@@ -18,8 +18,9 @@ from lyra.errors import QuarantinedBatchError
 from lyra.services.market_cycle import FLOW_NAME, describe_error
 from lyra.services.runtime import Runtime
 from lyra.services.summaries import CycleSummary, DecisionSummary
+from lyra.store.run_lock import HeldRunLock
 from tasks import market as t
-from tasks.audit import anchor_audit_chain
+from tasks.audit import anchor_after_failure, anchor_audit_chain
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the threshold.")]
 Threshold = Annotated[
@@ -72,10 +73,10 @@ def market_analysis(
         order_mode=order_mode,
         capital_cap=capital_cap_usd,
     )
-    return run_alone(runtime, FLOW_NAME, lambda: _analyse(runtime))
+    return run_alone(runtime, FLOW_NAME, lambda lock: _analyse(runtime, lock))
 
 
-def _analyse(runtime: Runtime) -> CycleSummary | State:
+def _analyse(runtime: Runtime, lock: HeldRunLock) -> CycleSummary | State:
     """The cycle, under the run lock: one market analysis at a time on every worker."""
     stopped = budget_gate(runtime, "market", FLOW_NAME)
     if stopped is not None:
@@ -108,9 +109,11 @@ def _analyse(runtime: Runtime) -> CycleSummary | State:
             votes = t.gather_votes.submit(runtime, cycle, snapshot)
             pending.append(t.decide_and_record.submit(runtime, cycle, snapshot, votes))
         decided = [future.result() for future in pending]
+        lock.check()  # still this run's turn (deployments/run_alone.py)
         summary = t.close_cycle(runtime, cycle, _in_market_order(markets, decided + unavailable))
     except BaseException as exc:
         t.abort_cycle(runtime, cycle, describe_error(exc))
+        anchor_after_failure(runtime, f"market-analysis cycle {cycle.cycle_id}")
         raise
     anchor_audit_chain(runtime, f"market-analysis cycle {summary.cycle_id}")
     t.publish_decisions(summary)
@@ -120,6 +123,7 @@ def _analyse(runtime: Runtime) -> CycleSummary | State:
         publish_spend(runtime, FLOW_NAME, cycle_id=summary.cycle_id)
     if summary.actionable:  # the same phase run: one PhaseRun from the cycle to the order
         run = cycle.run
+        lock.check()  # no orders from a run another may be running beside
         trades = pre_trade_risk(
             decision_ids=[d.decision_id for d in summary.actionable],
             phase=run.number,

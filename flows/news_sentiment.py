@@ -12,6 +12,7 @@ from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.news_summary import AssetSentimentSummary, NewsSummary
 from tasks import news as t
+from tasks.audit import anchor_audit_chain
 
 FLOW_NAME = "news-sentiment"
 
@@ -41,6 +42,7 @@ def news_sentiment(feed_group: str | None = None) -> NewsSummary | State:
     t.publish_sentiment(as_of, collection, sentiments)
     if runtime.models is not None:
         publish_spend(runtime, FLOW_NAME, since=started, tasks=["news"])
+    anchor_audit_chain(runtime, f"news-sentiment run {as_of.isoformat()}")
     return NewsSummary(
         as_of=as_of.isoformat(),
         new_items=collection.new_items,

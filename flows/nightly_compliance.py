@@ -8,7 +8,7 @@ from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import CheckSummary, NightlyComplianceSummary
 from tasks import compliance as t
-from tasks.audit import anchor_audit_chain
+from tasks.audit import anchor_after_failure, anchor_audit_chain
 
 FLOW_NAME = "nightly-compliance"
 
@@ -30,14 +30,18 @@ def nightly_compliance(
     """
     runtime = build_runtime(load_settings())
     today = t.sydney_today(runtime)
-    sync = t.sync_ledger(runtime)
-    lots = t.rebuild_lots(runtime)
-    cgt = t.cgt_report(runtime, today, lots)
-    t.publish_cgt(cgt)
-    bas = t.bas_report(runtime, today, bas_period) if include_bas else None
-    if bas is not None:
-        t.publish_bas(bas)
-    checks = t.reconcile(runtime, today, lots)
+    try:
+        sync = t.sync_ledger(runtime)
+        lots = t.rebuild_lots(runtime)
+        cgt = t.cgt_report(runtime, today, lots)
+        t.publish_cgt(cgt)
+        bas = t.bas_report(runtime, today, bas_period) if include_bas else None
+        if bas is not None:
+            t.publish_bas(bas)
+        checks = t.reconcile(runtime, today, lots)
+    except BaseException:
+        anchor_after_failure(runtime, f"nightly-compliance reports {today.isoformat()}")
+        raise
     t.publish_checks(checks)
     anchor_audit_chain(runtime, f"nightly-compliance reports {today.isoformat()}")
     return NightlyComplianceSummary(

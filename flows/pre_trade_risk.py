@@ -15,7 +15,7 @@ from lyra.config import load_settings
 from lyra.services.pre_trade import FLOW_NAME
 from lyra.services.pre_trade_summary import PreTradeSummary
 from tasks import execution as t
-from tasks.audit import anchor_audit_chain
+from tasks.audit import anchor_after_failure, anchor_audit_chain
 
 Phase = Annotated[int, Field(ge=1, le=5, description="Rollout phase 1..5; sets the order mode.")]
 Threshold = Annotated[
@@ -56,15 +56,19 @@ def pre_trade_risk(
         order_mode=order_mode,
         capital_cap=capital_cap_usd,
     )
-    context = t.start(runtime)
-    reconciled = t.reconcile_orders.submit(runtime, context).result()
-    guarded = t.guard.submit(runtime, context).result()
-    chosen = t.select_decisions(runtime, decision_ids)
-    # One after another: each fill changes the equity and exposure the next one is sized on.
-    outcomes = [
-        t.take_decision.submit(runtime, context, decision_id).result() for decision_id in chosen
-    ]
-    summary = t.finish.submit(runtime, context, outcomes, reconciled, guarded).result()
+    try:
+        context = t.start(runtime)
+        reconciled = t.reconcile_orders.submit(runtime, context).result()
+        guarded = t.guard.submit(runtime, context).result()
+        chosen = t.select_decisions(runtime, decision_ids)
+        # One after another: each fill changes the equity and exposure the next is sized on.
+        outcomes = [
+            t.take_decision.submit(runtime, context, decision_id).result() for decision_id in chosen
+        ]
+        summary = t.finish.submit(runtime, context, outcomes, reconciled, guarded).result()
+    except BaseException:
+        anchor_after_failure(runtime, "pre-trade risk run")  # orders sent before it
+        raise
     if summary.kill_switch_tripped:  # pause the live phases' schedules (no-op ad hoc)
         run_coro_as_sync(enforce_kill_switch(runtime))
     t.publish_orders(summary)

@@ -27,6 +27,8 @@ from lyra.services.promotion import (
     record_change,
     record_refusal,
 )
+from lyra.services.runtime import Runtime
+from tasks.audit import anchor_audit_chain
 
 FLOW_NAME = PROMOTE_PHASE.split("/")[0]
 
@@ -42,7 +44,7 @@ class ApprovalInput(RunInput):
     approve: bool = Field(description="Tick to approve the promotion; leave empty to reject.")
 
 
-async def _report(result: PromotionResult) -> None:
+async def _report(runtime: Runtime, result: PromotionResult) -> None:
     lines = [f"# Phase {result.from_phase} -> {result.to_phase}: {result.outcome}", ""]
     lines += [f"Reason: {result.reason}", f"Approved by: {result.approved_by or '-'}", ""]
     if result.checks:
@@ -54,6 +56,7 @@ async def _report(result: PromotionResult) -> None:
     await acreate_markdown_artifact(
         "\n".join(lines), key="phase-promotion", description="promotion"
     )
+    anchor_audit_chain(runtime, f"promote-phase {result.outcome} phase {result.to_phase}")
 
 
 def _checks(verdict: Verdict | None) -> list[dict[str, object]]:
@@ -94,7 +97,7 @@ async def promote_phase(
             why = "; ".join(verdict.failures)
             record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
             result.outcome, result.reason = "not_ready", why
-            await _report(result)
+            await _report(runtime, result)
             return Completed(name="NotReady", message=why, data=result)
         if verdict.needs_approval:
             name = get_phase(plan.target).name
@@ -114,7 +117,7 @@ async def promote_phase(
             if why is not None:  # the phase or the facts changed during the wait
                 record_refusal(runtime, plan, why=why, verdict=verdict, flow_run_id=run_id)
                 result.outcome, result.reason = "not_ready", why
-                await _report(result)
+                await _report(runtime, result)
                 return Completed(name="NotReady", message=why, data=result)
             if not approval.approve:
                 record_refusal(
@@ -126,7 +129,7 @@ async def promote_phase(
                     flow_run_id=run_id,
                 )
                 result.outcome = "rejected"
-                await _report(result)
+                await _report(runtime, result)
                 return Completed(name="Rejected", message=approval.reason, data=result)
         record_change(
             runtime,
@@ -138,5 +141,5 @@ async def promote_phase(
         )
         result.outcome = "promoted"
     result.schedules = await reconcile_schedules(runtime)
-    await _report(result)
+    await _report(runtime, result)
     return result

@@ -9,7 +9,7 @@ from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import BasSummary
 from tasks import compliance as t
-from tasks.audit import anchor_audit_chain
+from tasks.audit import anchor_after_failure, anchor_audit_chain
 
 FLOW_NAME = "quarterly-bas"
 
@@ -23,8 +23,12 @@ def quarterly_bas(period: str | None = None) -> BasSummary:
     """
     runtime = build_runtime(load_settings())
     today = t.sydney_today(runtime)
-    t.sync_ledger(runtime)
-    bas = t.bas_report(runtime, today, period)
+    try:
+        t.sync_ledger(runtime)
+        bas = t.bas_report(runtime, today, period)
+    except BaseException:
+        anchor_after_failure(runtime, f"quarterly-bas report {period or today.isoformat()}")
+        raise
     t.publish_bas(bas)
     anchor_audit_chain(runtime, f"quarterly-bas report {bas.period or bas.skipped}")
     return BasSummary(period=bas.period, net_gst=bas.net_gst, skipped=bas.skipped, report=bas.path)

@@ -119,6 +119,12 @@ class DatabaseUnavailableError(RetryableError):
     (lyra.store.db), so running the step again is safe when the step is idempotent."""
 
 
+class CommitOutcomeUnknownError(FinalError):
+    """The connection was lost while the database committed: the server may have stored
+    the transaction and only its answer was lost, or not. Never retried (a retry could
+    store it twice); the next run reads what is there (lyra.store.db)."""
+
+
 class ExchangeRejectedError(FinalError):
     """The exchange answered with an error that a retry cannot fix (bad request, refused
     operation, unparseable answer)."""

@@ -46,9 +46,14 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
 
 def _bind_audit(database: Database, settings: Settings) -> None:
     key_file, anchor_file = settings.effective_audit_key_file, settings.effective_audit_anchor_file
+    passphrase = settings.keystore_passphrase  # seals the audit key (lyra/security/audit_key.py)
     bound = _audit_trusts.get(id(database))
-    if bound is None or (bound.key_file, bound.anchor_file) != (key_file, anchor_file):
-        bound = AuditTrust(key_file, anchor_file)  # one per files: its key is loaded once
+    if bound is None or (bound.key_file, bound.anchor_file, bound.passphrase) != (
+        key_file,
+        anchor_file,
+        passphrase,
+    ):
+        bound = AuditTrust(key_file, anchor_file, passphrase)  # one per files: key loaded once
         _audit_trusts[id(database)] = bound
         bind_audit_trust(database, bound)
 

@@ -5,7 +5,9 @@ ccxt's ``fetch_balance`` parses each venue's own format into one structure whose
 ZUSD as USD and XXBT as BTC; Coinbase's List Accounts ``available_balance`` plus
 ``hold``). Each non-cash currency held is marked at the last price of its spot market
 against USD, USDT or USDC on the same exchange, in that order (the cash currencies of
-:mod:`lyra.portfolio.exchange_equity`); one without such a market stays unpriced.
+:mod:`lyra.portfolio.exchange_equity`); one without such a market, or whose ticker has no
+price (none, or zero: ccxt's parser leaves ``last`` empty when the venue sends none), stays
+unpriced: listed, not counted (never valued at zero, never a crash).
 
 Figures are Decimal through :func:`~lyra.exchanges.ccxt_numbers.number`. The balance read
 is an idempotent read (retried on network errors), as is every ticker.
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from lyra.errors import ExchangeRejectedError
 from lyra.exchanges.ccxt_calls import CcxtCalls
 from lyra.exchanges.ccxt_numbers import number
 from lyra.market.types import Market, Ticker
@@ -44,6 +47,12 @@ async def read_holdings(
         if code in CASH_AT_PAR:
             continue
         symbol = next((f"{code}/{q}" for q in CASH_AT_PAR if f"{code}/{q}" in markets), None)
-        if symbol is not None:
-            marks[code] = (await ticker(symbol)).last
+        if symbol is None:
+            continue
+        try:
+            last: Decimal | None = (await ticker(symbol)).last
+        except ExchangeRejectedError:  # a ticker without a price (CcxtExchange.fetch_ticker)
+            continue
+        if last is not None and last > 0:
+            marks[code] = last
     return ExchangeHoldings(exchange=exchange_id, balances=balances, marks=marks)

@@ -45,7 +45,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -144,6 +144,15 @@ class CcxtExchange:
     def venue(self) -> Venue:
         """This exchange's row of the venue table (country, limits, options)."""
         return self._venue
+
+    @property
+    def unlisted_grace(self) -> timedelta:
+        """How long an order this venue's look-up does not list may still be on its way
+        (a scan venue's ``unlisted_grace_minutes``; none where the order is fetched by its
+        client id): :func:`lyra.services.submission.reconcile` neither fails nor resends
+        it meanwhile."""
+        lookup = self._venue.order_lookup
+        return timedelta(minutes=lookup.unlisted_grace_minutes if lookup.by == "scan" else 0)
 
     @property
     def markets_cache_key(self) -> str:

@@ -65,6 +65,11 @@ class OrderLookup(_Strict):
     leaves the venue's cursor in an order's ``info``; ``page_param`` sends it back), or
     ``none``. A scan reads at most ``max_pages`` pages a list, from ``lookback_hours``
     before the order's instant.
+
+    ``unlisted_grace_minutes`` (scan venues; default 10): a venue's lists may show an
+    order late (eventual consistency), so an order written less than this long ago that
+    a scan read to the end does not list stays unconfirmed, never resent nor marked
+    failed (:func:`lyra.services.submission.reconcile`, docs/domain.md "Execution").
     """
 
     by: Literal["fetch_order", "scan"] = "fetch_order"
@@ -75,6 +80,7 @@ class OrderLookup(_Strict):
     page_size: int = Field(default=100, gt=0)
     max_pages: int = Field(default=10, gt=0)
     lookback_hours: int = Field(default=48, gt=0)
+    unlisted_grace_minutes: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _paging_names_its_parameter(self) -> OrderLookup:

@@ -317,7 +317,7 @@ class Attempts:
         await self.admission.failed(
             ticket,
             record,
-            cost=error.cost,
+            cost=_charged(error, ticket),
             count_against="key" if error.disables_key else "model" if error.retryable else None,
             disable_reason=reason,
             error=message,
@@ -343,3 +343,19 @@ class Attempts:
             retry_after=retry_after,
             rng=self.rng,
         )
+
+
+def _charged(error: ProviderError, ticket: Ticket) -> Decimal | None:
+    """What a failed attempt costs the budget: the ``usage.cost`` its answer carried, or,
+    when no answer came before the deadline (a timeout without an HTTP status), the
+    attempt's worst case. The request was sent and the provider may have finished, and
+    billed, the generation the client stopped waiting for; its cost is never known, so it
+    counts as spent in full, as a call cancelled mid-flight does
+    (:meth:`lyra.llm.admission.Admission.abandon`) and as an expired reservation does.
+    Its ``llm_calls`` row keeps cost 0: no cost was reported (docs/domain.md, "Budget
+    gates")."""
+    if error.cost is not None:
+        return error.cost
+    if error.kind == "timeout" and error.status is None:
+        return ticket.amount_usd
+    return None

@@ -42,7 +42,9 @@ Guarantees, and what keeps each:
 - **Retries, fallbacks, downgrades and the re-ask** are as they were; an attempt refused
   by a breaker or the budget is recorded (``breaker_open``, ``budget_denied``) as before.
 - **A vote cancelled mid-call** (a flow's timeout) counts the attempt's worst case as
-  spent, as the expiry rule would, and still settles its lease.
+  spent, as the expiry rule would, and still settles its lease; so does an attempt that
+  timed out without an answer (the provider may have billed the generation, whose cost
+  Lyra never sees).
 
 The database work runs on one worker thread per database that group-commits the small
 writes (:mod:`lyra.store.gateway_writer`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in

@@ -72,6 +72,7 @@ from pydantic import SecretStr, ValidationError
 from lyra.errors import ConfigError, InvariantError, UpstreamError
 from lyra.openrouter.errors import ErrorClass, classify, classify_exception
 from lyra.openrouter.wire import ChatRequest, ChatResponse, KeyStatus, ModelInfo
+from lyra.security.redaction import redact
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -397,4 +398,7 @@ def _usage_cost(body: object | None) -> Decimal | None:
 
 
 def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, REDACTED) if key else text
+    """``text`` without the request's key, nor anything shaped like a key or a personal
+    identifier: a provider's error may echo any key of the account, not only this one
+    (lyra/security/redaction.py), and the text is stored as a disabled key's reason."""
+    return redact(text.replace(key, REDACTED) if key else text)

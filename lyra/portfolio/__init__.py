@@ -10,6 +10,7 @@ from lyra.portfolio.exchange_equity import (
     EquityReconciliation,
     ExchangeHoldings,
     HoldingsSource,
+    exchange_valuation,
     reconcile_equity,
 )
 from lyra.portfolio.valuation import PositionLine, Valuation
@@ -25,5 +26,6 @@ __all__ = [
     "PositionState",
     "Valuation",
     "apply_fill",
+    "exchange_valuation",
     "reconcile_equity",
 ]

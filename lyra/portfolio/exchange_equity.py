@@ -25,12 +25,17 @@ Usage::
     result = reconcile_equity(valuation, holdings, tolerance=Decimal("0.005"))
     result.exchange_equity      # what the kill switch observes
     result.discrepancies        # empty when the books agree
+    seen = exchange_valuation(valuation, result.exchange_equity, result.exchange_cash)
+
+One equity definition in the live phases: the account's snapshots record the exchanges'
+figures (:func:`exchange_valuation`), the ones the switch's peak is made of, never the
+ledger's equity against that peak.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Final, Protocol, runtime_checkable
 
@@ -42,6 +47,7 @@ __all__ = [
     "EquityReconciliation",
     "ExchangeHoldings",
     "HoldingsSource",
+    "exchange_valuation",
     "reconcile_equity",
 ]
 
@@ -136,6 +142,8 @@ class EquityReconciliation:
     tolerance: Decimal
     discrepancies: tuple[EquityDiscrepancy, ...]
     unpriced: tuple[str, ...]
+    #: The exchanges' cash (USD, USDT and USDC at par), part of ``exchange_equity``.
+    exchange_cash: Decimal = _ZERO
 
     @property
     def agrees(self) -> bool:
@@ -172,7 +180,16 @@ def reconcile_equity(
     _compare(found, None, CASH, ledger.cash, cash, Decimal(1), money)
     _compare(found, None, EQUITY, ledger.equity, exchange_equity, Decimal(1), money)
     unpriced = tuple(sorted({f"{h.exchange}:{a}" for h in held for a in h.unpriced}))
-    return EquityReconciliation(exchange_equity, ledger.equity, money, tuple(found), unpriced)
+    return EquityReconciliation(
+        exchange_equity, ledger.equity, money, tuple(found), unpriced, exchange_cash=cash
+    )
+
+
+def exchange_valuation(ledger: Valuation, equity: Decimal, cash: Decimal) -> Valuation:
+    """The account valued as the exchanges hold it: their ``equity`` and ``cash`` (the rest
+    of the equity is positions), the ledger's P&L, fees and lines kept; the peak is the
+    caller's (the kill switch's running peak of these equities)."""
+    return replace(ledger, cash=cash, positions_value=equity - cash, equity=equity)
 
 
 def _compare(

@@ -12,9 +12,15 @@ Each anchor is one ``write`` of one line to the file opened with ``O_APPEND``, u
 exclusive ``flock`` on a sidecar lock file and followed by ``fsync``: appends from
 concurrent processes never interleave, and the file is never rewritten (it grows by about
 300 bytes per anchor; rewriting it whole at every cycle would cost more as it grows). A
-crash can leave at most a torn last line; the next append terminates it and readers skip
-it (:attr:`AnchorLog.damaged` names such lines). The file is created 0600 in a 0700
-folder, as the keystore is.
+crash can leave at most a torn last line; the next append terminates it and says so in
+its own, MAC-covered ``after_torn`` field, and readers skip it (:attr:`AnchorLog.damaged`
+names such lines). Any other line that does not parse was written by someone else:
+``lyra audit verify`` fails naming it. The file is created 0600 in a 0700 folder, as the
+keystore is.
+
+``first_keyed`` (MAC-covered) is the chain record the key sealed first: a plain SHA-256
+record from there on is forged. Lines written before these fields existed lack them and
+keep their MAC (a field at its default is not part of the MAC'd body).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -47,11 +53,26 @@ class Anchor:
     reason: str
     key_id: str
     mac: str = ""
+    first_keyed: int | None = None
+    after_torn: bool = False
 
     def body(self) -> bytes:
-        """The bytes the MAC covers: every field but the MAC, canonical JSON."""
-        fields = {k: v for k, v in asdict(self).items() if k != "mac"}
+        """The bytes the MAC covers: every field but the MAC, canonical JSON (the optional
+        fields only when set, so older lines keep their MAC)."""
+        fields = {k: v for k, v in self._fields().items() if k != "mac"}
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    def _fields(self) -> dict[str, object]:
+        fields = asdict(self)
+        if self.first_keyed is None:
+            del fields["first_keyed"]
+        if not self.after_torn:
+            del fields["after_torn"]
+        return fields
+
+    def with_first_keyed(self, seq: int | None) -> Anchor:
+        """This anchor (unsigned) stating the chain's first keyed record."""
+        return replace(self, first_keyed=seq, mac="")
 
     def mac_ok(self, key: bytes) -> bool:
         """True when the MAC is this anchor's under ``key``."""
@@ -65,16 +86,34 @@ class Anchor:
 def sign_anchor(anchor: Anchor, key: bytes) -> Anchor:
     """``anchor`` with its MAC under ``key``."""
     mac = hmac.new(key, anchor.body(), hashlib.sha256).hexdigest()
-    return Anchor(**{**asdict(anchor), "mac": mac})
+    return replace(anchor, mac=mac)
 
 
 @dataclass(frozen=True, slots=True)
 class AnchorLog:
-    """The anchors in file order, and the line numbers that did not parse."""
+    """The anchors in file order, the line numbers that did not parse and the number of
+    the file's last non-blank line."""
 
     anchors: tuple[tuple[int, Anchor], ...]
     damaged: tuple[int, ...]
     exists: bool
+    last_line: int = 0
+
+    def edited_lines(self, key: bytes | None) -> tuple[int, ...]:
+        """The damaged lines a crash cannot explain: not the last line, and not followed
+        by an anchor that (under ``key``) says it ended a torn line."""
+        following = dict(self.anchors)
+        return tuple(
+            number
+            for number in self.damaged
+            if number != self.last_line
+            and not (
+                (after := following.get(number + 1)) is not None
+                and after.after_torn
+                and key is not None
+                and after.mac_ok(key)
+            )
+        )
 
     @property
     def latest(self) -> tuple[int, Anchor] | None:
@@ -95,18 +134,23 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def append_anchor(path: Path, anchor: Anchor) -> None:
-    """Append ``anchor`` (signed) as one line; ConfigError naming the file when it cannot."""
-    line = json.dumps(asdict(anchor), sort_keys=True, separators=(",", ":")) + "\n"
+def append_anchor(path: Path, anchor: Anchor, key: bytes | None = None) -> Anchor:
+    """Append ``anchor`` as one line, signed here under ``key`` when one is given (else as
+    signed by the caller), and return it as written; ConfigError naming the file when it
+    cannot."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with _locked(path):
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 size = os.fstat(fd).st_size
-                if size and _last_byte(path, size) != b"\n":
+                torn = bool(size) and _last_byte(path, size) != b"\n"
+                if key is not None:
+                    anchor = sign_anchor(replace(anchor, after_torn=torn), key)
+                line = json.dumps(anchor._fields(), sort_keys=True, separators=(",", ":"))
+                if torn:
                     line = "\n" + line  # end a line a crash tore, never glue onto it
-                os.write(fd, line.encode("utf-8"))
+                os.write(fd, (line + "\n").encode("utf-8"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -114,6 +158,7 @@ def append_anchor(path: Path, anchor: Anchor) -> None:
         raise ConfigError(
             f"cannot append to the audit anchor file {path}: {exc.strerror or exc}"
         ) from None
+    return anchor
 
 
 def _last_byte(path: Path, size: int) -> bytes:
@@ -134,15 +179,28 @@ def read_anchors(path: Path) -> AnchorLog:
         raise ConfigError(f"cannot read the audit anchor file {path}: {exc.strerror}") from None
     anchors: list[tuple[int, Anchor]] = []
     damaged: list[int] = []
+    last = 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        last = number
         try:
             anchor = Anchor(**json.loads(line))
-            if not isinstance(anchor.seq, int) or not isinstance(anchor.count, int):
-                raise TypeError("seq and count must be integers")
+            _check_types(anchor)
         except (ValueError, TypeError):
             damaged.append(number)
             continue
         anchors.append((number, anchor))
-    return AnchorLog(tuple(anchors), tuple(damaged), exists=True)
+    return AnchorLog(tuple(anchors), tuple(damaged), exists=True, last_line=last)
+
+
+def _check_types(anchor: Anchor) -> None:
+    if type(anchor.seq) is not int or type(anchor.count) is not int:
+        raise TypeError("seq and count must be integers")
+    if anchor.first_keyed is not None and type(anchor.first_keyed) is not int:
+        raise TypeError("first_keyed must be an integer")
+    if type(anchor.after_torn) is not bool:
+        raise TypeError("after_torn must be true or false")
+    text_fields = (anchor.database, anchor.head, anchor.at, anchor.reason, anchor.key_id)
+    if not all(isinstance(v, str) for v in (*text_fields, anchor.mac)):
+        raise TypeError("text fields must be strings")

@@ -61,6 +61,7 @@ class TamperKind(StrEnum):
     TRUNCATED = "truncated"
     ANCHOR_MISMATCH = "anchor_mismatch"
     ANCHOR_MISSING = "anchor_missing"
+    ANCHOR_DAMAGED = "anchor_damaged"
     TRIGGERS = "triggers"
 
 
@@ -137,12 +138,16 @@ def seal_of(link: ChainLink, key: bytes | None) -> str | None:
 class ChainPoint:
     """Where a verification starts: the record expected next and its predecessor's seal.
 
-    ``keyed`` says a keyed record came before, so a legacy one from here on is forged.
+    ``keyed`` says a keyed record came before, so a legacy one from here on is forged;
+    ``keyed_from`` is the first keyed record as recorded outside the database (the key
+    file, the anchors): a legacy record from there on is forged too, even when every
+    record before it was re-sealed with plain hashes.
     """
 
     seq: int = 1
     prev_hash: str = GENESIS
     keyed: bool = False
+    keyed_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +175,7 @@ def verify_chain(
     """Check ``(link, stored_seal)`` pairs in ``seq`` order from ``start``; stop at the
     first break. A keyed record needs ``key`` (the caller loads it when one exists)."""
     expected_prev, expected_seq, keyed = start.prev_hash, start.seq, start.keyed
+    keyed_from = start.keyed_from
     own_id = None if key is None else key_id_of(key)
     count = 0
     head: tuple[int, str] | None = None
@@ -199,12 +205,13 @@ def verify_chain(
                 f"record {link.seq} does not follow record {link.seq - 1} "
                 "(predecessor seal differs: a record before it was edited, removed or moved)",
             )
-        if link.key_id is None and keyed:
+        if link.key_id is None and (keyed or (keyed_from is not None and link.seq >= keyed_from)):
+            began = "" if keyed else f" (at record {keyed_from}, as recorded outside the database)"
             return broken(
                 link.seq,
                 TamperKind.FORGED,
                 f"record {link.seq} ({link.event}) carries an unkeyed SHA-256 seal after "
-                "the keyed chain began: forged (anyone can compute a plain hash)",
+                f"the keyed chain began{began}: forged (anyone can compute a plain hash)",
             )
         if link.key_id is not None:
             if own_id is None:

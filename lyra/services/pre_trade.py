@@ -18,9 +18,12 @@ docs/domain.md, "Risk" and "Execution". A run, on the Runtime it is given:
 5. **finish**: an equity snapshot (with the peak) and the equity-curve PNG.
 
 One peak (docs/domain.md, "Risk"): every equity the kill switch observes for the account
-(the guard's, and the finish's on paper) is recorded as the account's snapshot carrying
-the switch's peak (:func:`lyra.risk.killswitch.running_peak`), so the portfolio report,
-the summary and the switch show one figure.
+(the guard's and the finish's) is recorded as the account's snapshot carrying the
+switch's peak (:func:`lyra.risk.killswitch.running_peak`), so the portfolio report, the
+summary and the switch show one figure. One equity: in the live order mode both are the
+exchanges' (:func:`lyra.portfolio.exchange_valuation`; the finish re-reads the balances
+when the run sent an order, else keeps the guard's figure), never the ledger's equity
+against the exchanges' peak.
 
 Everything is recorded (orders, fills, positions, cash, snapshots, decision status) and
 audited in transactions. Each step opens the brokers it needs from the Runtime (one per
@@ -38,7 +41,13 @@ from decimal import Decimal
 
 from lyra.errors import LyraError
 from lyra.execution import Broker
-from lyra.portfolio import EquityReconciliation, HoldingsSource, Valuation, reconcile_equity
+from lyra.portfolio import (
+    EquityReconciliation,
+    HoldingsSource,
+    Valuation,
+    exchange_valuation,
+    reconcile_equity,
+)
 from lyra.risk.killswitch import KillSwitchState, running_peak
 from lyra.rollout.phases import OrderMode, PhaseRun
 from lyra.services.charts import plot_equity_curve
@@ -105,6 +114,8 @@ class GuardResult:
     equity_source: str = "ledger"
     #: The reconciliation's discrepancies beyond tolerance, one line each.
     discrepancies: tuple[str, ...] = ()
+    #: The exchanges' cash, part of ``equity`` (``exchange`` source only).
+    exchange_cash: Decimal | None = None
 
 
 def start(runtime: Runtime) -> PreTradeContext:
@@ -195,24 +206,32 @@ def _observe(
     valuation: Valuation,
     marks: Marks,
     reconciliation: EquityReconciliation | None,
+    *,
+    judge: bool = True,
 ) -> tuple[KillSwitchState, Valuation]:
     """The kill switch observes the account's equity (the exchanges' in live, else the
-    ledger's), a discrepancy trips it, and the observation is the account's snapshot with
-    the switch's peak: one figure (module docstring)."""
+    ledger's), a discrepancy trips it (``judge``: the guard's reconciliation, audited),
+    and the observation is the account's snapshot with the switch's peak: one figure,
+    one equity (module docstring)."""
     now = datetime.now(UTC)
+    seen = valuation
     if reconciliation is None:
         equity, peak = valuation.equity, valuation.peak_equity
     else:
-        equity = reconciliation.exchange_equity
+        seen = exchange_valuation(
+            valuation, reconciliation.exchange_equity, reconciliation.exchange_cash
+        )
+        equity = seen.equity
         peak = running_peak(killswitch_state(session).high_water, equity)
-        _audit_reconciliation(session, context, reconciliation, now)
+        if judge:
+            _audit_reconciliation(session, context, reconciliation, now)
     if peak > 0:
         state = check_drawdown_and_trip(
             session, equity=equity, peak_equity=peak, now=now, limits=runtime.limits
         )
     else:  # an exchange account never seen above zero has no drawdown to measure
         state = killswitch_state(session)
-    if reconciliation is not None and not reconciliation.agrees:
+    if judge and reconciliation is not None and not reconciliation.agrees:
         first = reconciliation.discrepancies[0].describe()
         more = len(reconciliation.discrepancies) - 1
         state = trip_killswitch(
@@ -223,7 +242,7 @@ def _observe(
             details={"discrepancies": [d.describe() for d in reconciliation.discrepancies]},
             now=now,
         )
-    shown = replace(valuation, peak_equity=running_peak(state.high_water, valuation.equity))
+    shown = replace(seen, peak_equity=running_peak(state.high_water, seen.equity))
     record_snapshot(session, shown, context.market_time, marks)
     return state, shown
 
@@ -282,6 +301,19 @@ async def guard(runtime: Runtime, context: PreTradeContext) -> GuardResult:
         shown.peak_equity,
         equity_source="exchange",
         discrepancies=tuple(d.describe() for d in reconciliation.discrepancies),
+        exchange_cash=reconciliation.exchange_cash,
+    )
+
+
+def _guard_figure(
+    valuation: Valuation, guard_result: GuardResult | None
+) -> EquityReconciliation | None:
+    """The exchanges' equity the guard observed, as a reconciliation already judged."""
+    if guard_result is None or guard_result.equity_source != "exchange":
+        return None
+    cash = guard_result.exchange_cash if guard_result.exchange_cash is not None else Decimal(0)
+    return EquityReconciliation(
+        guard_result.equity, valuation.equity, Decimal(0), (), (), exchange_cash=cash
     )
 
 
@@ -293,18 +325,21 @@ async def finish(
     reconciled: Sequence[str] = (),
     guard_result: GuardResult | None = None,
 ) -> PreTradeSummary:
-    """Snapshot the equity marked to market (with its peak) and draw the equity curve."""
+    """Snapshot the equity marked to market (with its peak) and draw the equity curve.
+
+    In the live order mode the equity is the exchanges' (module docstring): re-read when
+    this run sent an order, else the guard's figure; the guard alone judges discrepancies.
+    """
+    database = runtime.database
     async with opened_brokers(runtime, context) as opened:
         marks = await mark_to_market(runtime, context, opened)
-    with runtime.database.transaction() as session:
-        valuation: Valuation = value_account(session, context.account, marks)
-        if context.mode is OrderMode.LIVE:  # the switch saw the exchanges' equity in guard
-            high = killswitch_state(session).high_water
-            valuation = replace(valuation, peak_equity=running_peak(high, valuation.equity))
-            record_snapshot(session, valuation, context.market_time, marks)
-            state = killswitch_state(session)
-        else:
-            state, valuation = _observe(session, runtime, context, valuation, marks, None)
+        with database.transaction() as session:
+            valuation: Valuation = value_account(session, context.account, marks)
+        seen = _guard_figure(valuation, guard_result)
+        if context.mode is OrderMode.LIVE and (seen is None or any(o.sent for o in outcomes)):
+            seen = await exchange_equity(runtime, context, opened, valuation) or seen
+    with database.transaction() as session:
+        state, valuation = _observe(session, runtime, context, valuation, marks, seen, judge=False)
         points = [
             (s.taken_at, s.equity, s.peak_equity) for s in equity_curve(session, context.account)
         ]

@@ -8,7 +8,8 @@ retry looks the order up first and never submits twice. The protocol, for one or
          submitting / open -> 2
          no  -> write it as `submitting`, COMMIT, -> 3
     2. look it up at the exchange by client id:
-         found -> 4 with that report;  not found -> 3 (it never arrived)
+         found -> 4 with that report;  not found -> 3 (it never arrived), except on a
+         venue that lists orders late (below): never sent again, unconfirmed or failed
     3. send once. Network error: the outcome is unknown; the row stays `submitting` and
        the error (retryable) goes up, so the next attempt starts at 2. Refused: `rejected`.
     4. tx: record the report (state, fills once each, position, cash, decision, audit).
@@ -16,6 +17,14 @@ retry looks the order up first and never submits twice. The protocol, for one or
 A crash between 3 and 4 leaves a `submitting` row: :func:`reconcile` (run at the start
 of every pre-trade run) looks it up by client id and records it, or marks it ``failed``
 when the exchange never got it (a stale decision is not traded late).
+
+Venues found by a scan of their order lists (:class:`ListsLate`: Kraken, Coinbase) may
+list an order late (eventual consistency). There "not listed" is an answer only once the
+row is older than the venue's ``unlisted_grace`` (``unlisted_grace_minutes`` in the venue
+table, default 10) and the scan read every list to its end (a scan that cannot reach the
+end raises, and the row stays as it is): until then the row stays ``submitting``,
+unconfirmed, and is never resent; after it, it is marked ``failed`` by reconciliation
+and by a retry of the placement alike (docs/domain.md, "Execution").
 
 Crash points (docs/domain.md, "Execution": what a restart guarantees at each). A
 :data:`Probe` passed to :func:`place_order` or :func:`reconcile` is called with a
@@ -32,9 +41,10 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from lyra.errors import ExchangeRejectedError, ExchangeUnavailableError
 from lyra.execution.broker import Broker
@@ -54,6 +64,7 @@ from lyra.store.orders import (
 __all__ = [
     "CancelAllResult",
     "CrashPoint",
+    "ListsLate",
     "Placement",
     "Probe",
     "ReconcileResult",
@@ -95,6 +106,30 @@ def _no_probe(point: CrashPoint) -> None:
     """Production's probe: nothing happens at a crash point."""
 
 
+@runtime_checkable
+class ListsLate(Protocol):
+    """A broker whose look-up may not list an order yet (a scan venue, module docstring)."""
+
+    @property
+    def unlisted_grace(self) -> timedelta:
+        """How long after its row was written an unlisted order may still be on its way."""
+        ...
+
+
+def unlisted_grace(broker: Broker) -> timedelta:
+    """The broker's grace for an order it does not list (none for a consistent look-up)."""
+    return broker.unlisted_grace if isinstance(broker, ListsLate) else timedelta(0)
+
+
+#: Why a row is kept unconfirmed, and why it is failed after the grace.
+_UNLISTED = "not listed by the exchange yet; unconfirmed, not resent"
+_NEVER_LISTED = "not listed by the exchange {grace} after it was written; not resent"
+
+
+def _minutes(grace: timedelta) -> str:
+    return f"{grace.total_seconds() / 60:g} minutes"
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """What :func:`place_order` did: ``sent`` is True only when this call sent the order."""
@@ -119,13 +154,20 @@ async def place_order(
     Two runs placing the same decision at once cannot both write the intent (the client
     id is UNIQUE): the loser gets a retryable error, and its retry looks the order up.
     """
-    pending, done = _write_ahead(database, broker, intent, decision_id, leg, clock, probe)
+    written_at, done = _write_ahead(database, broker, intent, decision_id, leg, clock, probe)
     if done is not None:
         return Placement(done, sent=False, looked_up=False)
     probe(CrashPoint.ROW_COMMITTED)
+    pending = written_at is not None
     report: OrderReport | None = None
-    if pending:
+    if written_at is not None:
         report = await broker.find(intent.client_order_id, intent.symbol, since=intent.as_of)
+        grace = unlisted_grace(broker)
+        if report is None and grace:  # a venue that lists late: never sent a second time
+            if clock() - written_at < grace:
+                return Placement(_unconfirmed(database, intent), sent=False, looked_up=True)
+            why = _NEVER_LISTED.format(grace=_minutes(grace))
+            return Placement(_mark(database, intent, OrderState.FAILED, why, clock), False, True)
     sent = False
     if report is None:
         try:
@@ -156,11 +198,12 @@ def _write_ahead(
     leg: int,
     clock: Clock,
     probe: Probe,
-) -> tuple[bool, OrderSummary | None]:
-    """Write the intent down and commit it before anything is sent: (pending, final row).
+) -> tuple[datetime | None, OrderSummary | None]:
+    """Write the intent down and commit it before anything is sent: (when a pending row
+    was written, final row).
 
-    ``pending`` is True when a row existed unconfirmed (look it up first); a final row is
-    returned as is (nothing to send).
+    The first is the instant a row found unconfirmed was written (look it up first); a
+    final row is returned as is (nothing to send).
     """
     with database.transaction() as session:
         row = find_order(session, intent.client_order_id)
@@ -175,10 +218,18 @@ def _write_ahead(
                 now=clock(),
             )
             probe(CrashPoint.ROW_WRITTEN)
-            return False, None
+            return None, None
         if OrderState(row.status).is_final:
-            return False, OrderSummary.of(row)
-        return True, None
+            return None, OrderSummary.of(row)
+        return row.created_at, None
+
+
+def _unconfirmed(database: Database, intent: OrderIntent) -> OrderSummary:
+    """The row as it stands, said to be unconfirmed (nothing written)."""
+    with database.transaction() as session:
+        row = find_order(session, intent.client_order_id)
+        assert row is not None
+        return replace(OrderSummary.of(row), detail=_UNLISTED)
 
 
 def _record(
@@ -230,12 +281,14 @@ def validate_order(
 @dataclass(frozen=True, slots=True)
 class ReconcileResult:
     """What a reconciliation found: orders recorded from the exchange, orders the exchange
-    never got (marked failed), and open orders with Lyra's ids that Lyra has no row for."""
+    never got (marked failed), open orders with Lyra's ids that Lyra has no row for, and
+    orders a late-listing venue does not list yet (left unconfirmed, module docstring)."""
 
     exchange: str
     recorded: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
+    unconfirmed: tuple[str, ...] = ()
 
 
 async def reconcile(
@@ -244,7 +297,8 @@ async def reconcile(
     """Bring the stored orders of ``broker``'s account and exchange in line with it.
 
     Safe to kill anywhere and run again: each order's outcome is written in a transaction
-    of its own, and its fills are booked once each (docs/domain.md, "Execution").
+    of its own, and its fills are booked once each (docs/domain.md, "Execution"). On a
+    venue that lists orders late, an order not listed within its grace is left as it is.
     """
     with database.transaction() as session:
         rows = [
@@ -253,8 +307,13 @@ async def reconcile(
         ]
     recorded: list[str] = []
     failed: list[str] = []
+    unconfirmed: list[str] = []
+    grace = unlisted_grace(broker)
     for client_id, symbol, status, written_at in rows:
         report = await broker.find(client_id, symbol, since=written_at)
+        if report is None and clock() - written_at < grace:
+            unconfirmed.append(client_id)  # perhaps not listed yet: neither failed nor sent
+            continue
         with database.transaction() as session:
             row = find_order(session, client_id)
             assert row is not None
@@ -267,6 +326,8 @@ async def reconcile(
                     if status == OrderState.SUBMITTING.value
                     else "open order no longer known to the exchange"
                 )
+                if grace:
+                    why += f" (not listed {_minutes(grace)} after it was written)"
                 mark_order(session, row, OrderState.FAILED, why, clock())
                 failed.append(client_id)
             probe(CrashPoint.RECONCILING)
@@ -287,7 +348,9 @@ async def reconcile(
                     },
                     now=clock(),
                 )
-    return ReconcileResult(broker.exchange, tuple(recorded), tuple(failed), tuple(unknown))
+    return ReconcileResult(
+        broker.exchange, tuple(recorded), tuple(failed), tuple(unknown), tuple(unconfirmed)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lyra.errors import RetryableError
-from lyra.security.audit_anchor import Anchor, append_anchor, sign_anchor
+from lyra.security.audit_anchor import Anchor, append_anchor
 from lyra.security.audit_chain import GENESIS, ChainLink, ChainVerdict, jsonable, link_mac
-from lyra.store.audit_trust import database_label, require_trust, trust_of
+from lyra.store.audit_trust import database_label, first_keyed_seq, require_trust, trust_of
 from lyra.store.audit_verify import (
     ANCHORED,
     AuditReport,
@@ -108,9 +108,9 @@ def anchor_audit(session: Session, reason: str, *, now: datetime | None = None) 
     ).first()
     seq, seal = (int(head[0]), str(head[1])) if head else (0, GENESIS)
     at = (now or datetime.now(UTC)).astimezone(UTC).isoformat()
+    first = key.first_keyed_seq or first_keyed_seq(session) or seq + 1
     unsigned = Anchor(database_label(session), seq, seq, seal, at, reason, key.key_id)
-    anchor = sign_anchor(unsigned, key.secret)
-    append_anchor(trust.anchor_file, anchor)
+    anchor = append_anchor(trust.anchor_file, unsigned.with_first_keyed(first), key.secret)
     payload = {"seq": seq, "head": seal, "count": seq, "at": at, "reason": reason}
     append_audit(session, ANCHORED, "audit-chain", payload, now=now)
     return anchor

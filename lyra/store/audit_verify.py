@@ -4,7 +4,9 @@ Two depths (docs/tax.md, "Records"):
 
 * :func:`audit_report` (``lyra audit verify``): every record's seal and link from the
   first, every anchor of the anchor file against the chain, every ``audit.anchored``
-  record against the anchor file, and the append-only triggers.
+  record against the anchor file, the anchor file itself (a keyed chain must have one
+  that holds an anchor; a line that does not parse must be the torn last line of a
+  crash), and the append-only triggers.
 * :func:`check_audit_chain` (each run's start, and before each anchor): only the records
   since the newest anchor, that anchor and the newest ``audit.anchored`` record, and the
   triggers; a failure raises :class:`~lyra.errors.AuditChainBrokenError`, so the run
@@ -12,10 +14,15 @@ Two depths (docs/tax.md, "Records"):
 
 What each finds: an edited record, or one edited with every later seal recomputed (its
 MAC fails: the key is not in the database); a forged record with a correct plain hash
-(unkeyed after the keyed chain began) or one sealed by another key; a deleted record in
+(unkeyed after the keyed chain began, or at or after the first keyed record the key file
+and the anchors name, so a chain re-sealed entirely with plain hashes is found too) or one
+sealed by another key; a deleted record in
 the middle (a gap); deleted last records (fewer than an anchor counted); an anchor file
 rolled back or removed (the chain's own ``audit.anchored`` records name anchors it no
-longer holds); dropped or disabled triggers.
+longer holds), or deleted with every record from the first ``audit.anchored`` on (a
+keyed chain whose anchor file is missing or empty: the first anchor is written when the
+key is first used, before any keyed record, lyra/store/audit_trust.py); an edited
+anchor-file line; dropped or disabled triggers.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lyra.errors import AuditChainBrokenError
-from lyra.security.audit_anchor import Anchor, read_anchors
+from lyra.security.audit_anchor import Anchor, AnchorLog, read_anchors
 from lyra.security.audit_chain import (
     ChainLink,
     ChainPoint,
@@ -35,7 +42,7 @@ from lyra.security.audit_chain import (
     TamperKind,
     verify_chain,
 )
-from lyra.store.audit_trust import AuditTrust, has_keyed_records, trust_of
+from lyra.store.audit_trust import AuditTrust, first_keyed_seq, has_keyed_records, trust_of
 from lyra.store.models import AuditRecord
 
 __all__ = [
@@ -77,17 +84,28 @@ def _links(session: Session, from_seq: int = 1) -> Iterator[tuple[ChainLink, str
         yield link_of(row), row.hash
 
 
-def _key(session: Session, trust: AuditTrust | None) -> bytes | None:
-    """The key when the chain needs one (a ConfigError naming the missing file)."""
+def _key(session: Session, trust: AuditTrust | None) -> tuple[bytes | None, int | None]:
+    """The key when the chain needs one (a ConfigError naming the missing file), and the
+    first keyed record its file names."""
     if trust is None:
         if has_keyed_records(session):
             from lyra.store.audit_trust import require_trust
 
             require_trust(session)  # raises, saying how to provide the key
-        return None
+        return None, None
     if not trust.key_file.exists() and not has_keyed_records(session):
-        return None  # nothing keyed yet and no key made: nothing to check it with
-    return trust.key(session, create=False).secret
+        return None, None  # nothing keyed yet and no key made: nothing to check it with
+    key = trust.key(session, create=False)
+    return key.secret, key.first_keyed_seq
+
+
+def _keyed_from(log: AnchorLog | None, key: bytes | None, from_key_file: int | None) -> int | None:
+    """The first keyed record as recorded outside the database: the lowest the key file
+    and the anchors (those whose MAC holds) name."""
+    named = [from_key_file] if from_key_file is not None else []
+    if log is not None and key is not None:
+        named += [a.first_keyed for _, a in log.anchors if a.first_keyed and a.mac_ok(key)]
+    return min(named) if named else None
 
 
 def _failed(verdict: ChainVerdict, seq: int | None, kind: TamperKind, problem: str) -> ChainVerdict:
@@ -114,7 +132,12 @@ def _first_gap(session: Session) -> int:
 
 
 def _check_anchor(
-    session: Session, anchor: Anchor, line: int, key: bytes | None, verdict: ChainVerdict
+    session: Session,
+    anchor: Anchor,
+    line: int,
+    key: bytes | None,
+    verdict: ChainVerdict,
+    head: tuple[int, int],
 ) -> ChainVerdict | None:
     """None when ``anchor`` (line ``line``) fits the chain, else the failed verdict."""
     where = f"anchor of {anchor.at} ({anchor.reason}, line {line})"
@@ -125,7 +148,7 @@ def _check_anchor(
             TamperKind.ANCHOR_MISMATCH,
             f"the {where} fails its MAC: the anchor file was edited or the key replaced",
         )
-    head_seq, count = _head(session)
+    head_seq, count = head
     if anchor.seq > head_seq or count < anchor.count:
         return _failed(
             verdict,
@@ -180,28 +203,76 @@ def _check_anchored_records(
     return None
 
 
+def _edited_lines(
+    path: str, log: AnchorLog, key: bytes | None, verdict: ChainVerdict
+) -> ChainVerdict | None:
+    """A line that does not parse and that no crash explains (module docstring)."""
+    edited = log.edited_lines(key)
+    if edited:
+        lines = ", ".join(map(str, edited))
+        return _failed(
+            verdict,
+            None,
+            TamperKind.ANCHOR_DAMAGED,
+            f"anchor file {path} line {lines} does not parse and is not a torn last line "
+            "(a crash can only tear the last line): the file was edited",
+        )
+    return None
+
+
+def _no_anchor(
+    session: Session, path: str, log: AnchorLog, verdict: ChainVerdict
+) -> ChainVerdict | None:
+    """A keyed chain whose anchor file holds no anchor: the first is written before the
+    first keyed record (lyra/store/audit_trust.py), so the file was deleted or emptied."""
+    if not log.anchors and has_keyed_records(session):
+        first = first_keyed_seq(session)
+        state = "is missing" if not log.exists else "holds no anchor"
+        return _failed(
+            verdict,
+            None,
+            TamperKind.ANCHOR_MISSING,
+            f"the chain holds keyed records from record {first} but the anchor file {path} "
+            f"{state}: it was deleted or emptied (its first anchor is written before the "
+            "first keyed record), or the setting LYRA_AUDIT_ANCHOR_FILE points elsewhere",
+        )
+    return None
+
+
 def _anchors_fit(
     session: Session,
     trust: AuditTrust | None,
     key: bytes | None,
     verdict: ChainVerdict,
+    log: AnchorLog | None,
     *,
     every: bool,
 ) -> AuditReport:
-    if trust is None or trust.anchor_file is None:
+    if trust is None or trust.anchor_file is None or log is None:
         return AuditReport(verdict)
-    log = read_anchors(trust.anchor_file)
     anchors = list(log.anchors)
     if log.latest is not None:
+        head = _head(session)  # once: COUNT(*) reads the whole table
         for line, anchor in anchors if every else [log.latest]:
-            failed = _check_anchor(session, anchor, line, key, verdict)
+            failed = _check_anchor(session, anchor, line, key, verdict, head)
             if failed is not None:
                 return AuditReport(failed, None, len(anchors), log.damaged)
-    failed = _check_anchored_records(session, anchors, verdict, newest=not every)
+    path = str(trust.anchor_file)
+    failed = _edited_lines(path, log, key, verdict) if every else None
+    if failed is None:
+        failed = _check_anchored_records(session, anchors, verdict, newest=not every)
+    if failed is None and every:
+        failed = _no_anchor(session, path, log, verdict)
     if failed is not None:
         return AuditReport(failed, None, len(anchors), log.damaged)
     latest = None if log.latest is None else log.latest[1]
     return AuditReport(verdict, latest, len(anchors), log.damaged)
+
+
+def _anchor_log(trust: AuditTrust | None) -> AnchorLog | None:
+    if trust is None or trust.anchor_file is None:
+        return None
+    return read_anchors(trust.anchor_file)
 
 
 def triggers_problem(session: Session) -> str | None:
@@ -256,11 +327,13 @@ def audit_report(session: Session) -> AuditReport:
     """The full verification (module docstring); a ConfigError when the chain is keyed
     and its key file is missing."""
     trust = trust_of(session)
-    key = _key(session, trust)
-    verdict = verify_chain(_links(session), key)
+    key, from_key_file = _key(session, trust)
+    log = _anchor_log(trust)
+    start = ChainPoint(keyed_from=_keyed_from(log, key, from_key_file))
+    verdict = verify_chain(_links(session), key, start)
     if not verdict.intact:
         return _with_triggers(session, AuditReport(verdict))
-    report = _anchors_fit(session, trust, key, verdict, every=True)
+    report = _anchors_fit(session, trust, key, verdict, log, every=True)
     return _with_triggers(session, report)
 
 
@@ -268,20 +341,20 @@ def check_audit_chain(session: Session) -> AuditReport:
     """The cheap check of a run's start (module docstring); raises
     :class:`AuditChainBrokenError` naming the first broken record when it fails."""
     trust = trust_of(session)
-    key = _key(session, trust)
-    start, from_seq = ChainPoint(), 1
-    log = None
-    if trust is not None and trust.anchor_file is not None:
-        log = read_anchors(trust.anchor_file).latest
-    if log is not None and log[1].seq > 0:
-        row = session.get(AuditRecord, log[1].seq)
+    key, from_key_file = _key(session, trust)
+    log = _anchor_log(trust)
+    keyed_from = _keyed_from(log, key, from_key_file)
+    start, from_seq = ChainPoint(keyed_from=keyed_from), 1
+    latest = None if log is None else log.latest
+    if latest is not None and latest[1].seq > 0:
+        row = session.get(AuditRecord, latest[1].seq)
         if row is not None:  # a missing one is reported by the anchor check below
-            start = ChainPoint(row.seq, row.prev_hash, row.key_id is not None)
+            start = ChainPoint(row.seq, row.prev_hash, row.key_id is not None, keyed_from)
             from_seq = row.seq
     verdict = verify_chain(_links(session, from_seq), key, start)
     report = AuditReport(verdict)
     if verdict.intact:
-        report = _anchors_fit(session, trust, key, verdict, every=False)
+        report = _anchors_fit(session, trust, key, verdict, log, every=False)
     report = _with_triggers(session, report)
     _raise_if_broken(report.verdict)
     return report

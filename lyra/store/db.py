@@ -9,10 +9,16 @@ SQLAlchemy's own for pysqlite ("Serializable isolation / Savepoints / Transactio
 
 Database errors are translated at this boundary: a locked or unreachable database, or a
 connection lost mid-transaction, is a :class:`~lyra.errors.DatabaseUnavailableError` (a
-:class:`~lyra.errors.RetryableError`); anything else stays SQLAlchemy's until a caller
-knows better. A transaction is all or nothing: one that lost its connection was rolled
-back by the server, so nothing of it is stored and the caller may run it again (Prefect's
-``STORE_RETRIES`` do, tasks/retry.py).
+:class:`~lyra.errors.RetryableError`); anything else (a constraint, a missing table, a
+full disk, a statement timeout) stays SQLAlchemy's until a caller knows better. A
+transaction is all or nothing: one that lost its connection *before* its COMMIT was sent
+was rolled back by the server, so nothing of it is stored and the caller may run it again
+(Prefect's ``STORE_RETRIES`` do, tasks/retry.py). A connection lost *during* the COMMIT
+is different: the server may have committed and only its answer was lost, so the outcome
+is unknown and a retry could store the work twice. That is a
+:class:`~lyra.errors.CommitOutcomeUnknownError`, final: the run stops by that name and the
+next one reads what is there (the pending rows are flushed before the COMMIT, so an error
+in them is still an ordinary rollback).
 
 On PostgreSQL, a pooled connection is pinged before use (``pool_pre_ping``: one the
 server dropped, a restart or ``pg_terminate_backend``, is replaced, not handed out), a
@@ -28,6 +34,7 @@ here: only the caller knows whether its work may be repeated (docs/architecture.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,11 +47,18 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lyra.errors import ConfigError, DatabaseUnavailableError
+from lyra.errors import CommitOutcomeUnknownError, ConfigError, DatabaseUnavailableError
 
 #: The session a transaction yields: what the repositories of lyra.store take (services
 #: pass it through; only lyra.store runs SQL with it).
-__all__ = ["Database", "Session", "is_unavailable", "normalise_url", "unavailable"]
+__all__ = [
+    "Database",
+    "Session",
+    "connection_lost",
+    "is_unavailable",
+    "normalise_url",
+    "unavailable",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Seconds a PostgreSQL connection attempt may take before it counts as unavailable.
@@ -54,12 +68,41 @@ PG_CONNECT_TIMEOUT_S = 10
 CONNECT_BACKOFF_S: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 
 
+#: SQLite's own words for a database another writer holds (retry after a while).
+_SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+#: PostgreSQL SQLSTATEs that say "not now": connection exceptions (class 08), the server
+#: shutting down or starting (57P01..57P03), too many connections, and the two a retry of
+#: the whole transaction resolves (serialization failure, deadlock).
+#: https://www.postgresql.org/docs/current/errcodes-appendix.html
+_PG_TRANSIENT = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True for a database error that says the database is unreachable, busy or lost the
-    connection (not a constraint, a syntax or a data error)."""
+    connection (not a constraint, a syntax or a data error, a missing table, a full disk
+    or a statement timeout: a retry would only meet them again)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        return any(words in str(exc.orig).lower() for words in _SQLITE_BUSY)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(_PG_TRANSIENT)  # None: no answer
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the connection itself is gone (not a busy or a conflict)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError) or isinstance(exc.orig, sqlite3.Error):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(("08", "57P"))
 
 
 def unavailable(exc: DBAPIError) -> DatabaseUnavailableError:
@@ -68,6 +111,14 @@ def unavailable(exc: DBAPIError) -> DatabaseUnavailableError:
     text = str(exc.orig if exc.orig is not None else exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return DatabaseUnavailableError(f"database unavailable or busy: {first}")
+
+
+def _outcome_unknown(exc: DBAPIError) -> CommitOutcomeUnknownError:
+    first = unavailable(exc).args[0].removeprefix("database unavailable or busy: ")
+    return CommitOutcomeUnknownError(
+        f"the database connection was lost while committing ({first}): whether the "
+        "transaction was stored is unknown, so it is not retried"
+    )
 
 
 def normalise_url(url: str) -> str:
@@ -168,7 +219,13 @@ class Database:
             with session:  # closed (its connection returned) at the end
                 try:
                     yield session
-                    session.commit()
+                    session.flush()  # an error here still rolls back whole: retryable
+                    try:
+                        session.commit()
+                    except DBAPIError as exc:
+                        if connection_lost(exc):
+                            raise _outcome_unknown(exc) from exc
+                        raise
                 except BaseException:
                     with contextlib.suppress(DBAPIError):  # a dead connection: gone anyway
                         session.rollback()

@@ -18,9 +18,9 @@ the snapshot taken when it started, so a lookup of a key stored in the same batc
 answered from that store here, as the database would have answered it after the upsert.
 
 A round with jobs of their own (a lease's reservation or settlement as one
-:class:`Statement`, :mod:`lyra.store.gateway_leases_pg`) is **one transaction** sent in
-pipeline mode: ``BEGIN``, the locks, the batch, each statement, ``COMMIT`` in one send,
-one wait, one commit to flush (each commit waits for the WAL to reach the disk: ~0.2 ms
+:class:`Statement`, :mod:`lyra.store.gateway_leases_pg`) is **one transaction** sent as
+one simple query: ``BEGIN``, the locks, the batch, each statement, ``COMMIT`` in one
+send, one wait, one commit to flush (each commit waits for the WAL to reach the disk: ~0.2 ms
 on an idle disk, 2 to 4 ms on a busy one, which is what a fan-out's five leases paid five
 times over). When its statements could otherwise lock out of order (a settlement among
 others, or reservations in different counters) the round first locks every reservation
@@ -265,7 +265,7 @@ class PostgresBatch:
             self.close()
             raise RetryableError(f"database unavailable or busy: {exc}") from exc
         except psycopg.Error:
-            self.close()  # it may be left mid-transaction or mid-pipeline: start afresh
+            self.close()  # it may be left mid-transaction: start afresh
             raise
 
     def close(self) -> None:
@@ -295,11 +295,16 @@ def _round(
     batch: dict[str, Any] | None,
     statements: Sequence[Statement[Any]],
 ) -> tuple[Rows, list[Any]]:
-    """One transaction in pipeline mode (module docstring): locks, batch, statements."""
-    cursors: list[psycopg.Cursor[Any]] = []
-    with connection.pipeline(), connection.transaction():
+    """One transaction in one simple query (module docstring): locks, batch, statements.
+
+    Not psycopg's pipeline mode: it waits on the socket once per step of its exchange,
+    and every wait gives the GIL away (up to 5 ms each to take back from a busy event
+    loop); a simple query of several statements is one send and, mostly, one wait. Its
+    values are bound client-side (psycopg quotes them; never pasted by hand)."""
+    with psycopg.ClientCursor(connection) as cursor:
+        parts = ["BEGIN"]
         if not statements:  # cache stores only: nothing waits on the disk for them
-            connection.execute("SET LOCAL synchronous_commit TO OFF")
+            parts.append("SET LOCAL synchronous_commit TO OFF")
         if _must_lock_first(statements):
             ids = sorted({s.reservation for s in statements if s.reservation is not None})
             wanted = sorted(
@@ -311,15 +316,25 @@ def _round(
                 }
             )
             if ids:
-                connection.execute(LOCK_RESERVATIONS, {"ids": ids})
-            connection.execute(
-                LOCK_COUNTERS,
-                {"ids": ids, "days": [w[0] for w in wanted], "scopes": [w[1] for w in wanted]},
+                parts.append(cursor.mogrify(LOCK_RESERVATIONS, {"ids": ids}))
+            days, scopes = [w[0] for w in wanted], [w[1] for w in wanted]
+            parts.append(
+                cursor.mogrify(LOCK_COUNTERS, {"ids": ids, "days": days, "scopes": scopes})
             )
-        batch_cursor = None if batch is None else connection.execute(BATCH_SQL, batch)
-        cursors = [connection.execute(s.sql, s.params) for s in statements]
-    rows = [] if batch_cursor is None else batch_cursor.fetchall()
-    return rows, [_read(s, c.fetchall()) for s, c in zip(statements, cursors, strict=True)]
+        first = len(parts)
+        if batch is not None:
+            parts.append(cursor.mogrify(BATCH_SQL, batch))
+        parts.extend(cursor.mogrify(s.sql, s.params) for s in statements)
+        parts.append("COMMIT")
+        cursor.execute(";\n".join(parts))
+        results: list[Rows] = []
+        for _ in range(first):  # BEGIN and the locks: nothing to read
+            cursor.nextset()
+        for _ in range(len(parts) - first - 1):
+            results.append(cursor.fetchall())
+            cursor.nextset()
+    rows = results.pop(0) if batch is not None else []
+    return rows, [_read(s, r) for s, r in zip(statements, results, strict=True)]
 
 
 def _must_lock_first(statements: Sequence[Statement[Any]]) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from deployments.run_alone import OVERLAPPING
 from deployments.serve import prefect_command, wait_healthy
@@ -37,7 +37,8 @@ from tests.support.processes import free_port, stop_process_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 6
-BUDGET_USD = Decimal("0.50")
+#: Small enough that the day runs out within the six cycles: the budget is really tested.
+BUDGET_USD = Decimal("0.006")
 WAIT_S = 300
 
 
@@ -106,6 +107,7 @@ def test_two_workers_never_overlap_a_cycle_and_the_budget_holds(
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from lyra.store.gateway_tables import LlmCallRow
     from lyra.store.llm_calls import recorded_cost
     from lyra.store.models import CycleRow
 
@@ -188,6 +190,9 @@ def test_two_workers_never_overlap_a_cycle_and_the_budget_holds(
                 .all()
             )
             spent = recorded_cost(session)
+            denied = session.scalar(
+                select(func.count()).where(LlmCallRow.status == "budget_denied")
+            )
     finally:
         database.dispose()
     assert len(cycles) == len(completed)
@@ -196,6 +201,10 @@ def test_two_workers_never_overlap_a_cycle_and_the_budget_holds(
         assert earlier.finished_at is not None
         assert earlier.finished_at <= later.started_at, "two market-analysis cycles overlapped"
     assert spent <= BUDGET_USD
+    unaffordable = [k for k in kinds if k == ("COMPLETED", "Unaffordable")]
+    assert unaffordable or denied, (
+        f"the budget never ran out (spent {spent}), so it was not tested: {kinds}"
+    )
     assert spent == fake.served_cost()
     audit = subprocess.run(
         [lyra, "audit", "verify"],

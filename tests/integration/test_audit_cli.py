@@ -3,6 +3,7 @@ that refuses to start on a chain that fails its check."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_verify_reports_intact_with_the_count_and_the_anchor(
     assert code == 0
     assert "audit log intact: 5 records" in out
     assert "anchor matched: record 4" in out
-    assert "(cycle test), 1 anchors checked" in out
+    assert "(cycle test), 2 anchors checked" in out  # and the key's first anchor
 
 
 def test_verify_exits_1_naming_the_first_broken_record_and_the_tamper(
@@ -87,3 +88,35 @@ def test_a_run_refuses_to_start_on_a_chain_that_fails_its_check(home: Settings) 
     with pytest.raises(AuditChainBrokenError, match="record 3 missing") as raised:
         bootstrap.build_runtime(home)
     assert raised.value.kind == "truncated"
+
+
+def test_verify_fails_naming_an_edited_anchor_line_and_notes_a_torn_last_one(
+    home: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anchors = home.effective_audit_anchor_file
+    with anchors.open("a") as handle:
+        handle.write('{"database": "x", "seq": 9')  # a crash mid-write
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0
+    assert "note: anchor file lines 3 are torn or unreadable" in out
+    lines = anchors.read_text().splitlines()
+    anchors.write_text("\n".join([lines[0][:20], *lines[1:]]) + "\n")
+    code, out, err = run(capsys, "audit", "verify")
+    assert (code, out) == (1, "")
+    assert err.startswith("audit log broken (anchor_damaged): anchor file ")
+    assert "line 1 does not parse" in err
+
+
+def test_with_a_keystore_passphrase_the_key_file_is_sealed_under_it(
+    home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = home.effective_audit_key_file
+    plain = key_file.read_text()
+    bootstrap.dispose_all()  # a new process, now with the keystore's passphrase
+    monkeypatch.setenv("LYRA_KEYSTORE_PASSPHRASE", "correct horse battery staple")
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0, out
+    assert "audit log intact: 5 records" in out
+    sealed = key_file.read_text()
+    assert '"version": 2' in sealed
+    assert json.loads(plain)["key"] not in sealed

@@ -299,3 +299,64 @@ def test_sqlite_concurrent_flows_never_fail_with_database_is_locked(
         _whole(database)
     finally:
         database.dispose()
+
+
+def test_a_connection_lost_during_commit_is_outcome_unknown_and_never_retried(
+    proxied: tuple[TcpProxy, str], postgres_url: str
+) -> None:
+    """The server may have committed and only its answer was lost: the transaction's
+    outcome is unknown, so it ends in the final CommitOutcomeUnknownError (a retry could
+    store it twice), not the retryable DatabaseUnavailableError."""
+    from lyra.errors import CommitOutcomeUnknownError
+
+    proxy, url = proxied
+    database = Database.from_url(url)
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE marks (id integer PRIMARY KEY)"))
+    cut: list[bool] = []
+
+    def cut_at_commit(_conn: Any) -> None:  # after the flush, before the DBAPI commit
+        if not cut:
+            cut.append(True)
+            proxy.stop()
+
+    event.listen(database.engine, "commit", cut_at_commit)
+    try:
+        with (
+            pytest.raises(CommitOutcomeUnknownError, match="lost while committing") as caught,
+            database.transaction() as session,
+        ):
+            session.execute(text("INSERT INTO marks VALUES (1)"))
+    finally:
+        event.remove(database.engine, "commit", cut_at_commit)
+        proxy.start()
+    assert cut, "the hook never fired"
+    assert not isinstance(caught.value, RetryableError)
+    assert "\n" not in str(caught.value)
+    with psycopg.connect(
+        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as direct:  # the server never got the COMMIT here: nothing stored, and nothing twice
+        assert direct.execute("SELECT count(*) FROM marks").fetchone() == (0,)
+    database.dispose()
+
+
+def test_a_lost_connection_before_commit_stays_retryable(
+    proxied: tuple[TcpProxy, str],
+) -> None:
+    """An error in a statement (the flush included) is an ordinary rollback: retryable."""
+    proxy, url = proxied
+    database = Database.from_url(url)
+    with database.transaction() as session:
+        session.execute(text("CREATE TABLE marks (id integer PRIMARY KEY)"))
+
+    def insert_after_the_server_went() -> None:
+        with database.transaction() as session:
+            proxy.stop()
+            session.execute(text("INSERT INTO marks VALUES (1)"))
+
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            insert_after_the_server_went()
+    finally:
+        proxy.start()
+    database.dispose()

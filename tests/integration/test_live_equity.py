@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from lyra import bootstrap
 from lyra.config import Settings, load_settings
-from lyra.store.accounts import ensure_funded
+from lyra.services import pre_trade
+from lyra.services.pre_trade_summary import PreTradeSummary, TradeOutcome
+from lyra.store.accounts import ensure_funded, equity_curve
 from lyra.store.killswitch import killswitch_state
 from lyra.store.models import AuditRecord
 from tests.integration.test_execution_orders import AS_OF
@@ -100,3 +102,53 @@ def test_the_drawdown_is_measured_on_the_exchanges_equity(settings: Settings) ->
     with database.transaction() as session:
         reason = killswitch_state(session).reason or ""
     assert reason.startswith("drawdown 16% >= 15%: equity 840 against peak 1,000")
+
+
+def _snapshots(settings: Settings) -> list[tuple[Decimal, Decimal, Decimal]]:
+    database = bootstrap.open_database(settings)
+    with database.transaction() as session:
+        rows = equity_curve(session, "live")
+        return [(r.equity, r.cash, r.peak_equity) for r in rows]
+
+
+def test_every_live_snapshot_is_the_exchanges_equity_against_its_one_peak(
+    settings: Settings,
+) -> None:
+    server = KrakenOrders()
+    server.balances = _balances("999.95")  # the ledger says 1,000: within the tolerance
+    summary = _run(settings, server)
+    # the guard's and the finish's snapshots: the exchange's figure, never the ledger's
+    # 1,000 against the exchange's peak (issue 14: one peak, one equity definition)
+    assert _snapshots(settings) == [(Decimal("999.95"), Decimal("999.95"), Decimal("999.95"))] * 2
+    assert (summary.equity, summary.peak_equity) == (Decimal("999.95"), Decimal("999.95"))  # type: ignore[attr-defined]
+    database = bootstrap.open_database(settings)
+    with database.transaction() as session:
+        assert killswitch_state(session).high_water == Decimal("999.95")
+
+
+def test_the_finish_rereads_the_exchange_after_an_order_was_sent(settings: Settings) -> None:
+    server = KrakenOrders()
+    server.balances = _balances("1000")
+
+    async def scenario() -> PreTradeSummary:
+        database = bootstrap.open_database(settings)
+        with database.transaction() as session:
+            ensure_funded(session, "live", Decimal(1000), AS_OF)
+        runtime = bootstrap.build_runtime(settings, ccxt_factory=server.factory)
+        context = pre_trade.start(runtime)
+        guarded = await pre_trade.guard(runtime, context)
+        server.balances = _balances("964.825", "0.01")  # then it bought 0.01 BTC (35.114)
+        sent = TradeOutcome(
+            decision_id="d",
+            exchange="kraken",
+            symbol="BTC/USD",
+            side="buy",
+            status="filled",
+            sent=True,
+        )
+        return await pre_trade.finish(runtime, context, [sent], guard_result=guarded)
+
+    summary = asyncio.run(scenario())
+    assert server.count("/0/private/BalanceEx") == 2  # the finish re-read the balances
+    assert _snapshots(settings)[-1] == (Decimal("999.939"), Decimal("964.825"), Decimal(1000))
+    assert (summary.equity, summary.cash) == (Decimal("999.939"), Decimal("964.825"))

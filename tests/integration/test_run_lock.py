@@ -110,3 +110,31 @@ def test_a_waiting_holder_gets_the_lock_once_the_first_lets_go(db: Database) -> 
         release.set()
         holder.join(WAIT_S)
     assert order == ["first released", "second held"]  # it waited, never ran beside
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lock_whose_session_is_killed_is_reported_lost_and_taken_by_another(
+    db: Database, postgres_url: str
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from lyra.store.run_lock import RunLockLostError
+
+    admin_url = make_url(postgres_url).set(drivername="postgresql")
+    with hold_run_lock(db, "market-analysis") as lock:
+        lock.check()  # held: nothing to say
+        key = lock_key("market-analysis")
+        with psycopg.connect(admin_url.render_as_string(hide_password=False)) as admin:
+            holder = admin.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = %s AND objid = %s",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            ).fetchone()
+            assert holder is not None, "the advisory lock is not in pg_locks"
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (holder[0],))  # waits
+        with (
+            hold_run_lock(db, "market-analysis", wait_s=10),  # released: another run has it
+            pytest.raises(RunLockLostError, match="run lock was lost"),
+        ):
+            lock.check()  # ... and the first run learns it before its next step

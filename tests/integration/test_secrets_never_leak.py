@@ -4,7 +4,9 @@ Known secrets are planted the ways a user gives them: two OpenRouter keys (one i
 environment, one in the encrypted keystore), an exchange API key and secret, the keystore
 passphrase and a TFN (sealed into the entity file by ``lyra tax seal-tfn``). The fake
 OpenRouter on 127.0.0.1 is made hostile: some of its error answers echo a key back, as a
-careless provider or proxy might. Then the main job (``lyra run -v``, with the LLM panel
+careless provider or proxy might, a 402 among them whose text becomes a disabled key's
+stored reason (exchange errors echoing a key are covered through ccxt's own parsers in
+tests/unit/test_ccxt_exchange.py). Then the main job (``lyra run -v``, with the LLM panel
 on the production database, PostgreSQL) and the reporting commands run as a user runs
 them, and a few commands are made to fail with secrets in their input.
 
@@ -90,6 +92,8 @@ def hostile_openrouter() -> Iterator[FakeOpenRouter]:
             Fault.http(429, retry_after="0", message=f"rate limited for key {ENV_KEY}"),
             Fault.in_200(502, message=f"upstream refused {STORED_KEY}"),
             Fault.http(503, message=f"overloaded; your key {ENV_KEY} will be retried"),
+            # a 402 naming both keys: its text becomes a key's stored disable reason
+            Fault.http(402, message=f"no credits left on {STORED_KEY} (also {ENV_KEY})"),
         )
         yield server
 

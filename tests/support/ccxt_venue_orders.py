@@ -7,7 +7,14 @@ own request signing and parsers run (docs/stack.md, "ccxt").
   "closed": {txid: order}, "count": n}}``; ``cl_ord_id`` narrows both, ClosedOrders
   returns 50 results a page, newest first, from ``ofs``, after ``start`` (seconds,
   exclusive)); ``POST /0/private/BalanceEx``. ``honours_cl_ord_id=False`` plays an API
-  that ignores the filter (the scan must then page).
+  that ignores the filter (the scan must then page). With ``funds`` it trades too:
+  ``POST /0/private/AddOrder`` (Spot REST API "Trading: Add Order": ``{"descr":
+  {"order": ...}, "txid": [...]}``, no fill in the answer) fills a market order at once
+  at the canned ticker's ask, fee 0.26% in the quote currency (``oflags`` ``fciq``), and
+  ``BalanceEx`` reports ``funds`` moved by every fill. ``AddOrder`` takes a client id it
+  already holds as a new order (the worst case: a venue that does not refuse it), so a
+  resend shows as two orders; ``posted`` counts the sends per client id.
+  ``after_create`` runs once an order is stored, before the answer goes back.
 - :class:`CoinbaseOrders`: the Advanced Trade API (docs.cdp.coinbase.com, "Advanced Trade
   API"): ``GET /api/v3/brokerage/market/products`` and ``.../products/{id}/ticker``,
   ``GET /api/v3/brokerage/transaction_summary``, ``POST /api/v3/brokerage/orders``,
@@ -23,6 +30,8 @@ Both serve in-process (``server.factory``) and over loopback HTTP
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -56,13 +65,26 @@ class KrakenOrders(KrakenServer):
 
     PAGE = 50
 
-    def __init__(self, now: datetime = CANNED_NOW, *, honours_cl_ord_id: bool = True) -> None:
+    #: Kraken's taker fee at the lowest volume tier (AssetPairs' ``fees``), as a share.
+    FEE = Decimal("0.0026")
+
+    def __init__(
+        self,
+        now: datetime = CANNED_NOW,
+        *,
+        honours_cl_ord_id: bool = True,
+        funds: dict[str, str] | None = None,
+        after_create: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(now)
         self.honours_cl_ord_id = honours_cl_ord_id
         self.open: dict[str, dict[str, Any]] = {}
         self.closed: dict[str, dict[str, Any]] = {}
         self.balances: dict[str, Any] = _canned("kraken", "BalanceEx")
         self.forms: list[tuple[str, dict[str, str]]] = []
+        self.funds = {k: Decimal(v) for k, v in funds.items()} if funds is not None else None
+        self.after_create = after_create
+        self.posted: dict[str, int] = {}
 
     def route(self, path: str, query: dict[str, str]) -> Answer:
         if path.startswith("/0/private/"):
@@ -79,8 +101,46 @@ class KrakenOrders(KrakenServer):
             page = dict(newest[offset : offset + self.PAGE])
             return self._ok({"closed": page, "count": len(newest)})
         if path == "/0/private/BalanceEx":
-            return Reply(body=self.balances)
+            return Reply(body=self.balances if self.funds is None else self._moved())
+        if path == "/0/private/AddOrder" and self.funds is not None:
+            return self._add(query)
         return super().route(path, query)
+
+    def _add(self, form: dict[str, str]) -> Reply:
+        client_id = form.get("cl_ord_id")
+        if client_id:
+            self.posted[client_id] = self.posted.get(client_id, 0) + 1
+        txid = f"O{len(self.open) + len(self.closed) + 1:05d}-LYRA-TEST"
+        volume = Decimal(form["volume"])
+        ticker = _canned("kraken", "Ticker_XXBTZUSD")["result"]["XXBTZUSD"]
+        price = Decimal(ticker["a" if form["type"] == "buy" else "b"][0])
+        cost = (volume * price).quantize(Decimal("1e-8"))
+        order = kraken_order(client_id, opened=datetime.now(UTC))
+        order.update(
+            opentm=time.time(),
+            closetm=time.time(),
+            vol=f"{volume:.8f}",
+            vol_exec=f"{volume:.8f}",
+            cost=f"{cost:.8f}",
+            fee=f"{(cost * self.FEE).quantize(Decimal('1e-8')):.8f}",
+            price=f"{price:.5f}",
+        )
+        described = f"{form['type']} {volume:.8f} XBTUSD @ market"
+        order["descr"] = {**order["descr"], "type": form["type"], "order": described}
+        self.closed[txid] = order
+        if self.after_create is not None:
+            self.after_create()
+        return self._ok({"descr": {"order": described}, "txid": [txid]})
+
+    def _moved(self) -> dict[str, Any]:
+        """BalanceEx: ``funds`` moved by every fill (cost and fee in USD)."""
+        held = {"ZUSD": Decimal(0), "XXBT": Decimal(0), **(self.funds or {})}
+        for order in [*self.open.values(), *self.closed.values()]:
+            sign = 1 if order["descr"]["type"] == "buy" else -1
+            held["XXBT"] += sign * Decimal(order["vol_exec"])
+            held["ZUSD"] -= sign * Decimal(order["cost"]) + Decimal(order["fee"])
+        result = {k: {"balance": f"{v:.8f}", "hold_trade": "0.00000000"} for k, v in held.items()}
+        return {"error": [], "result": result}
 
     def _narrowed(self, orders: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         wanted = query.get("cl_ord_id")

@@ -16,7 +16,12 @@ Faults are injected two ways:
 
 It keeps an exact ledger (:attr:`FakeOpenRouter.ledger`): every chat answer with its
 status, outcome and the ``usage.cost`` it carried, so a test can assert that the cost a
-gateway recorded equals :meth:`FakeOpenRouter.served_cost` to the last digit. Every
+gateway recorded equals :meth:`FakeOpenRouter.served_cost` to the last digit. An answer
+billed but never delivered (the client had given up: a real provider bills the generation
+all the same) is kept apart (:meth:`FakeOpenRouter.billed_undelivered`); given the
+clients' read timeout (``client_timeout_s``), an answer written that long or longer after
+its request arrived counts as undelivered whatever the socket says, so the accounting of
+a slow answer does not depend on when the client's close reached the server. Every
 request is recorded too (:attr:`FakeOpenRouter.requests`: headers and JSON body), and the
 ``Authorization`` header is checked: an unknown key gets a 401.
 
@@ -205,7 +210,9 @@ MIXED_FAULTS: tuple[Fault, ...] = (
 class Served:
     """One chat answer in the ledger. ``cost`` is the ``usage.cost`` it carried (or None).
 
-    ``delivered`` is False when the client had gone before the answer was written.
+    ``delivered`` is False when the client had gone before the answer was written, or
+    when the answer came ``client_timeout_s`` or more after its request arrived (the
+    client's timer started before that, so it had given up).
     """
 
     seq: int
@@ -388,6 +395,7 @@ class FakeOpenRouter:
         host: str = "127.0.0.1",
         port: int = 0,
         record_requests: bool = True,
+        client_timeout_s: float | None = None,
     ) -> None:
         self.models = {
             m.id: m if latency_s is None else replace(m, latency_s=latency_s) for m in models
@@ -400,6 +408,7 @@ class FakeOpenRouter:
         self._host = host
         self._port = port
         self._record = record_requests
+        self.client_timeout_s = client_timeout_s
         self._lock = threading.Lock()
         self._served = threading.Condition(self._lock)
         self._script: deque[Fault] = deque()
@@ -463,6 +472,11 @@ class FakeOpenRouter:
     def served_cost(self) -> Decimal:
         """Exact sum of the ``usage.cost`` of every answer that reached its client."""
         return sum((s.cost for s in self.ledger if s.cost is not None and s.delivered), Decimal(0))
+
+    def billed_undelivered(self) -> list[Served]:
+        """Answers billed (they carry a ``usage.cost``) that never reached their client:
+        a provider bills a finished generation whether or not the client still waits."""
+        return [s for s in self.ledger if s.cost is not None and not s.delivered]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -597,6 +611,7 @@ class FakeOpenRouter:
         return web.Response(status=status, body=_dumps(body), content_type="application/json")
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         raw = await request.read()
         body = self._remember(request, raw)
         seq = self._next()
@@ -658,7 +673,11 @@ class FakeOpenRouter:
             raise asyncio.CancelledError  # aiohttp drops the request quietly
         status, payload, content_type, billed = _render(fault, envelope, usage, answer)
         transport = request.transport
-        delivered = transport is not None and not transport.is_closing()
+        late = (
+            self.client_timeout_s is not None
+            and time.monotonic() - arrived >= self.client_timeout_s
+        )
+        delivered = transport is not None and not transport.is_closing() and not late
         outcome = "ok" if fault is None else fault.kind
         self._log(
             Served(

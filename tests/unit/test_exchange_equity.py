@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from lyra.exchanges.ccxt_exchange import CcxtExchange
 from lyra.portfolio import ExchangeHoldings, PositionLine, Valuation, reconcile_equity
+from tests.support.ccxt_canned import Reply, canned_json
 from tests.support.ccxt_venue_orders import KRAKEN_SECRET, CoinbaseOrders, KrakenOrders
 
 
@@ -92,6 +95,31 @@ async def test_kraken_balances_are_marked_at_its_own_last_price() -> None:
     assert dict(held.balances) == {"USD": Decimal("964.825"), "BTC": Decimal("0.01")}
     assert dict(held.marks) == {"BTC": Decimal("3511.4")}  # Ticker XXBTZUSD's last
     assert held.equity == Decimal("999.939")
+
+
+@pytest.mark.parametrize(
+    ("close", "why"), [(None, "no last price"), (["0.00000", "0.00000000"], "a zero last price")]
+)
+async def test_a_kraken_ticker_without_a_price_leaves_the_asset_unpriced(
+    close: list[str] | None, why: str
+) -> None:
+    server = KrakenOrders()
+    ticker = canned_json("kraken", "Ticker_XXBTZUSD")
+    fields = ticker["result"]["XXBTZUSD"]
+    fields.pop("c")
+    if close is not None:
+        fields["c"] = close
+    server.script("/0/public/Ticker", Reply(body=ticker))
+    exchange = CcxtExchange(
+        "kraken", api_key="k" * 56, secret=KRAKEN_SECRET, ccxt_factory=server.factory
+    )
+    try:
+        held = await exchange.holdings()
+    finally:
+        await exchange.close()
+    assert held.balances["BTC"] == Decimal("0.01"), why
+    assert held.unpriced == ("BTC",)  # listed, not counted
+    assert held.equity == Decimal("964.825")
 
 
 async def test_coinbase_accounts_count_held_funds_and_leave_unlisted_coins_unpriced() -> None:
