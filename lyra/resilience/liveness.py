@@ -8,8 +8,9 @@ still being worked on from one whose process is gone (docs/architecture.md, "Pro
 A process id alone is not an identity: ids are reused. On Linux the identity adds a
 token, the kernel's boot id and the process's start time in clock ticks since boot
 (``/proc/<pid>/stat``, field 22), which no other process shares. Whether a process runs
-can only be checked on its own host: for another host the answer is "cannot tell"
-(None), and the caller decides by age.
+can only be checked on its own host, and a host here is the host name and the PID
+namespace (containers on one kernel share the boot id, not their process ids): for
+another host the answer is "cannot tell" (None), and the caller decides by age.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ class ProcessIdentity:
 
 @cache
 def _host() -> str:
-    return socket.gethostname()
+    """The host name, with the PID namespace on Linux: two containers may share a host
+    name and the kernel (so its boot id) while their process ids mean different
+    processes; each then sees the other as another host, which it cannot check."""
+    name = socket.gethostname()[:200]
+    try:
+        return f"{name}/pidns:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
 
 
 @cache
