@@ -18,11 +18,12 @@ What runs (loopback only; the script stops by itself):
 - ``--processes`` worker processes (``spawn``) taking cycles from one shared counter until
   ``--cycles`` were taken or the wall-clock cap passed. Each cycle is what a scheduled
   market-analysis run does, without Prefect (the flow itself is tested end to end in
-  tests/flows): the budget gate, the steps of :mod:`lyra.services.market_cycle` with the
-  LLM panel (phase 3, paper orders), and, when a decision is actionable, the pre-trade
-  steps of :mod:`lyra.services.pre_trade` (reconcile, kill-switch guard, take each
-  decision, equity snapshot), then the track records. Each cycle builds its own Runtime
-  from the settings and runs in its own event loop, as a flow run would.
+  tests/flows): the key probe, the budget gate, the steps of
+  :mod:`lyra.services.market_cycle` with the LLM panel (phase 3, paper orders), and,
+  when a decision is actionable, the pre-trade steps of :mod:`lyra.services.pre_trade`
+  (reconcile, kill-switch guard, take each decision, equity snapshot), then the track
+  records. Each cycle builds its own Runtime from the settings and runs in its own event
+  loop, as a flow run would.
 
 The daily budget is small on purpose (``--budget-usd``, by default a share of what the
 cycles would cost): it runs out part-way, after which cycles end in the named
@@ -38,10 +39,11 @@ Figures, on the last line as one JSON object:
   recomputed from the vote rows, not read from the decision's own flag;
 - ``duplicate_orders``: orders beyond one per decision, plus orders filled beyond their
   amount;
-- ``overspend_nusd``: spend above the cap summed over every budget scope, and the
-  provider's served cost above the daily budget (nano-USD);
+- ``overspend_nusd``: spend above the cap summed over every budget scope, and what the
+  provider billed (delivered or not) above the daily budget (nano-USD);
 - ``recorded_cost_usd`` against ``served_cost_usd`` (the fake's exact ledger of answers
-  that reached a client);
+  that reached a client; the fake is told the client's read timeout, so an answer
+  written that long after its request arrived is undelivered whatever the socket says);
 - ``billed_undelivered_usd`` and ``billed_undelivered_calls``: answers the provider billed
   that never reached Lyra (the read-timeout fault: the fake finishes the generation after
   the client gave up, and a real provider bills it). Their cost is never reported to
@@ -49,7 +51,8 @@ Figures, on the last line as one JSON object:
   case as spent instead (:func:`lyra.llm.attempts._charged`: a timeout without an answer
   is charged like a call cancelled mid-flight), which is never less than what was billed.
   ``overspend_nusd`` therefore compares everything billed, delivered or not, with the
-  daily budget;
+  daily budget, and ``budget_spent_usd`` (the day's ``total`` counter: recorded costs
+  plus those worst cases) must be at least everything billed (``budget_counts_billed``);
 - ``keys_disabled`` (``key.disabled`` audit records: a 402 took a key out) and
   ``keys_reenabled_by_probe`` (``key.reenabled``), and ``keys_disabled_at_end``;
 - ``audit_ok``: the audit chain verifies; ``cycles_left_running``: cycles neither
@@ -58,7 +61,8 @@ Figures, on the last line as one JSON object:
   its end, and the growth from the first cycle to the end; ``rss_growth_max_kb`` (the
   largest growth) against ``rss_growth_limit_kb`` (:data:`RSS_GROWTH_LIMIT_MB`).
 
-``ok`` is true only when every count is 0, recorded cost equals served cost, the audit
+``ok`` is true only when every count is 0, recorded cost equals served cost, the budget
+counts everything billed, the audit
 chain is intact, no process grew beyond the RSS limit, a 402 disabled a key and the
 probe enabled one again, and the budget ran out during the soak (``budget_exhausted``: a
 cycle ended ``unaffordable`` or the gateway denied calls for budget,
@@ -128,7 +132,7 @@ KEYS: tuple[tuple[str, str], ...] = tuple(
 #: key a 402 disabled comes back within a few cycles.
 PROBE_COOLDOWN_S = 3.0
 #: The most a worker's RSS may grow from the end of its first cycle to its end (MiB). The
-#: full soak measured +18 to +43 MB per process over about 67 cycles each (caches and
+#: full soak measured +15 to +43 MB per process over about 67 cycles each (caches and
 #: connection pools filling up as later code paths run for the first time, flat after
 #: that: the every-10-cycles samples level off); 96 MB is twice the worst of those with
 #: room to spare, and a leak of 1.5 MB a cycle crosses it within one full soak.
@@ -343,6 +347,7 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
 
     from lyra.bootstrap import dispose_all, open_database
     from lyra.config import load_settings
+    from lyra.spend.budget import TOTAL_SCOPE
     from lyra.store.audit import verify_audit_log
     from lyra.store.execution_tables import FillRow, OrderRow
     from lyra.store.gateway_tables import BudgetCounterRow, LlmCallRow
@@ -377,6 +382,7 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
             overfilled = len(session.execute(filled).all())
             counters = session.scalars(select(BudgetCounterRow)).all()
             overspend = sum(max(0, c.spent_nusd - c.cap_nusd) for c in counters)
+            total_spent = sum(c.spent_nusd for c in counters if c.scope == TOTAL_SCOPE)
             cycles = dict(
                 session.execute(select(CycleRow.status, func.count()).group_by(CycleRow.status))
                 .tuples()
@@ -393,6 +399,7 @@ def measure(database_url: str, home: Path, min_votes: int, min_share: Decimal) -
                 .all()
             )
             return {
+                "budget_spent_nusd": total_spent,
                 "keys_disabled": key_events.get(DISABLED, 0),
                 "keys_reenabled_by_probe": key_events.get(REENABLED, 0),
                 "keys_disabled_at_end": sorted(
@@ -507,6 +514,8 @@ def soak(
         "recorded_cost_usd": str(figures["recorded_cost_usd"]),
         "served_cost_usd": str(served),
         "billed_undelivered_usd": str(undelivered_cost),
+        "budget_spent_usd": str(Decimal(figures["budget_spent_nusd"]).scaleb(-9)),
+        "budget_counts_billed": figures["budget_spent_nusd"] >= provider_billed,
         "billed_undelivered_calls": len(undelivered),
         "billed_undelivered_by_outcome": dict(Counter(s.outcome for s in undelivered)),
         "keys": len(KEYS),
@@ -542,6 +551,7 @@ def soak(
         and result["duplicate_orders"] == 0
         and result["overspend_nusd"] == 0
         and figures["recorded_cost_usd"] == served
+        and result["budget_counts_billed"]
         and result["audit_ok"]
         and result["cycles_left_running"] == 0
         and result["rss_growth_max_kb"] <= rss_limit_kb

@@ -51,6 +51,7 @@ def test_reduced_soak_meets_every_target(postgres_server: str) -> None:
     assert result["recorded_not_served"] == []
     assert Decimal(result["recorded_cost_usd"]) == Decimal(result["served_cost_usd"]) > 0
     assert Decimal(result["billed_undelivered_usd"]) >= 0  # counted in overspend_nusd
+    assert result["budget_counts_billed"]  # the budget counts the undelivered too
     assert result["keys_disabled"] >= 1  # a plain 402 took a key out ...
     assert result["keys_reenabled_by_probe"] >= 1  # ... and the probe brought one back
     assert result["audit_ok"]
