@@ -135,15 +135,11 @@ class Admission:
     def warm(
         self, *, tier: str, key_alias: str, model: str, task: str, amount_usd: Decimal
     ) -> Callable[[], None]:
-        """Start opening the lease an attempt may soon need (its cache lookup is under
-        way), so that its reservation is committed with the lookup instead of after it;
-        returns the function to call once the attempt was admitted or is not coming (a
-        cache hit): a warmed lease no call took is then closed and released.
-
+        """Start opening the lease an attempt may soon need while its cache lookup runs
+        (one round, one commit for both); returns what to call once the attempt was
+        admitted or is not coming (a hit): a warmed lease no call took is then released.
         Only when both breakers were seen closed and no lease of the key has room or is
-        being opened. A warmed lease is an ordinary one: calls take from it, and the last
-        of them settles it before its vote returns; nothing is sent on it before its
-        reservation committed."""
+        being opened. Otherwise an ordinary lease: calls take from it, the last settles it."""
         key = (tier, key_alias, model)
         pending = self._opening.get(key)
         if (
@@ -152,16 +148,12 @@ class Admission:
             or not self._closed(self._name("model", model))
             or not self._closed(self._name("key", key_alias))
         ):
-            return _nothing
+            return lambda: None
         opening = asyncio.get_running_loop().create_task(self._open(key, task, amount_usd, None))
         self._opening[key] = opening
         opening.add_done_callback(partial(self._opened, key))
-        done: list[bool] = []
 
-        def cool() -> None:
-            if done:
-                return
-            done.append(True)
+        def cool() -> None:  # idempotent: close_idle closes a lease once
             if opening.done():  # the usual case: at once, not a loop turn later
                 self._cool(opening)
             else:
@@ -404,7 +396,3 @@ class Admission:
         now = time.monotonic()
         for name, view in views.items():
             self._seen[name] = (view, now)
-
-
-def _nothing() -> None:
-    """Nothing was warmed: nothing to give back."""

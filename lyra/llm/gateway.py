@@ -28,7 +28,9 @@ Guarantees, and what keeps each:
   cases made atomically with :func:`lyra.store.budget.reserve` under the counters' row
   locks, and goes only if its worst case fits in what the lease has left
   (:mod:`lyra.llm.leases`). Near a cap a lease shrinks to one call's worst case, the
-  reservation of old. An unsettled lease (a crash) expires as spent in full.
+  reservation of old. An unsettled lease (a crash) expires as spent in full. The lease
+  a call's first attempt needs starts opening while its cache lookup runs (one commit
+  for both on PostgreSQL); a cache hit releases it unused.
 - **Committed before the vote returns.** Every attempt's row in ``llm_calls`` (with the
   provider's ``usage.cost``, never the estimate) and its breakers' outcome; and the
   lease's settlement with the exact sum of its calls' costs whenever that attempt was
@@ -47,7 +49,9 @@ Guarantees, and what keeps each:
   Lyra never sees).
 
 The database work runs on one worker thread per database that group-commits the small
-writes (:mod:`lyra.store.gateway_writer`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in
+writes (:mod:`lyra.store.gateway_writer`; on PostgreSQL a round of them, with any lease
+reservations and settlements queued meanwhile, is one transaction in one round trip:
+:mod:`lyra.store.gateway_rounds`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in
 flight, SQLite) this took the gateway from 5.9 ms of CPU per call and 150 calls/s to
 0.6-1.2 ms and 800-1,300 calls/s, depending on the host's load; about half of what is
 left is the HTTP client (:mod:`lyra.openrouter.client`).

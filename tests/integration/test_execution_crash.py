@@ -32,7 +32,6 @@ from lyra.services.runtime import Runtime
 from lyra.services.submission import place_order
 from lyra.store.accounts import ensure_funded, held_quantity
 from lyra.store.audit import verify_audit_log
-from lyra.store.db import Database
 from lyra.store.execution_tables import FillRow, OrderRow
 from lyra.store.models import DecisionRow
 from tests.integration.test_execution_orders import AS_OF, binance, insert_decision
@@ -40,14 +39,18 @@ from tests.support.ccxt_canned import BinanceOrderBook, canned_server
 from tests.support.pre_trade import run_pre_trade
 
 
-def _submit_then_hang(database_url: str, decision_id: str, state: str, received: str) -> None:
+def _submit_then_hang(
+    database_url: str, home: str, decision_id: str, state: str, received: str
+) -> None:
     """The child: place the decision's order; the exchange takes it and never answers."""
 
     def hold_the_answer() -> None:
         Path(received).write_text("order received", encoding="utf-8")
         time.sleep(120)  # killed here, before the answer (and the fill) comes back
 
-    database = Database.from_url(database_url)
+    # as a run opens it: its audit records sealed and anchored under the same home
+    settings = load_settings(home=Path(home), database_url=database_url)
+    database = bootstrap.open_database(settings, migrate=False)
     broker = binance(BinanceOrderBook(Path(state), after_create=hold_the_answer))
     intent = OrderIntent(
         client_order_id=client_order_id("binance", decision_id),
@@ -93,7 +96,13 @@ def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
     state, received = tmp_path / "binance.json", tmp_path / "received"
     child = multiprocessing.get_context("spawn").Process(
         target=_submit_then_hang,
-        args=(live_settings.effective_database_url, decision_id, str(state), str(received)),
+        args=(
+            live_settings.effective_database_url,
+            str(live_settings.home),
+            decision_id,
+            str(state),
+            str(received),
+        ),
     )
     child.start()
     try:
@@ -132,7 +141,8 @@ def test_order_sent_before_a_crash_is_recorded_once_and_never_resent(
         assert session.scalar(select(func.count()).select_from(FillRow)) == 1
         assert held_quantity(session, "live", "binance", "BTC/USDT") == Decimal("0.01234")
         assert session.get(DecisionRow, decision_id).status == "filled"  # type: ignore[union-attr]
-        assert verify_audit_log(session).intact
+        verdict = verify_audit_log(session)
+        assert verdict.intact, verdict.problem
 
     # Asked again for the same decision (a retry, a rerun): found, never resent.
     summary = asyncio.run(run_pre_trade(_live_runtime(live_settings, book), [decision_id]))

@@ -141,6 +141,26 @@ async def test_a_call_cancelled_in_flight_counts_its_worst_case_as_spent(db: Dat
     assert counters(db)["tier:fast"][1:] == (0, lease.settled_nusd)
 
 
+async def test_a_lease_warmed_during_a_cache_hit_is_released(db: Database) -> None:
+    """The lease of a call's first attempt opens while its cache lookup runs; a hit sends
+    nothing on it, so it is released, not left held (lyra/llm/admission.py, warm)."""
+    async with FakeOpenRouter(latency_s=0.01) as fake:
+        gateway = make_gateway(db, fake.base_url, BudgetPolicy())
+        ask = {"spec": VOTE_ANSWER, "task": "market_analysis", "tier": "fast"}
+        first = await gateway.ask(**ask, messages=messages(1, "warm"))
+        again = await gateway.ask(**ask, messages=messages(1, "warm"))
+        for _ in range(100):  # released in the background
+            if sorted(r.status for r in reservations(db)) == ["released", "settled"]:
+                break
+            await asyncio.sleep(0.05)
+    assert first.value is not None
+    assert not first.cache_hit
+    assert again.cache_hit
+    assert sorted(r.status for r in reservations(db)) == ["released", "settled"]
+    [settled] = [r for r in reservations(db) if r.status == "settled"]
+    assert counters(db)["tier:fast"][1:] == (0, settled.settled_nusd)  # nothing held
+
+
 async def test_a_pinned_model_is_asked_first_and_its_answer_cached(db: Database) -> None:
     async with FakeOpenRouter() as fake:
         gateway = make_gateway(db, fake.base_url, BudgetPolicy())
