@@ -87,11 +87,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
     """A migrated database (SQLite, then PostgreSQL), disposed afterwards."""
+    from lyra.store.audit_trust import AuditTrust, bind_audit_trust
     from lyra.store.migrate import upgrade_to_head
 
     database = Database.from_url(database_url)
+    # sealed with the session's key and anchored where a run with home=tmp_path anchors,
+    # so a test that writes here and then checks through its settings finds its anchors
+    bind_audit_trust(
+        database,
+        AuditTrust(Path(os.environ["LYRA_AUDIT_KEY_FILE"]), tmp_path / "audit" / "anchors.jsonl"),
+    )
     upgrade_to_head(database)
     yield database
     database.dispose()

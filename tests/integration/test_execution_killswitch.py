@@ -55,7 +55,9 @@ def test_tripped_kill_switch_cancels_every_open_order_and_refuses_new_risk(
             limits=RiskLimits(),
         )
     assert state.tripped
-    book = BinanceOrderBook(fill_mode="open")
+    # the exchange account holds the live capital the ledger was funded with: in live
+    # phases the snapshot's equity is the exchange's (docs/domain.md, "Risk")
+    book = BinanceOrderBook(fill_mode="open", funds={"USDT": "1000"})
     book.add_open_order("ly" + "a" * 34)
     book.add_open_order("web_3f6286480b194b079870ac75fb6978b7", side="sell")
     decision_id = insert_decision(database, phase=4, stop="3300")
