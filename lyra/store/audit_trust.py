@@ -69,15 +69,20 @@ class AuditTrust:
     iterations: int = ITERATIONS
     _key: AuditKey | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The first append through this trust has seen to the start anchor (even when a
+    #: check loaded the key before it, with ``create=False``).
+    _started: bool = field(default=False, repr=False)
 
     def key(self, session: Session, *, create: bool) -> AuditKey:
         """The key, loaded once. Created only when ``create`` and the chain holds no keyed
         record yet: a chain already keyed with a lost key must not get a new one quietly.
         With ``create`` and nothing keyed yet, the anchor file gets its first line."""
         with self._lock:
-            if self._key is None:
+            if self._key is None or (create and not self._started):
                 keyed = has_keyed_records(session)
-                if self.key_file.exists() or not create or keyed:
+                if self._key is not None:
+                    pass  # loaded by a check (create=False); the start anchor is below
+                elif self.key_file.exists() or not create or keyed:
                     self._key = load_key(self.key_file, self.passphrase, iterations=self.iterations)
                 else:
                     head = _head(session)
@@ -87,8 +92,10 @@ class AuditTrust:
                         first_keyed_seq=head[0] + 1,
                         iterations=self.iterations,
                     )
-                if create and not keyed:
-                    self._anchor_start(session, self._key)
+                if create:  # the first append through this trust: the chain's start anchored
+                    if not keyed:
+                        self._anchor_start(session, self._key)
+                    self._started = True
             return self._key
 
     def _anchor_start(self, session: Session, key: AuditKey) -> None:

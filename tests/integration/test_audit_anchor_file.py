@@ -176,3 +176,41 @@ def test_the_audit_key_is_sealed_under_the_keystore_passphrase(
             report(database)
     finally:
         database.dispose()
+
+
+def test_a_key_first_loaded_by_a_check_still_anchors_the_chains_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A run's start check loads an existing key (no append, ``create=False``); the run's
+    first append must still anchor the chain's start, or a later verify finds keyed
+    records without an anchor (a key file shared by several databases, or kept across a
+    new database)."""
+    from lyra.store.audit import append_audit
+
+    key_file = tmp_path / "shared" / "chain.key"
+    first = Database.from_url(database_url)
+    upgrade_to_head(first)
+    bind_audit_trust(first, AuditTrust(key_file, tmp_path / "first" / "anchors.jsonl"))
+    with first.transaction() as session:
+        append_audit(session, "test.event", "first database", {})
+    first.dispose()
+    second_url = (
+        f"sqlite:///{tmp_path / 'second.db'}" if database_url.startswith("sqlite") else None
+    )
+    if second_url is None:  # PostgreSQL: the same key over a cleared chain
+        second = Database.from_url(database_url)
+        tamper(second, "DELETE FROM audit_log")
+        second.dispose()
+        second_url = database_url
+    second = Database.from_url(second_url)
+    upgrade_to_head(second)
+    trust = AuditTrust(key_file, tmp_path / "second" / "anchors.jsonl")
+    bind_audit_trust(second, trust)
+    with second.transaction() as session:
+        check_audit_chain(session)  # the run's start: loads the key, appends nothing
+    with second.transaction() as session:
+        append_audit(session, "test.event", "second database", {})
+    assert anchors_of(trust).is_file()
+    verdict = report(second).verdict
+    assert verdict.intact, verdict.problem
+    second.dispose()

@@ -41,6 +41,15 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.postgres
 
 
+@pytest.fixture(autouse=True)
+def _fresh_databases() -> Iterator[None]:
+    """Each test opens its databases afresh (bootstrap caches engines and audit trusts
+    per process; a test's must not carry into the next)."""
+    bootstrap.dispose_all()
+    yield
+    bootstrap.dispose_all()
+
+
 def _runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> Runtime:
     monkeypatch.setenv("LYRA_HOME", str(tmp_path / ".lyra"))
     monkeypatch.setenv("LYRA_DATABASE_URL", url)
