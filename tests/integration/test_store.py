@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -165,18 +166,28 @@ def test_verify_detects_a_reordered_record(db: Database) -> None:
     assert "does not follow" in (verdict.problem or "")
 
 
-def _append_in_child(url: str, writer: int, count: int) -> None:
-    database = Database.from_url(url)
+def _append_in_child(url: str, anchors: str, writer: int, count: int) -> None:
+    import os
+
+    from lyra.store.audit_trust import AuditTrust, bind_audit_trust
+
+    database = Database.from_url(url)  # sealed and anchored as the parent's (a run's)
+    bind_audit_trust(database, AuditTrust(Path(os.environ["LYRA_AUDIT_KEY_FILE"]), Path(anchors)))
     for i in range(count):
         with database.transaction() as session:
             append_audit(session, "test.concurrent", f"writer-{writer}", {"i": i})
     database.dispose()
 
 
-def test_audit_appends_from_concurrent_processes_keep_one_unbroken_chain(db: Database) -> None:
+def test_audit_appends_from_concurrent_processes_keep_one_unbroken_chain(
+    db: Database, tmp_path: Path
+) -> None:
     url = db.engine.url.render_as_string(hide_password=False)
+    anchors = str(tmp_path / "audit" / "anchors.jsonl")  # the db fixture's anchor file
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_append_in_child, args=(url, w, 15)) for w in range(4)]
+    children = [
+        context.Process(target=_append_in_child, args=(url, anchors, w, 15)) for w in range(4)
+    ]
     for child in children:
         child.start()
     for child in children:
