@@ -15,7 +15,7 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from lyra.bootstrap.market import CcxtMarket
-from lyra.config.credentials import Credentials, parse_exchange_credentials
+from lyra.config.credentials import parse_exchange_credentials as live_credentials
 from lyra.errors import ConfigError, ReplayExhaustedError
 from lyra.execution.broker import Broker
 from lyra.execution.paper import Bar, FillModel, NextBar, PaperBook, PaperBroker
@@ -24,11 +24,6 @@ from lyra.rollout.phases import OrderMode
 from lyra.services.runtime import MarketSource
 
 __all__ = ["Brokers", "live_credentials"]
-
-
-def live_credentials(value: SecretStr | None) -> Credentials:
-    """``LYRA_EXCHANGE_CREDENTIALS`` parsed: exchange -> (api key, secret, password)."""
-    return parse_exchange_credentials(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,24 +78,22 @@ class AuditTrust:
         record yet: a chain already keyed with a lost key must not get a new one quietly.
         With ``create`` and nothing keyed yet, the anchor file gets its first line."""
         with self._lock:
-            if self._key is None or (create and not self._started):
-                keyed = has_keyed_records(session)
-                if self._key is not None:
-                    pass  # loaded by a check (create=False); the start anchor is below
-                elif self.key_file.exists() or not create or keyed:
-                    self._key = load_key(self.key_file, self.passphrase, iterations=self.iterations)
-                else:
-                    head = _head(session)
-                    self._key = create_or_load_key(
-                        self.key_file,
-                        self.passphrase,
-                        first_keyed_seq=head[0] + 1,
-                        iterations=self.iterations,
-                    )
-                if create:  # the first append through this trust: the chain's start anchored
-                    if not keyed:
-                        self._anchor_start(session, self._key)
-                    self._started = True
+            if self._key is not None and (self._started or not create):
+                return self._key
+            keyed = has_keyed_records(session)
+            if self._key is None and (self.key_file.exists() or not create or keyed):
+                self._key = load_key(self.key_file, self.passphrase, iterations=self.iterations)
+            elif self._key is None:
+                self._key = create_or_load_key(
+                    self.key_file,
+                    self.passphrase,
+                    first_keyed_seq=_head(session)[0] + 1,
+                    iterations=self.iterations,
+                )
+            if create:  # the first append through this trust (even after a check loaded
+                if not keyed:  # the key): the chain's start is anchored before it
+                    self._anchor_start(session, self._key)
+                self._started = True
             return self._key
 
     def _anchor_start(self, session: Session, key: AuditKey) -> None:
