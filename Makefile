@@ -43,8 +43,12 @@ format: $(DEV)
 typecheck: $(DEV)
 	$(VENV)/bin/mypy
 
+# Two workers (the CI machine has two cores), each taking whole test files: a file's
+# tests share its fixtures and servers. Every test uses its own database, directory and
+# ports, so files do not depend on each other. `make pytest TEST_WORKERS=0` runs in one.
+TEST_WORKERS ?= 2
 pytest: $(DEV)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The dev lock plus the optional `bench` extra (LiteLLM, for benchmarks/gateway.py).
 # Regenerate: uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11

@@ -23,7 +23,9 @@ def nightly_compliance(
     CSV enter the tax ledger; the rows new since the last run are applied to the parcels
     kept then (the whole ledger is replayed, with the reason reported, when a row is
     back-dated or the kept parcels cannot be trusted), earlier identifications re-used
-    and new ones recorded; the income year's CGT position is written; the BAS for the
+    and new ones recorded; the configured CSV is reviewed (what to look at before a
+    report is final: the ``tax-review`` artifact) and the income year's CGT position is
+    written, saying NEEDS REVIEW while items are open; the BAS for the
     period that has closed (``bas_period`` to choose another) is produced for a
     GST-registered entity; fills are reconciled with positions and lot balances with
     position balances. Reports are stored, audited and published as artifacts.
@@ -33,7 +35,9 @@ def nightly_compliance(
     try:
         sync = t.sync_ledger(runtime)
         lots = t.rebuild_lots(runtime)
-        cgt = t.cgt_report(runtime, today, lots)
+        review = t.review_ledger(runtime)
+        t.publish_review(review)
+        cgt = t.cgt_report(runtime, today, lots, review)
         t.publish_cgt(cgt)
         bas = t.bas_report(runtime, today, bas_period) if include_bas else None
         if bas is not None:

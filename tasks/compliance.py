@@ -21,8 +21,10 @@ __all__ = [
     "publish_bas",
     "publish_cgt",
     "publish_checks",
+    "publish_review",
     "rebuild_lots",
     "reconcile",
+    "review_ledger",
     "sydney_today",
     "sync_ledger",
 ]
@@ -52,10 +54,20 @@ def rebuild_lots(runtime: Runtime) -> LotsRebuild:
     return steps.rebuild_lots(runtime)
 
 
+@task(name="review-tax-ledger", cache_policy=NO_CACHE)
+def review_ledger(runtime: Runtime) -> steps.LedgerReview:
+    """The review of the configured transactions CSV (what to look at before a report
+    is final)."""
+    return steps.review_configured_ledger(runtime)
+
+
 @task(name="cgt-position", cache_policy=NO_CACHE)
-def cgt_report(runtime: Runtime, today: date, lots: LotsRebuild) -> steps.CgtOutcome:
-    """The income year's CGT position to date, written and recorded."""
-    return steps.cgt_position(runtime, today, lots)
+def cgt_report(
+    runtime: Runtime, today: date, lots: LotsRebuild, review: steps.LedgerReview | None = None
+) -> steps.CgtOutcome:
+    """The income year's CGT position to date, written and recorded (NEEDS REVIEW while
+    the review has open items)."""
+    return steps.cgt_position(runtime, today, lots, review)
 
 
 @task(name="bas-closed-period", cache_policy=NO_CACHE)
@@ -77,6 +89,17 @@ def publish_cgt(outcome: steps.CgtOutcome) -> None:
         markdown=outcome.markdown,
         key="tax-cgt-position",
         description=f"CGT position {outcome.year} to date",
+    )
+
+
+@task(name="publish-review", cache_policy=NO_CACHE)
+def publish_review(review: steps.LedgerReview) -> None:
+    """The review list as a Markdown artifact (``tax-review``)."""
+    create_markdown_artifact(
+        markdown=review.markdown,
+        key="tax-review",
+        description=f"Tax review of {review.ledger or 'no ledger file'}: "
+        f"{len(review.items)} open item(s)",
     )
 
 

@@ -257,6 +257,7 @@ def build_runtime(
             ),
             fx_file=settings.tax_fx_file,
             usd_aud_rate=settings.tax_usd_aud_rate,
+            timezone=settings.tax_timezone,
         ),
         spend=spend,
         concurrency_limits=settings.concurrency_limits,

@@ -1,15 +1,21 @@
-"""Commands: lyra tax report, lyra bas, lyra abn validate.
+"""Commands: lyra tax report, lyra tax review, lyra tax import, lyra bas, lyra abn validate.
 
 Contracts (docs/domain.md): ``lyra tax report --ledger FILE --entity individual|trust|smsf|company
 --year 2024-25 [--method fifo|specific] [--prior-losses AMOUNT] --format json`` prints the
-report JSON; ``lyra bas --ledger FILE --period 2025-Q3 --format json`` prints the worksheet
-labels in whole dollars; ``lyra abn validate NUMBER`` prints valid/invalid, exit 0/1.
+report JSON; ``lyra tax review --ledger FILE [--method fifo|specific] --format json`` prints
+``{items: [{kind, row, detail}], needs_review}`` (exit 0 whether or not items are open);
+``lyra tax import FILE... --out LEDGER.csv`` (:mod:`lyra.cli.tax_import`) turns exchange
+exports into a ledger; ``lyra bas --ledger FILE --period 2025-Q3 --format json`` prints the
+worksheet labels in whole dollars; ``lyra abn validate NUMBER`` prints valid/invalid, exit 0/1.
 
 Also ``lyra tax seal-tfn`` (a TFN sealed for the entity file). Beyond the contract:
-``--method lowest-tax``, ``--basis trader``, ``--same-day-average``,
-and ``--format csv|markdown|mytax`` (myTax item 18, individuals). Each report produced is
-stored with its digest and appended to the audit log (the ledger file itself is not
-stored: the nightly flow imports the configured ledger).
+``--method lowest-tax``, ``--basis trader``, ``--same-day-average``, ``--timezone TZ`` (the
+one times without an offset are read in: default the ``tax_timezone`` setting, else
+Australia/Sydney) and ``--format csv|markdown|mytax`` (myTax item 18, individuals). A report
+carries the review of its ledger (``needs_review``, ``review_items``: docs/tax.md "Review
+before a report is final"). Each report produced is stored with its digest and appended to
+the audit log (the ledger file itself is not stored: the nightly flow imports the
+configured ledger); a review is not a report and is not stored.
 """
 
 from __future__ import annotations
@@ -19,18 +25,31 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import typer
 
+from lyra.cli.tax_import import import_command
 from lyra.errors import UserError
 
 __all__ = ["register"]
 
-tax_app = typer.Typer(help="Australian tax reports (CGT, myTax item 18).", no_args_is_help=True)
+tax_app = typer.Typer(
+    help="Australian tax: exchange exports in, review, reports (CGT, myTax item 18).",
+    no_args_is_help=True,
+)
 abn_app = typer.Typer(help="Australian Business Numbers.", no_args_is_help=True)
 
 LedgerOption = Annotated[
     Path, typer.Option("--ledger", help="Transactions CSV (docs/domain.md header).")
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA timezone of times written without an offset (default: the tax_timezone "
+        "setting, else Australia/Sydney). A date alone is always the Sydney day.",
+    ),
 ]
 
 
@@ -66,6 +85,18 @@ def _echo_json(body: dict[str, Any]) -> None:
     pieces.append("\n")
     stream.write("".join(pieces))
     stream.flush()
+
+
+def _timezone(name: str | None) -> ZoneInfo:
+    """The declared timezone: ``--timezone``, else the ``tax_timezone`` setting
+    (``LYRA_TAX_TIMEZONE``, default Australia/Sydney; docs/tax.md "Dates and timezones")."""
+    from lyra.compliance.localtime import timezone_named
+
+    if name is None:
+        from lyra.config import load_settings
+
+        name = load_settings().tax_timezone
+    return timezone_named(name)
 
 
 def _record(kind: str, entity: str, period: str, body: dict[str, Any], provisional: bool) -> None:
@@ -105,9 +136,12 @@ def tax_report(
         Literal["json", "csv", "markdown", "mytax"],
         typer.Option("--format", help="json | csv | markdown | mytax (item 18)."),
     ] = "json",
+    timezone: TimezoneOption = None,
 ) -> None:
-    """Capital gains (or trading income) for an income year, from a transactions CSV."""
+    """Capital gains (or trading income) for an income year, from a transactions CSV,
+    with the review of that ledger (NEEDS REVIEW while any item is open)."""
     from lyra.compliance import (
+        ShortfallError,
         build_tax_report,
         mytax_item18,
         read_ledger,
@@ -115,20 +149,29 @@ def tax_report(
         tax_report_json,
         tax_report_markdown,
     )
+    from lyra.compliance.review import read_manifest_items, review_ledger
 
     losses = _decimal(prior_losses, "--prior-losses")
-    # The rows are not bound to a name here: once the engine has worked them out they
-    # are freed, before the report is rendered (a big ledger's rows and its rendered
-    # report need not be in memory together).
-    report = build_tax_report(
-        read_ledger(ledger),
-        entity_type=entity,
-        year=year,
-        basis=basis,
-        method=method,
-        prior_losses=losses,
-        same_day_average=same_day_average,
-    )
+    zone = _timezone(timezone)
+    rows = read_ledger(ledger, timezone=zone)
+    items = review_ledger(rows, method=method, manifest_items=read_manifest_items(ledger))
+    try:
+        report = build_tax_report(
+            rows,
+            entity_type=entity,
+            year=year,
+            basis=basis,
+            method=method,
+            prior_losses=losses,
+            same_day_average=same_day_average,
+            timezone=zone.key,
+            review_items=items,
+        )
+    except ShortfallError as exc:
+        raise ShortfallError(f"{exc} (lyra tax review lists every such row)") from None
+    # The rows are let go once the engine has worked them out, before the report is
+    # rendered (a big ledger's rows and its rendered report need not be in memory together).
+    del rows
     if output == "mytax":
         item = mytax_item18(report)
         _record("mytax18", entity, report.year.label, item, report.provisional)
@@ -142,6 +185,30 @@ def tax_report(
         typer.echo(tax_report_markdown(report), nl=False)
     else:
         _echo_json(body)
+
+
+@tax_app.command("review")
+def tax_review(
+    ledger: LedgerOption,
+    method: Annotated[
+        Literal["fifo", "specific", "lowest-tax"],
+        typer.Option("--method", help="Parcel identification the report will use."),
+    ] = "fifo",
+    output: Annotated[
+        Literal["json", "markdown"], typer.Option("--format", help="json | markdown.")
+    ] = "json",
+    timezone: TimezoneOption = None,
+) -> None:
+    """What to look at before a report is final: missing cost bases and AUD values, more
+    sold than held, unmatched transfers, duplicates, unknown row kinds, parcels named
+    while the method is FIFO. Exit 0 whether or not any item is open."""
+    from lyra.compliance.review import review_file, review_json, review_markdown
+
+    _, items = review_file(ledger, method=method, timezone=_timezone(timezone))
+    if output == "markdown":
+        typer.echo(review_markdown(items, ledger.name), nl=False)
+    else:
+        typer.echo(json.dumps(review_json(items), indent=2, ensure_ascii=False))
 
 
 def bas_command(
@@ -221,6 +288,9 @@ def abn_validate(number: Annotated[str, typer.Argument(help="The ABN, spaces all
         return
     typer.echo("invalid")
     raise typer.Exit(1)
+
+
+tax_app.command("import")(import_command)
 
 
 def register(app: typer.Typer) -> None:

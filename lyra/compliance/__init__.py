@@ -16,7 +16,14 @@ from lyra.compliance.cgt import CgtEngine, Disposal, IncomeEvent, LotGain
 from lyra.compliance.entities import Entity, entity_for_type, load_entity, open_tfn, seal_tfn
 from lyra.compliance.gst import classify, classify_all
 from lyra.compliance.identifiers import is_valid_abn, is_valid_acn, is_valid_tfn, mask_tfn
-from lyra.compliance.ledger import HEADER, LedgerError, Txn, parse_ledger, read_ledger
+from lyra.compliance.ledger import (
+    EXTENSION_COLUMNS,
+    HEADER,
+    LedgerError,
+    Txn,
+    parse_ledger,
+    read_ledger,
+)
 from lyra.compliance.lots import METHODS, LotBook, Method, ShortfallError
 from lyra.compliance.netting import CapitalTotals, GainPart, net_capital_gain
 from lyra.compliance.periods import bas_period, income_year, sydney_date
@@ -30,6 +37,7 @@ from lyra.compliance.rules import RULE_SETS, discount_eligible, rule_set_for
 from lyra.compliance.taxreport import TaxReport, build_tax_report
 
 __all__ = [
+    "EXTENSION_COLUMNS",
     "HEADER",
     "METHODS",
     "RULE_SETS",

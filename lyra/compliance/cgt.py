@@ -16,7 +16,12 @@ What each row type does (docs/domain.md "Contracts", docs/tax.md "Capital gains"
 - ``chain_split``: a parcel with a $0 cost base (ITAA 1997 s 112-25 / ATO "Chain splits").
 - ``lost``: lost or stolen coins whose ownership is evidenced: disposal for $0, so the
   cost base is a capital loss (ATO "Lost or stolen crypto"); keep the evidence.
-- ``transfer``: a move between one's own wallets: not a disposal (TD 2014/26).
+- ``transfer``: a move between one's own wallets: not a disposal (TD 2014/26); it cannot
+  move more than is held. ``exchange`` is where the coins came from (docs/domain.md
+  "Contracts"): when it is empty the coins arrived from an unknown source (the import
+  writes such a row for a deposit it could not match to a withdrawal). Their cost base is
+  unknown, so the row adds no parcel and is not checked against the holding; ``lyra tax
+  review`` lists it (``missing_cost_base``) until an acquisition is recorded for them.
 - ``fee``: crypto spent on a fee is a disposal at its market value (``aud_value``, else
   ``fee_aud``).
 
@@ -171,7 +176,7 @@ class CgtEngine:
         elif kind == "fee":
             value = txn.aud_value if txn.aud_value is not None else txn.fee_aud
             self._dispose(txn, value, "aud_value" if txn.aud_value is not None else "fee_aud")
-        elif kind == "transfer" and self.book.held(txn.asset) < txn.quantity:
+        elif kind == "transfer" and txn.exchange and self.book.held(txn.asset) < txn.quantity:
             held = self.book.held(txn.asset)
             raise ShortfallError(f"transfers {txn.quantity} {txn.asset} but only {held} is held")
 

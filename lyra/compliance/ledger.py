@@ -5,15 +5,23 @@ Header (docs/domain.md "Contracts", kept exactly)::
     timestamp,type,asset,quantity,aud_value,fee_aud,to_asset,to_quantity,
     given_aud_value,exchange,counterparty,id,lot
 
+optionally followed by the extension columns :data:`EXTENSION_COLUMNS` (``aud_source``,
+``source``; either or both, in that order), which ``lyra tax import`` writes.
+
 Every row keeps its AUD value *and where that value came from* (``aud_source``), the
 AUD value at the time and its price source that docs/tax.md, "Records", keeps for each
-transaction. A CSV row's value is the user's own record (``csv:<file>``); a row built from
-Lyra's own fill names its rate.
+transaction. A CSV row's value is the user's own record (``csv:<file>``) unless its
+``aud_source`` cell says otherwise (an export's value, ``estimate:...``, ``missing:...``);
+a row built from Lyra's own fill names its rate. ``source`` is the export row an imported
+entry came from (``coinspot.csv:12+13``).
 
 Import is all-or-nothing: the whole file is checked before anything is returned, and the
 first bad row stops it with its line number and reason (:class:`LedgerError`), so a
-caller never stores half a file. Timestamps must carry a timezone (naive times are
-ambiguous across daylight saving); they are held in UTC. Every field is bounded
+caller never stores half a file. Timestamps are read as docs/tax.md "Dates and
+timezones" says (:func:`lyra.compliance.localtime.parse_moment`): an offset or ``Z`` as
+written, a date alone as the start of that Sydney day, a wall-clock time in the declared
+``timezone``; a wall-clock time that daylight saving makes ambiguous or skips is refused.
+They are held in UTC. Every field is bounded
 (:mod:`lyra.compliance.ledger_bounds`, docs/tax.md "Ledger input bounds"): numbers in
 digits, places and magnitude, times between 2009-01-03 and a day after now, text by its
 stored column, so what is read can be stored exactly.
@@ -22,44 +30,50 @@ The file is streamed: ``csv`` reads it record by record and only the checked row
 kept (no list of lines or dicts), so memory grows with the rows, not with a copy of the
 text.
 
+A text cell that :func:`lyra.compliance.csvsafe.safe_cell` neutralised (a leading ``'``
+before ``=``, ``+``, ``-`` or ``@``, so no spreadsheet runs it) is read back as it was
+written; the check costs one ``in`` per row, and only a row holding a ``'`` pays more.
+
 Money and quantities are :class:`~decimal.Decimal` parsed from the text as written, never
-float. Parsing is a plain ``csv`` loop: about 2 microseconds a row here, so a
-1,000,000-row file reads in a few seconds.
+float. Parsing is a plain ``csv`` loop (about 15 microseconds a row on the shared
+two-CPU machines, so a 1,000,000-row file reads in about 15 seconds); a time with an
+offset takes the fast path, a date alone or a wall-clock time costs a little more.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
+from lyra.compliance.csvsafe import unneutralise
 from lyra.compliance.gcpause import paused_gc
 from lyra.compliance.ledger_bounds import (
-    EARLIEST,
     FUTURE_MARGIN,
-    MAX_PLACES,
-    MONEY_LIMIT,
-    QUANTITY_LIMIT,
-    check_number,
+    bounded_numbers,
+    bounded_time,
+    columns_problem,
     field_too_long,
     shown,
-    time_problem,
 )
+from lyra.compliance.periods import SYDNEY
 from lyra.errors import UserError
 
 __all__ = [
     "ACQUISITIONS",
     "DISPOSALS",
+    "EXTENSION_COLUMNS",
     "FILL_KEY_PREFIX",
     "HEADER",
     "TX_TYPES",
     "LedgerError",
+    "MissingValue",
     "Txn",
     "parse_ledger",
     "read_ledger",
@@ -81,6 +95,10 @@ HEADER: Final = (
     "id",
     "lot",
 )
+#: Optional columns after :data:`HEADER` (either or both, in this order): where the AUD
+#: value came from, and the export row an imported entry was made from.
+EXTENSION_COLUMNS: Final = ("aud_source", "source")
+_WIDTH: Final = len(HEADER)
 TX_TYPES: Final = frozenset(
     {"buy", "sell", "swap", "income", "chain_split", "lost", "transfer", "fee"}
 )
@@ -110,7 +128,9 @@ class LedgerError(UserError):
 
 @dataclass(frozen=True, slots=True)
 class Txn:
-    """One ledger row, checked. ``line`` is the file line (or fill index) it came from."""
+    """One ledger row, checked. ``line`` is the file line (or fill index) it came from;
+    ``aud_source`` where its AUD value came from; ``source`` the export row it was
+    imported from (the ``source`` extension column; empty when not given)."""
 
     line: int
     timestamp: datetime
@@ -127,92 +147,36 @@ class Txn:
     id: str
     lot: str
     aud_source: str
+    source: str = ""
 
 
-#: The number fields in row order, each with the bound of its kind (ledger_bounds).
-_NUMBER_FIELDS: Final = (
-    ("quantity", QUANTITY_LIMIT),
-    ("aud_value", MONEY_LIMIT),
-    ("fee_aud", MONEY_LIMIT),
-    ("to_quantity", QUANTITY_LIMIT),
-    ("given_aud_value", MONEY_LIMIT),
-)
-#: The common spelling, which needs no further check: plain digits, at most 18 places,
-#: fewer integer digits than the bound (20 for quantities, 15 for AUD amounts).
-_QUANTITY_TEXT: Final = re.compile(rf"\d{{1,20}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
-_MONEY_TEXT: Final = re.compile(rf"\d{{1,15}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
-_PLAIN: Final = (_QUANTITY_TEXT, _MONEY_TEXT, _MONEY_TEXT, _QUANTITY_TEXT, _MONEY_TEXT)
-
-
-#: Distinct number texts whose Decimal is shared while a file is read.
-_SHARED_NUMBERS: Final = 65_536
-
-
-def _numbers(
-    texts: tuple[str, ...], line: int, source: str, shared: dict[str, Decimal]
-) -> list[Decimal | None]:
-    """The five number fields, bounded (:mod:`lyra.compliance.ledger_bounds`): a fast
-    path for good rows, then a field-by-field pass that names the first bad field.
-
-    A Decimal is immutable, so one object serves every row with the same text (a fee of
-    ``9.95``, a weekly buy of ``100.00``): ``shared`` maps texts seen to their value, up to
-    :data:`_SHARED_NUMBERS` of them (a Decimal is 104 bytes; a row has up to five)."""
-    values: list[Decimal | None] = []
-    for text, plain in zip(texts, _PLAIN, strict=True):
-        if not text:
-            values.append(None)
-            continue
-        value = shared.get(text)
-        if value is None:
-            if plain(text) is None:  # not plain digits within bounds: the slow pass says why
-                break
-            value = Decimal(text)
-            if len(shared) < _SHARED_NUMBERS:
-                shared[text] = value  # only checked values are shared
-        values.append(value)
-    else:
-        return values
-    checked: list[Decimal | None] = []
-    for text, (field, limit) in zip(texts, _NUMBER_FIELDS, strict=True):
-        if not text:
-            checked.append(None)
-            continue
-        number = check_number(text, field, limit)
-        if isinstance(number, str):
-            raise LedgerError(line, number, source=source, field=field)
-        checked.append(number)
-    return checked
-
-
-def _timestamp(text: str, line: int, source: str, latest: datetime) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise LedgerError(
-            line,
-            f"timestamp {shown(text)} is not ISO 8601 (e.g. 2024-07-01T10:00:00Z)",
-            source=source,
-            field="timestamp",
-        ) from None
-    if moment.utcoffset() is None:
-        raise LedgerError(
-            line,
-            f"timestamp {shown(text)} has no timezone (add Z or +10:00)",
-            source=source,
-            field="timestamp",
-        )
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # year 1 or 9999 shifted to UTC leaves datetime's range
-        moment = EARLIEST - FUTURE_MARGIN
-    if EARLIEST <= moment <= latest:
-        return moment
-    problem = time_problem(moment, latest)
-    raise LedgerError(line, f"timestamp {shown(text)} {problem}", source=source, field="timestamp")
+#: Called with each row whose AUD value is required but blank (a buy, sell or income
+#: without ``aud_value``; a swap without either value) instead of refusing the file: the
+#: review lists them (``lyra tax review``). The row is still returned, its value None.
+MissingValue = Callable[[Txn], None]
 
 
 #: Rows whose every field is this short skip the per-field length check.
 _SHORT: Final = 32
+
+
+def _text(cell: str) -> str:
+    """A text cell as written before :func:`~lyra.compliance.csvsafe.safe_cell`."""
+    return unneutralise(cell).strip()
+
+
+def _extension(cells: list[str], columns: tuple[str, ...], aud_source: str) -> tuple[str, str]:
+    """The ``aud_source`` (the file's default when not given or empty) and ``source``
+    cells of a row with extension columns."""
+    provenance = ""
+    for name, cell in zip(columns[_WIDTH:], cells[_WIDTH:], strict=True):
+        if cell.startswith("'"):
+            cell = _text(cell)
+        if name == "source":
+            provenance = cell
+        elif cell:
+            aud_source = cell
+    return aud_source, provenance
 
 
 def _row(
@@ -222,16 +186,29 @@ def _row(
     aud_source: str,
     latest: datetime,
     shared: dict[str, Decimal],
+    columns: tuple[str, ...],
+    zone: ZoneInfo,
+    on_missing: MissingValue | None,
 ) -> Txn:
-    if len(cells) != len(HEADER):
-        raise LedgerError(line, f"expected {len(HEADER)} fields, found {len(cells)}", source=source)
+    if len(cells) != len(columns):
+        raise LedgerError(
+            line, f"expected {len(columns)} fields, found {len(cells)}", source=source
+        )
     if max(map(len, cells)) > _SHORT:
-        too_long = field_too_long(cells, HEADER)
+        too_long = field_too_long(cells, columns)
         if too_long is not None:
             raise LedgerError(line, too_long, source=source, field=too_long.partition(" ")[0])
-    (ts, kind, asset, qty, value, fee, to_asset, to_qty, given, exch, party, ident, lot) = [
-        c.strip() for c in cells
-    ]
+    stripped = [c.strip() for c in cells]
+    (ts, kind, asset, qty, value, fee, to_asset, to_qty, given, exch, party, ident, lot) = (
+        stripped if len(stripped) == _WIDTH else stripped[:_WIDTH]
+    )
+    provenance = ""
+    if len(stripped) != _WIDTH:
+        aud_source, provenance = _extension(stripped, columns, aud_source)
+    if "'" in asset + to_asset + exch + party + ident + lot:  # a neutralised cell, or O'Brien
+        asset, to_asset, exch, party, ident, lot = map(
+            _text, (asset, to_asset, exch, party, ident, lot)
+        )
     kind = sys.intern(kind.lower())
     if kind not in TX_TYPES:
         raise LedgerError(
@@ -242,24 +219,30 @@ def _row(
         )
     if not asset:
         raise LedgerError(line, "asset is empty", source=source, field="asset")
-    quantity, aud_value, fee_aud, to_quantity, given_value = _numbers(
-        (qty, value, fee, to_qty, given), line, source, shared
-    )
+    numbers = bounded_numbers((qty, value, fee, to_qty, given), shared)
+    if isinstance(numbers, tuple):
+        raise LedgerError(line, numbers[1], source=source, field=numbers[0])
+    quantity, aud_value, fee_aud, to_quantity, given_value = numbers
     if not quantity:
         raise LedgerError(line, "quantity must be greater than 0", source=source, field="quantity")
+    missing = False
     if kind in _NEEDS_VALUE and aud_value is None:
-        raise LedgerError(
-            line, f"aud_value is required for {kind}", source=source, field="aud_value"
-        )
+        if on_missing is None:
+            raise LedgerError(
+                line, f"aud_value is required for {kind}", source=source, field="aud_value"
+            )
+        missing = True
     if kind == "swap":
         if not to_asset or to_quantity is None or to_quantity == 0:
             raise LedgerError(line, "swap needs to_asset and to_quantity > 0", source=source)
         if to_asset.upper() == asset.upper():
             raise LedgerError(line, "swap to the same asset", source=source)
         if aud_value is None and given_value is None:
-            raise LedgerError(
-                line, "swap needs aud_value (received) or given_aud_value", source=source
-            )
+            if on_missing is None:
+                raise LedgerError(
+                    line, "swap needs aud_value (received) or given_aud_value", source=source
+                )
+            missing = True
     if lot and kind not in DISPOSALS:
         raise LedgerError(
             line, f"lot is only for disposals, not {kind}", source=source, field="lot"
@@ -268,11 +251,14 @@ def _row(
         raise LedgerError(
             line, f"id {ident!r}: ids starting {FILL_KEY_PREFIX!r} are Lyra's fills", source=source
         )
+    moment = bounded_time(ts, latest, zone)
+    if isinstance(moment, str):
+        raise LedgerError(line, moment, source=source, field="timestamp")
     # Positional (field order of Txn): measurably faster on 10^6 rows. Repeated short
     # names are interned: a million rows share a handful of strings.
-    return Txn(
+    txn = Txn(
         line,
-        _timestamp(ts, line, source, latest),
+        moment,
         kind,
         sys.intern(asset.upper()),
         quantity,
@@ -286,18 +272,29 @@ def _row(
         ident or f"L{line}",
         lot,
         aud_source,
+        provenance,
     )
+    if missing and on_missing is not None:
+        on_missing(txn)
+    return txn
 
 
 def parse_ledger(
-    lines: Iterable[str], *, source: str = "ledger", now: datetime | None = None
+    lines: Iterable[str],
+    *,
+    source: str = "ledger",
+    now: datetime | None = None,
+    timezone: ZoneInfo = SYDNEY,
+    on_missing_value: MissingValue | None = None,
 ) -> tuple[Txn, ...]:
     """Every row of a transactions CSV, checked and bounded (``ledger_bounds``; ``now``
     sets the latest time allowed, default the clock), in file order; the first bad row
-    raises :class:`LedgerError` and nothing is returned. Line numbers are the file's (a
-    quoted field may span lines); a record the ``csv`` module cannot read (a field past
-    its 128 KiB limit, which is left as it is: the columns are far shorter) is a
-    :class:`LedgerError` too."""
+    raises :class:`LedgerError` and nothing is returned. A time without an offset is read
+    in ``timezone`` (a date alone is always the Sydney day). ``on_missing_value``, when
+    given, is called with each row lacking a required AUD value (:data:`MissingValue`)
+    instead of refusing it. Line numbers are the file's (a quoted field may span lines); a
+    record the ``csv`` module cannot read (a field past its 128 KiB limit, which is left
+    as it is: the columns are far shorter) is a :class:`LedgerError` too."""
     latest = (now or datetime.now(UTC)) + FUTURE_MARGIN
     aud_source = f"csv:{source}"
     rows: list[Txn] = []
@@ -308,12 +305,24 @@ def parse_ledger(
         header = next(reader, None)
         if header is None:
             raise LedgerError(1, "file is empty (expected the header row)", source=source)
-        if tuple(h.strip().lower() for h in header) != HEADER:
-            raise LedgerError(1, f"header must be {','.join(HEADER)}", source=source)
+        columns = tuple(h.strip().lower() for h in header)
+        problem = columns_problem(columns, HEADER, EXTENSION_COLUMNS)
+        if problem is not None:
+            raise LedgerError(1, problem, source=source, field="header")
         line = reader.line_num + 1
         for cells in reader:
             if cells and (len(cells) > 1 or cells[0].strip()):
-                txn = _row(cells, line, source, aud_source, latest, shared)
+                txn = _row(
+                    cells,
+                    line,
+                    source,
+                    aud_source,
+                    latest,
+                    shared,
+                    columns,
+                    timezone,
+                    on_missing_value,
+                )
                 if txn.id in seen:
                     raise LedgerError(
                         line, f"id {shown(txn.id)} is used twice", source=source, field="id"
@@ -326,11 +335,18 @@ def parse_ledger(
     return tuple(rows)
 
 
-def read_ledger(path: Path) -> tuple[Txn, ...]:
+def read_ledger(
+    path: Path,
+    *,
+    timezone: ZoneInfo = SYDNEY,
+    on_missing_value: MissingValue | None = None,
+) -> tuple[Txn, ...]:
     """:func:`parse_ledger` over a file (UTF-8, optional BOM)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle, paused_gc():
-            return parse_ledger(handle, source=path.name)  # streamed: no copy of the file
+            return parse_ledger(  # streamed: no copy of the file
+                handle, source=path.name, timezone=timezone, on_missing_value=on_missing_value
+            )
     except FileNotFoundError:
         raise UserError(f"ledger file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

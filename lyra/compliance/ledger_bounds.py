@@ -11,17 +11,27 @@ docs/tax.md, "Ledger input bounds", states them; each follows from where a row g
 - Times lie between bitcoin's first block (2009-01-03, UTC) and a day after now: there
   was no crypto before, and a row from the future is a typo or a clock error.
 - Text fields are no longer than the stored columns (``lyra/store/compliance_tables.py``),
-  so a row that is read is a row that can be stored.
+  so a row that is read is a row that can be stored; a cell neutralised for spreadsheets
+  (:mod:`lyra.compliance.csvsafe`) is measured without the ``'`` it was written with.
+- Columns: the contract's 13, then any of the extension columns in their order.
 
 Every refusal names the field and shows at most :data:`SHOWN_CHARS` characters of the
-value (a 200 KB field is not echoed to a terminal or a log).
+value (a 200 KB field is not echoed to a terminal or a log). The checks return the value
+or the reason (a ``str`` starting with the field's name), never raise: the caller names
+the file and the line.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final
+from zoneinfo import ZoneInfo
+
+from lyra.compliance.csvsafe import unneutralise
+from lyra.compliance.localtime import parse_moment
 
 __all__ = [
     "EARLIEST",
@@ -32,7 +42,10 @@ __all__ = [
     "MONEY_LIMIT",
     "QUANTITY_LIMIT",
     "SHOWN_CHARS",
+    "bounded_numbers",
+    "bounded_time",
     "check_number",
+    "columns_problem",
     "field_too_long",
     "shown",
     "time_problem",
@@ -69,6 +82,12 @@ FIELD_CHARS: Final = {
     "counterparty": 200,
     "id": 128,
     "lot": 128,
+    # The extension columns (docs/domain.md "Contracts"), kept in an unbounded text column
+    # (aud_source) or not stored: bounded by what they hold. An ``estimate:`` note names a
+    # price source, a day and an FX rate with its source; a provenance ``file:line+line``
+    # names an export file (up to 255 characters) and the rows one entry was made from.
+    "aud_source": 500,
+    "source": 4096,
 }
 
 
@@ -83,8 +102,28 @@ def field_too_long(cells: list[str], header: tuple[str, ...]) -> str | None:
     """The first field longer than its column allows, as a reason, or None."""
     for name, cell in zip(header, cells, strict=True):
         cap = FIELD_CHARS[name]
-        if len(cell) > cap:
+        if len(cell) > cap and len(unneutralise(cell)) > cap:
             return f"{name} is {len(cell):,} characters long (at most {cap})"
+    return None
+
+
+def columns_problem(
+    names: tuple[str, ...], header: tuple[str, ...], extension: tuple[str, ...]
+) -> str | None:
+    """Why a file's header ``names`` is not ``header`` followed by any of ``extension``
+    (each at most once, in that order), or None."""
+    width = len(header)
+    if names[:width] != header:
+        return f"header must be {','.join(header)} (then optionally {','.join(extension)})"
+    after = 0
+    for number, name in enumerate(names[width:], start=width + 1):
+        if name not in extension[after:]:
+            what = "repeated or out of order" if name in extension else "not a known column"
+            return (
+                f"header column {number} {shown(name)} is {what}: after the {width} contract "
+                f"columns only {', '.join(extension)} may follow, in that order"
+            )
+        after = extension.index(name) + 1
     return None
 
 
@@ -122,3 +161,88 @@ def time_problem(moment: datetime, latest: datetime) -> str | None:
         f"is outside {EARLIEST.date().isoformat()} (bitcoin's first block) "
         f"to {latest.date().isoformat()} (a day after now)"
     )
+
+
+#: The number fields in row order, each with the bound of its kind.
+_NUMBER_FIELDS: Final = (
+    ("quantity", QUANTITY_LIMIT),
+    ("aud_value", MONEY_LIMIT),
+    ("fee_aud", MONEY_LIMIT),
+    ("to_quantity", QUANTITY_LIMIT),
+    ("given_aud_value", MONEY_LIMIT),
+)
+#: The common spelling, which needs no further check: plain digits, at most 18 places,
+#: fewer integer digits than the bound (20 for quantities, 15 for AUD amounts).
+_QUANTITY_TEXT: Final = re.compile(rf"\d{{1,20}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
+_MONEY_TEXT: Final = re.compile(rf"\d{{1,15}}(?:\.\d{{0,{MAX_PLACES}}})?", re.ASCII).fullmatch
+_PLAIN: Final = (_QUANTITY_TEXT, _MONEY_TEXT, _MONEY_TEXT, _QUANTITY_TEXT, _MONEY_TEXT)
+#: Distinct number texts whose Decimal is shared while a file is read.
+_SHARED_NUMBERS: Final = 65_536
+
+
+def bounded_numbers(
+    texts: Sequence[str], shared: dict[str, Decimal]
+) -> list[Decimal | None] | tuple[str, str]:
+    """The five number fields of a row (``quantity``, ``aud_value``, ``fee_aud``,
+    ``to_quantity``, ``given_aud_value``; blank is None), or the first bad field and why:
+    a fast path for good rows, then a field-by-field pass that names the first bad field.
+
+    A Decimal is immutable, so one object serves every row with the same text (a fee of
+    ``9.95``, a weekly buy of ``100.00``): ``shared`` maps texts seen to their value, up to
+    :data:`_SHARED_NUMBERS` of them (a Decimal is 104 bytes; a row has up to five)."""
+    values: list[Decimal | None] = []
+    for text, plain in zip(texts, _PLAIN, strict=True):
+        if not text:
+            values.append(None)
+            continue
+        value = shared.get(text)
+        if value is None:
+            if plain(text) is None:  # not plain digits within bounds: the slow pass says why
+                break
+            value = Decimal(text)
+            if len(shared) < _SHARED_NUMBERS:
+                shared[text] = value  # only checked values are shared
+        values.append(value)
+    else:
+        return values
+    checked: list[Decimal | None] = []
+    for text, (field, limit) in zip(texts, _NUMBER_FIELDS, strict=True):
+        if not text:
+            checked.append(None)
+            continue
+        number = check_number(text, field, limit)
+        if isinstance(number, str):
+            return field, number
+        checked.append(number)
+    return checked
+
+
+#: The first year a wall-clock time may be in: its zone moves it less than a day either
+#: way, so a time from an earlier year is outside the window wherever it is placed.
+_FIRST_YEAR: Final = EARLIEST.year - 1
+
+
+def bounded_time(text: str, latest: datetime, zone: ZoneInfo) -> datetime | str:
+    """The ``timestamp`` ``text`` as aware UTC within :data:`EARLIEST` .. ``latest``, or
+    why not. An offset or ``Z`` is the fast path; a date alone or a wall-clock time is
+    placed by :func:`lyra.compliance.localtime.parse_moment` (docs/tax.md "Dates and
+    timezones"), which refuses a time daylight saving makes ambiguous or skips."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return f"timestamp {shown(text)} is not ISO 8601 (e.g. 2024-07-01T10:00:00Z or 2024-07-01)"
+    if moment.utcoffset() is not None:
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 shifted to UTC leaves datetime's range
+            moment = EARLIEST - FUTURE_MARGIN
+    elif not _FIRST_YEAR <= moment.year <= latest.year + 1:  # outside wherever placed
+        moment = EARLIEST - FUTURE_MARGIN
+    else:
+        try:
+            moment = parse_moment(text, zone)
+        except ValueError as exc:  # ambiguous or skipped at a daylight-saving change
+            return f"timestamp {shown(text)}: {exc}"
+    if EARLIEST <= moment <= latest:
+        return moment
+    return f"timestamp {shown(text)} {time_problem(moment, latest)}"

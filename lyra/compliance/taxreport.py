@@ -9,6 +9,13 @@ income in the chosen year are reported (and kept while the ledger is worked out)
 A report is *provisional* when any reported disposal falls under a provisional rule set
 (from 1 July 2027) or any AUD value came from an assumed exchange rate; the notes say
 which, and every output format carries the flag.
+
+A report also says what it rests on (docs/tax.md "Review before a report is final"): the
+timezone naive times were read in (``timezone``), how many AUD values were estimated
+rather than taken from a record (``estimated_values``: rows whose ``aud_source`` starts
+``estimate:``), and the review items open on its ledger (``review_items``, from
+:mod:`lyra.compliance.review`). While any item is open the report *needs review*: its
+first note says so, and every output format shows it at the top.
 """
 
 from __future__ import annotations
@@ -22,16 +29,30 @@ from typing import Final, Literal
 from lyra.compliance.cgt import CgtEngine, Disposal, IncomeEvent, RecordedParcels
 from lyra.compliance.gcpause import paused_gc
 from lyra.compliance.ledger import Txn, sort_ledger
+from lyra.compliance.localtime import DEFAULT_TIMEZONE
 from lyra.compliance.lots import Method
 from lyra.compliance.netting import CapitalTotals, GainPart, net_capital_gain
 from lyra.compliance.periods import Period, income_year, sydney_date
+from lyra.compliance.review_items import REVIEW_KINDS, ReviewItem
 from lyra.compliance.rules import RULE_SETS, EntityType
 
-__all__ = ["ASSUMED_RATE_PREFIX", "TaxReport", "build_tax_report", "value_sources", "year_report"]
+__all__ = [
+    "ASSUMED_RATE_PREFIX",
+    "ESTIMATE_PREFIX",
+    "TaxReport",
+    "build_tax_report",
+    "count_estimated",
+    "value_sources",
+    "year_report",
+]
 
 _ZERO: Final = Decimal(0)
 #: ``aud_source`` of values converted at an assumed (not a published) rate.
 ASSUMED_RATE_PREFIX: Final = "fx-assumed:"
+#: ``aud_source`` of values the import estimated (a daily price times an FX rate).
+ESTIMATE_PREFIX: Final = "estimate:"
+#: How many assumed-rate sources a note names before it counts the rest.
+_SOURCES_SHOWN: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +71,14 @@ class TaxReport:
     trading_income: Decimal
     provisional: bool
     notes: tuple[str, ...]
+    timezone: str = DEFAULT_TIMEZONE
+    estimated_values: int = 0
+    review_items: tuple[ReviewItem, ...] = ()
+
+    @property
+    def needs_review(self) -> bool:
+        """Whether any review item is open: the figures are not final."""
+        return bool(self.review_items)
 
 
 def build_tax_report(
@@ -63,13 +92,18 @@ def build_tax_report(
     same_day_average: bool = False,
     entity_name: str = "",
     recorded: Mapping[str, RecordedParcels] | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    review_items: Iterable[ReviewItem] = (),
 ) -> TaxReport:
     """Run the ledger through the CGT engine and total the year (module docstring).
 
     ``recorded``: parcels identified for disposals when they were made (by id); they are
     used as recorded, whatever ``method`` says now. The engine keeps only the year's
     disposals and income (the parcels still come from every row), so memory grows with
-    the open parcels and one year's results, not with every year of the ledger."""
+    the open parcels and one year's results, not with every year of the ledger.
+    ``timezone``: the one the ledger's naive times were read in (reported as is);
+    ``review_items``: the review of the same ledger
+    (:func:`lyra.compliance.review.review_ledger`)."""
     period = income_year(year)
     with paused_gc():  # see lyra.compliance.gcpause: keeps a big ledger linear
         ordered = sort_ledger(rows)
@@ -86,7 +120,15 @@ def build_tax_report(
         method=method,
         prior_losses=prior_losses,
         entity_name=entity_name,
+        timezone=timezone,
+        estimated_values=count_estimated(ordered),
+        review_items=review_items,
     )
+
+
+def count_estimated(rows: Iterable[Txn]) -> int:
+    """How many rows carry an estimated AUD value (``aud_source`` ``estimate:...``)."""
+    return sum(1 for t in rows if t.aud_source.startswith(ESTIMATE_PREFIX))
 
 
 def value_sources(rows: Iterable[Txn]) -> dict[str, datetime]:
@@ -110,10 +152,15 @@ def year_report(
     method: Method = "fifo",
     prior_losses: Decimal = _ZERO,
     entity_name: str = "",
+    timezone: str = DEFAULT_TIMEZONE,
+    estimated_values: int = 0,
+    review_items: Iterable[ReviewItem] = (),
 ) -> TaxReport:
     """Total the year from worked-out disposals and income (of any years: those of
     ``year`` are taken); ``sources``: :func:`value_sources` of the ledger, which decide
-    the provisional notes. The nightly run calls this with its stored results."""
+    the provisional notes. The nightly run calls this with its stored results.
+    ``timezone``, ``estimated_values`` and ``review_items`` are reported as given
+    (module docstring); an open review item puts "NEEDS REVIEW" first in the notes."""
     period = income_year(year)
     in_year = tuple(d for d in disposals if period.contains(d.on))
     received_in_year = tuple(i for i in income if period.contains(i.on))
@@ -134,6 +181,19 @@ def year_report(
             notes.append("Companies get no CGT discount (ITAA 1997 s 115-10).")
     used = {s for s, at in sources.items() if sydney_date(at) <= period.end}
     provisional = _notes(in_year, received_in_year, used, notes)
+    review = tuple(review_items)
+    if review:
+        notes.insert(0, _needs_review_note(review))
+    if estimated_values:
+        notes.append(
+            f"{estimated_values} AUD value(s) were estimated (aud_source 'estimate:...': a "
+            "daily price times a published exchange rate), not taken from a record of the "
+            "trade; check them against the exchange's records before lodging."
+        )
+    notes.append(
+        f"Times written without a UTC offset were read in {timezone}; a date alone is that "
+        "day in Australia/Sydney."
+    )
     return TaxReport(
         entity_name=entity_name or entity_type,
         entity_type=entity_type,
@@ -147,6 +207,21 @@ def year_report(
         trading_income=trading,
         provisional=provisional,
         notes=tuple(notes),
+        timezone=timezone,
+        estimated_values=estimated_values,
+        review_items=review,
+    )
+
+
+def _needs_review_note(items: tuple[ReviewItem, ...]) -> str:
+    """The first note of a report with open review items: how many, of which kinds."""
+    counts = {kind: 0 for kind in REVIEW_KINDS}
+    for item in items:
+        counts[item.kind] += 1
+    kinds = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items() if n)
+    return (
+        f"NEEDS REVIEW: {len(items)} review item(s) open ({kinds}); the figures are not "
+        "final until they are resolved (lyra tax review lists them)."
     )
 
 
@@ -164,12 +239,17 @@ def _notes(
         if rules.name in used and rules.provisional:
             provisional = True
             notes.append(rules.note)
-    assumed = sorted(s for s in sources if s.startswith(ASSUMED_RATE_PREFIX))
+    # An estimate built on the assumed rate carries the label inside its source
+    # ("estimate:... x fx-assumed:..."), so the label is looked for anywhere in it.
+    assumed = sorted(s for s in sources if ASSUMED_RATE_PREFIX in s)
     if assumed:
         provisional = True
+        shown = "; ".join(assumed[:_SOURCES_SHOWN])
+        more = len(assumed) - _SOURCES_SHOWN
         notes.append(
             "PROVISIONAL: some AUD values were converted at an assumed rate, not a "
-            f"published daily rate ({'; '.join(assumed)}); supply RBA or ECB rates."
+            f"published daily rate ({shown}{f'; and {more} more' if more > 0 else ''}); "
+            "supply RBA or ECB rates (LYRA_TAX_FX_FILE)."
         )
     if any(s.startswith("paper") for s in sources):
         provisional = True

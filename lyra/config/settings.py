@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -248,6 +249,11 @@ class Settings(BaseSettings):
         le=10,
         description="ASSUMED USD/AUD rate where no published rate is given (reports say so).",
     )
+    tax_timezone: str = Field(
+        default="Australia/Sydney",
+        description="IANA timezone a ledger or export time without an offset is read in "
+        '(docs/tax.md "Dates and timezones"); a date alone is always the Sydney day.',
+    )
 
     # --- orchestration -------------------------------------------------------------
     project_dir: Path | None = Field(
@@ -438,6 +444,17 @@ class Settings(BaseSettings):
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("LYRA_EXCHANGE_CREDENTIALS: ")) from None
         return value
+
+    @field_validator("tax_timezone")
+    @classmethod
+    def _iana_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())  # refused now, not when the nightly flow reads a ledger
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA timezone name (e.g. Australia/Sydney, UTC)"
+            ) from None
+        return value.strip()
 
     @field_validator("replay_start")
     @classmethod

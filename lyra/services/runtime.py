@@ -177,6 +177,7 @@ class TaxPlan:
     fill_accounts: tuple[str, ...]
     fx_file: Path | None
     usd_aud_rate: Decimal
+    timezone: str = "Australia/Sydney"  # naive ledger times (docs/tax.md "Dates and timezones")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,15 @@
    trusted); new disposals' parcels are recorded now (a specific identification counts
    when recorded at the time of disposal: docs/tax.md, "Parcel identification") and
    recorded ones are re-used on a replay.
-3. :func:`cgt_position`: the income year to date from the stored results, as JSON, CSV
-   and Markdown files.
-4. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a
+3. :func:`review_configured_ledger`: the review of the configured transactions CSV
+   (:mod:`lyra.compliance.review`: more sold than held, missing cost bases and AUD
+   values, unmatched transfers, duplicates, unknown row kinds, parcels named while the
+   method is FIFO), as Markdown for the flow's ``tax-review`` artifact.
+4. :func:`cgt_position`: the income year to date from the stored results, as JSON, CSV
+   and Markdown files; with the review, a report says NEEDS REVIEW while items are open.
+5. :func:`closed_bas`: the BAS worksheet of the last period that has closed, for a
    GST-registered entity.
-5. :func:`reconcile`: fills against positions; lot balances, less what rows other than
+6. :func:`reconcile`: fills against positions; lot balances, less what rows other than
    Lyra's fills hold, against position balances.
 
 Every report is stored with its digest and gets an audit record. Dates are Sydney dates
@@ -25,6 +29,8 @@ Every report is stored with its digest and gets an audit record. Dates are Sydne
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -43,6 +49,7 @@ from lyra.compliance import (
 from lyra.compliance.fills import fill_key, fills_to_ledger
 from lyra.compliance.fx import load_rate_table
 from lyra.compliance.ledger import LedgerError, Txn
+from lyra.compliance.localtime import DEFAULT_TIMEZONE, timezone_named
 from lyra.compliance.netting import losses_carried_into
 from lyra.compliance.periods import (
     SYDNEY,
@@ -53,7 +60,9 @@ from lyra.compliance.periods import (
     sydney_date,
 )
 from lyra.compliance.reports import json_text
-from lyra.compliance.taxreport import TaxReport, year_report
+from lyra.compliance.review import review_file, review_markdown
+from lyra.compliance.review_items import ReviewItem
+from lyra.compliance.taxreport import TaxReport, count_estimated, year_report
 from lyra.errors import ConfigError, UserError
 from lyra.services.runtime import Runtime
 from lyra.services.tax_lots import LotsRebuild, rebuild_lots_incrementally
@@ -72,6 +81,7 @@ __all__ = [
     "BasOutcome",
     "CgtOutcome",
     "Check",
+    "LedgerReview",
     "LedgerSync",
     "cgt_position",
     "closed_bas",
@@ -80,6 +90,7 @@ __all__ = [
     "nightly_entity",
     "rebuild_lots",
     "reconcile",
+    "review_configured_ledger",
     "sync_ledger",
     "write_cgt_report",
 ]
@@ -104,6 +115,22 @@ class LedgerSync:
     fills_added: int
     csv_added: int
     rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReview:
+    """The review of the configured ledger file (:func:`review_configured_ledger`)."""
+
+    ledger: str | None
+    items: tuple[ReviewItem, ...]
+    estimated_values: int
+    timezone: str
+    markdown: str
+
+    @property
+    def needs_review(self) -> bool:
+        """Whether any item is open."""
+        return bool(self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +195,7 @@ def sync_ledger(runtime: Runtime) -> LedgerSync:
     ledger_file = runtime.tax.ledger_file
     csv_rows: tuple[Txn, ...] = ()
     if ledger_file is not None:
-        csv_rows = _read_configured_ledger(ledger_file)  # all-or-nothing: raises first
+        csv_rows = _read_configured_ledger(ledger_file, _timezone_name(runtime))  # or raises
     with runtime.database.transaction() as session:
         stored = {t.id: t for t in load_ledger_rows(session, entity.name)}  # read once
         fills_added = save_ledger_rows(
@@ -182,14 +209,27 @@ def sync_ledger(runtime: Runtime) -> LedgerSync:
     return LedgerSync(fills_added, csv_added, len(stored))
 
 
-def _read_configured_ledger(path: Path) -> tuple[Txn, ...]:
+def _timezone_name(runtime: Runtime) -> str:
+    """The declared timezone of the configured ledger's naive times (``LYRA_TAX_TIMEZONE``,
+    docs/tax.md "Dates and timezones")."""
+    return runtime.tax.timezone
+
+
+def _read_configured_ledger(path: Path, timezone: str = DEFAULT_TIMEZONE) -> tuple[Txn, ...]:
     """The configured CSV, checked whole before anything is stored. A bad row or an
     unreadable file is the configuration's fault, not the database's: a
     :class:`~lyra.errors.ConfigError` naming the setting, the file, the line and the field
     (final: Prefect does not retry it), raised before the ledger transaction opens, so
     nothing stored changes."""
+    with _configuration_error(path):
+        return read_ledger(path, timezone=timezone_named(timezone))
+
+
+@contextmanager
+def _configuration_error(path: Path) -> Iterator[None]:
+    """A bad configured ledger file as a :class:`~lyra.errors.ConfigError` naming it."""
     try:
-        return read_ledger(path)
+        yield
     except LedgerError as exc:
         raise ConfigError(
             f"tax ledger file {path} (LYRA_TAX_LEDGER_FILE) line {exc.line}: {exc.reason}"
@@ -198,16 +238,41 @@ def _read_configured_ledger(path: Path) -> tuple[Txn, ...]:
         raise ConfigError(f"LYRA_TAX_LEDGER_FILE: {exc}") from None
 
 
+def review_configured_ledger(runtime: Runtime) -> LedgerReview:
+    """The review of the configured transactions CSV with its import manifest, with the
+    run's parcel method (bad input: a ConfigError, as in :func:`sync_ledger`). Lyra's own
+    fills are not reviewed: each is a whole trade with its AUD value and rate. Without a
+    configured file there is nothing to review, and the Markdown says so."""
+    timezone = _timezone_name(runtime)
+    path = runtime.tax.ledger_file
+    if path is None:
+        markdown = (
+            "# Tax review\n\nNo transactions CSV is configured (LYRA_TAX_LEDGER_FILE): the "
+            "tax ledger holds Lyra's own fills only, and there is nothing to review.\n"
+        )
+        return LedgerReview(None, (), 0, timezone, markdown)
+    with _configuration_error(path):
+        rows, items = review_file(
+            path, method=runtime.tax.method, timezone=timezone_named(timezone)
+        )
+    markdown = review_markdown(items, path.name)
+    return LedgerReview(path.name, tuple(items), count_estimated(rows), timezone, markdown)
+
+
 def rebuild_lots(runtime: Runtime) -> LotsRebuild:
     """Apply the stored rows not applied yet (or replay the ledger, saying why)."""
     return rebuild_lots_incrementally(runtime.database, runtime.tax, nightly_entity(runtime))
 
 
-def cgt_position(runtime: Runtime, today: date, lots: LotsRebuild) -> CgtOutcome:
+def cgt_position(
+    runtime: Runtime, today: date, lots: LotsRebuild, review: LedgerReview | None = None
+) -> CgtOutcome:
     """The income year holding ``today``, to date, written and recorded: from the
     results the run's :func:`rebuild_lots` (``lots``) stored, so a night reads the year's
     disposals, not the whole ledger. Net capital losses of earlier years of the ledger
-    are carried into the year (s 102-5: they carry forward indefinitely)."""
+    are carried into the year (s 102-5: they carry forward indefinitely). ``review``: the
+    night's :func:`review_configured_ledger`, whose open items, estimated values and
+    timezone the report carries (NEEDS REVIEW while any item is open)."""
     entity = nightly_entity(runtime)
     year = income_year_of(today)
     prior = _ZERO if entity.basis == "trader" else losses_carried_into(lots.years, year.label)
@@ -224,6 +289,9 @@ def cgt_position(runtime: Runtime, today: date, lots: LotsRebuild) -> CgtOutcome
         method=runtime.tax.method,
         prior_losses=prior,
         entity_name=entity.name,
+        timezone=review.timezone if review else _timezone_name(runtime),
+        estimated_values=review.estimated_values if review else 0,
+        review_items=review.items if review else (),
     )
     return write_cgt_report(runtime, report, today)
 

@@ -3,11 +3,13 @@ default with the sample transactions CSV configured."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
 from sqlalchemy import func, select
 
 from flows.nightly_compliance import nightly_compliance
@@ -36,6 +38,13 @@ def lyra_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str)
     bootstrap.dispose_all()
 
 
+async def _artifact(key: str) -> str:
+    async with get_client() as client:
+        found = [a for a in await client.read_latest_artifacts() if a.key == key]
+        assert found, f"no artifact {key}"
+        return str(found[0].data)
+
+
 def test_nightly_compliance_reports_reconciles_and_audits(lyra_env: Path) -> None:
     """Ledger imported, parcels recorded, CGT position and BAS written, checks passed,
     every report stored and audited; a second night adds nothing to the ledger."""
@@ -50,7 +59,18 @@ def test_nightly_compliance_reports_reconciles_and_audits(lyra_env: Path) -> Non
     assert first.reconciled
     assert all(Path(p).exists() for p in first.reports)
     cgt_json = next(p for p in first.reports if p.endswith(".json") and "cgt-" in p)
-    assert "totals" in json.loads(Path(cgt_json).read_text())
+    cgt_body = json.loads(Path(cgt_json).read_text())
+    assert "totals" in cgt_body
+    # The sample's transfer T1 has no destination and its sale S2 names parcel B3 while
+    # the method is FIFO: the review artifact lists both by line, the report needs review.
+    review = asyncio.run(_artifact("tax-review"))
+    assert "| unmatched_transfer | 8 |" in review
+    assert "| lot_ignored | 10 |" in review
+    assert cgt_body["needs_review"] is True
+    assert [(i["kind"], i["row"]) for i in cgt_body["review_items"]] == [
+        ("unmatched_transfer", 8),
+        ("lot_ignored", 10),
+    ]
     assert first.replayed == "no stored parcels yet"
     assert first.rows_applied == 11
     second = nightly_compliance(include_bas=False)

@@ -128,6 +128,24 @@ def test_transfers_are_not_disposals_but_cannot_move_more_than_held() -> None:
         )
 
 
+def test_coins_arriving_from_an_unknown_source_add_no_parcel_and_stop_nothing() -> None:
+    """An incoming transfer with no ``exchange`` (the import's unmatched deposit): its
+    cost base is unknown, so it is no parcel and no shortfall (``lyra tax review`` lists
+    it as a missing cost base); selling those coins is still more than held."""
+    r = _report(
+        "2024-07-02T02:00:00Z,buy,BTC,1,1000,,,,,kraken,,b1,",
+        "2024-07-03T02:00:00Z,transfer,BTC,5,,,,,,,coinspot,t-in,",
+        "2024-08-02T02:00:00Z,sell,BTC,1,1500,,,,,kraken,,s1,",
+    )
+    assert [d.lots[0].lot_id for d in r.disposals] == ["b1"]
+    with pytest.raises(ShortfallError, match=r"line 4 \(id s2\).*only 1"):
+        _report(
+            "2024-07-02T02:00:00Z,buy,BTC,1,1000,,,,,kraken,,b1,",
+            "2024-07-03T02:00:00Z,transfer,BTC,5,,,,,,,coinspot,t-in,",
+            "2024-08-02T02:00:00Z,sell,BTC,2,1500,,,,,kraken,,s2,",
+        )
+
+
 def test_selling_more_than_held_names_the_row() -> None:
     """A disposal beyond the holdings is an error naming the line and id."""
     with pytest.raises(ShortfallError, match=r"line 3 \(id s1\).*only 1"):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import io
-from datetime import UTC, datetime
+from dataclasses import fields
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from lyra.compliance.ledger import HEADER, LedgerError, parse_ledger, read_ledger
-from tests.support.tax import csv_text, ledger
+from lyra.compliance.csvsafe import safe_row
+from lyra.compliance.ledger import HEADER, LedgerError, Txn, parse_ledger, read_ledger
+from lyra.compliance.periods import sydney_date
+from tests.support.tax import TEST_NOW, csv_text, ledger
 
 SAMPLE = Path(__file__).resolve().parents[1] / "support" / "tax" / "sample.csv"
 
@@ -39,7 +44,7 @@ def test_sample_file_reads_with_values_and_their_source() -> None:
     ("row", "reason"),
     [
         ("2024-01-01T00:00:00Z,trade,BTC,1,100,,,,,x,,a,", "type 'trade'"),
-        ("2024-01-01T00:00:00,buy,BTC,1,100,,,,,x,,a,", "no timezone"),
+        ("2024-10-06T02:30:00,buy,BTC,1,100,,,,,x,,a,", "does not exist in Australia/Sydney"),
         ("yesterday,buy,BTC,1,100,,,,,x,,a,", "not ISO 8601"),
         ("2024-01-01T00:00:00Z,buy,BTC,0,100,,,,,x,,a,", "quantity must be greater than 0"),
         ("2024-01-01T00:00:00Z,buy,BTC,1,,,,,,x,,a,", "aud_value is required for buy"),
@@ -192,3 +197,224 @@ def test_a_ledger_with_a_bom_reads(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_text(csv_text(GOOD), encoding="utf-8-sig")
     assert [t.id for t in read_ledger(path)] == ["g"]
+
+
+# --- dates and timezones (docs/tax.md "Dates and timezones") -----------------------------
+
+
+def _at(timestamp: str, zone: str = "Australia/Sydney") -> datetime:
+    text = csv_text(f"{timestamp},buy,BTC,1,100,,,,,x,,a,")
+    (row,) = parse_ledger(io.StringIO(text), now=TEST_NOW, timezone=ZoneInfo(zone))
+    return row.timestamp
+
+
+def test_a_date_alone_is_the_start_of_that_sydney_day() -> None:
+    """The law counts local days: ``2024-03-01`` is midnight in Sydney (AEDT, +11:00),
+    whatever timezone is declared for times without an offset."""
+    assert _at("2024-03-01") == datetime(2024, 2, 29, 13, tzinfo=UTC)
+    assert _at("2024-03-01", "UTC") == datetime(2024, 2, 29, 13, tzinfo=UTC)
+    assert _at("2024-07-01", "America/New_York") == datetime(2024, 6, 30, 14, tzinfo=UTC)
+    assert sydney_date(_at("2024-01-01", "UTC")) == date(2024, 1, 1)
+
+
+def test_a_date_alone_keeps_its_sydney_date_in_standard_time_too() -> None:
+    """Dates on the first day of an income year (AEST, +10:00) stay on that Sydney date,
+    which the 12-month discount rule and the income year count (docs/tax.md)."""
+    rows = ledger(
+        "2023-07-01,buy,BTC,1,100,,,,,x,,b,",
+        "2024-07-02,sell,BTC,1,300,,,,,x,,s,",
+    )
+    assert [sydney_date(r.timestamp) for r in rows] == [date(2023, 7, 1), date(2024, 7, 2)]
+    assert [r.timestamp.hour for r in rows] == [14, 14]  # AEST midnight is 14:00 UTC
+
+
+def test_a_time_without_offset_is_read_in_the_declared_timezone() -> None:
+    """``2024-03-01T10:00:00`` in UTC and in Perth (+08:00) are eight hours apart; the
+    default is Sydney."""
+    naive = "2024-03-01T10:00:00"
+    assert _at(naive, "UTC") == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert _at(naive, "Australia/Perth") == datetime(2024, 3, 1, 2, tzinfo=UTC)
+    assert ledger(f"{naive},buy,BTC,1,100,,,,,x,,a,")[0].timestamp == datetime(
+        2024, 2, 29, 23, tzinfo=UTC
+    )
+    assert _at("2024-03-01T10:00:00Z", "Australia/Perth") == datetime(2024, 3, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "why"),
+    [
+        ("2024-04-07T02:30:00", "happens twice in Australia/Sydney"),  # clocks go back at 3
+        ("2024-10-06T02:30:00", "does not exist in Australia/Sydney"),  # forward at 2
+        ("2024-04-07 02:30", "happens twice"),
+    ],
+)
+def test_a_local_time_daylight_saving_makes_ambiguous_is_refused_by_line(
+    timestamp: str, why: str
+) -> None:
+    """Never guessed: one error naming the file, the line and the field, with the reason
+    and what to do (add the offset)."""
+    with pytest.raises(LedgerError) as caught:
+        ledger(GOOD, f"{timestamp},buy,BTC,1,100,,,,,x,,a,")
+    error = caught.value
+    assert (error.line, error.field) == (3, "timestamp")
+    assert str(error).startswith("test.csv line 3: timestamp ")
+    assert why in str(error)
+    assert "add the UTC offset" in str(error)
+    # the same wall-clock time with its offset, or in a zone without the change, is read
+    assert _at(timestamp, "Australia/Brisbane").tzinfo is UTC
+
+
+def test_wall_clock_times_outside_the_window_are_refused_not_overflowed() -> None:
+    """Year 1 or 9999 without an offset cannot be placed in a zone (datetime overflows);
+    it is outside the bounds, named as such."""
+    for text in ("0001-01-01T00:00:00", "9999-12-31T23:59:59", "0001-01-01"):
+        with pytest.raises(LedgerError, match=r"line 3: timestamp .* outside 2009-01-03"):
+            ledger(GOOD, f"{text},buy,BTC,1,100,,,,,x,,a,")
+
+
+def test_read_ledger_takes_the_timezone(tmp_path: Path) -> None:
+    path = tmp_path / "naive.csv"
+    path.write_text(csv_text("2024-03-01T10:00:00,buy,BTC,1,100,,,,,x,,a,"), encoding="utf-8")
+    (row,) = read_ledger(path, timezone=ZoneInfo("UTC"))
+    assert row.timestamp == datetime(2024, 3, 1, 10, tzinfo=UTC)
+
+
+# --- extension columns -----------------------------------------------------------------
+
+
+def _extended(header: str, *rows: str) -> tuple[Txn, ...]:
+    text = "\n".join([",".join(HEADER) + header, *rows]) + "\n"
+    return parse_ledger(io.StringIO(text), source="import.csv", now=TEST_NOW)
+
+
+def test_extension_columns_keep_the_value_source_and_the_export_row() -> None:
+    """``aud_source`` replaces ``csv:<file>`` when given; ``source`` is the export row."""
+    base = "2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,kraken,"
+    first, second = _extended(
+        ",aud_source,source",
+        f"{base},k1,,estimate:coingecko 2024-01-01 x fx:RBA,kraken.csv:12+13",
+        f"{base},k2,,,kraken.csv:14",
+    )
+    assert (first.aud_source, first.source) == (
+        "estimate:coingecko 2024-01-01 x fx:RBA",
+        "kraken.csv:12+13",
+    )
+    assert (second.aud_source, second.source) == ("csv:import.csv", "kraken.csv:14")
+    (only_source,) = _extended(",source", f"{base},k3,,coinspot.csv:2")
+    assert (only_source.aud_source, only_source.source) == ("csv:import.csv", "coinspot.csv:2")
+    (only_value,) = _extended(",aud_source", f"{base},k4,,export:kraken")
+    assert (only_value.aud_source, only_value.source) == ("export:kraken", "")
+    (plain,) = ledger(GOOD)
+    assert plain.source == ""
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        (",source,aud_source", "column 15 'aud_source' is repeated or out of order"),
+        (",aud_source,aud_source", "column 15 'aud_source' is repeated or out of order"),
+        (",provenance", "column 14 'provenance' is not a known column"),
+        (",", "column 14 '' is not a known column"),
+        (",aud_source,source,note", "column 16 'note' is not a known column"),
+    ],
+)
+def test_unknown_or_misordered_extension_columns_are_refused(header: str, words: str) -> None:
+    """Only aud_source then source may follow the contract's 13 columns: a typo is not
+    silently ignored (its values would be lost)."""
+    with pytest.raises(LedgerError) as caught:
+        _extended(header)
+    assert caught.value.line == 1
+    assert str(caught.value).startswith(f"import.csv line 1: header {words}")
+    assert "only aud_source, source may follow" in str(caught.value)
+
+
+def test_extension_rows_have_every_column_and_bounded_lengths() -> None:
+    base = "2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,kraken,,k1,"
+    with pytest.raises(LedgerError, match="line 2: expected 15 fields, found 14"):
+        _extended(",aud_source,source", f"{base},x")
+    with pytest.raises(LedgerError, match=r"line 2: aud_source is 501 characters long"):
+        _extended(",aud_source,source", f"{base},{'e' * 501},x")
+    with pytest.raises(LedgerError, match=r"line 2: source is 4,097 characters long"):
+        _extended(",source", f"{base},{'s' * 4097}")
+
+
+# --- cells neutralised for spreadsheets (lyra.compliance.csvsafe) ------------------------
+
+
+def test_neutralised_cells_read_back_as_written() -> None:
+    """A ledger written through ``safe_cell`` (``'=HYPERLINK(...)``) reads back as the
+    text it was given; an apostrophe inside a name is left alone."""
+    given = [
+        "2024-01-01T00:00:00+00:00",
+        "swap",
+        "=X",
+        "1",
+        "100",
+        "",
+        "@Y",
+        "2",
+        "",
+        "+venue",
+        '=HYPERLINK("http://evil.example","x")',
+        "-id",
+        "",
+        "'=quoted already",
+        "=cmd|' /C calc'!A0",
+    ]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [[*HEADER, "aud_source", "source"], safe_row(given)]
+    )
+    assert "'=HYPERLINK" in out.getvalue()
+    (row,) = parse_ledger(io.StringIO(out.getvalue()), now=TEST_NOW)
+    assert (row.asset, row.to_asset, row.exchange) == ("=X", "@Y", "+venue")
+    assert row.counterparty == '=HYPERLINK("http://evil.example","x")'
+    assert (row.id, row.aud_source, row.source) == ("-id", "'=quoted already", given[-1])
+    (named,) = ledger("2024-01-01T00:00:00Z,buy,BTC,1,100,,,,,x,O'Brien,'n,")
+    assert (named.counterparty, named.id) == ("O'Brien", "'n")
+
+
+def test_a_neutralised_cell_is_measured_without_its_quote() -> None:
+    """An asset of the column's full 32 characters, written with its ``'``, still fits."""
+    asset = "=" + "A" * 31
+    (row,) = ledger(f"2024-01-01T00:00:00Z,buy,'{asset},1,100,,,,,x,,a,")
+    assert row.asset == asset
+    with pytest.raises(LedgerError, match="asset is 34 characters long"):
+        ledger(f"2024-01-01T00:00:00Z,buy,'{asset}A,1,100,,,,,x,,a,")
+
+
+# --- rows without an AUD value, for the review ------------------------------------------
+
+
+def test_missing_values_are_refused_unless_the_caller_collects_them() -> None:
+    """By default a buy without aud_value stops the file; with ``on_missing_value`` every
+    such row (buy, sell, income; a swap with neither value) is reported and kept."""
+    rows = (
+        "2024-01-01T00:00:00Z,buy,BTC,1,,,,,,x,,b,",
+        "2024-01-02T00:00:00Z,income,ETH,1,,,,,,x,,i,",
+        "2024-01-03T00:00:00Z,swap,BTC,1,,,ETH,2,,x,,w,",
+        "2024-01-04T00:00:00Z,sell,BTC,1,50,,,,,x,,s,",
+        "2024-01-05T00:00:00Z,transfer,ETH,1,,,,,,x,,t,",
+    )
+    with pytest.raises(LedgerError, match="line 2: aud_value is required for buy"):
+        ledger(*rows)
+    missing: list[Txn] = []
+    text = csv_text(*rows)
+    parsed = parse_ledger(io.StringIO(text), now=TEST_NOW, on_missing_value=missing.append)
+    assert [(t.line, t.type, t.id) for t in missing] == [
+        (2, "buy", "b"),
+        (3, "income", "i"),
+        (4, "swap", "w"),
+    ]
+    assert [t.id for t in parsed] == ["b", "i", "w", "s", "t"]
+    assert parsed[0].aud_value is None
+    zero = io.StringIO(csv_text("2024-01-01T00:00:00Z,buy,BTC,0,,,,,,x,,b,"))
+    with pytest.raises(LedgerError, match="line 2: quantity"):  # other checks still apply
+        parse_ledger(zero, now=TEST_NOW, on_missing_value=missing.append)
+
+
+def test_txn_source_defaults_to_empty_for_other_constructors() -> None:
+    """Rows built from fills or the store name no export row."""
+    (row,) = ledger(GOOD)
+    rebuilt = Txn(*[getattr(row, f.name) for f in fields(Txn) if f.name != "source"])
+    assert rebuilt == row
