@@ -236,7 +236,8 @@ def bas_command(
     settings = load_settings()
     chosen = entity_file or settings.tax_entity_file
     entity = load_entity(chosen)
-    worksheet = bas_worksheet(read_ledger(ledger), entity, bas_period(period))
+    zone = _timezone(settings.tax_timezone)  # naive times as LYRA_TAX_TIMEZONE declares
+    worksheet = bas_worksheet(read_ledger(ledger, timezone=zone), entity, bas_period(period))
     body = worksheet.as_json(entity.name)
     body["sample_entity"] = chosen is None
     warning = None

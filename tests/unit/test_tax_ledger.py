@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import fields
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -418,3 +418,13 @@ def test_txn_source_defaults_to_empty_for_other_constructors() -> None:
     (row,) = ledger(GOOD)
     rebuilt = Txn(*[getattr(row, f.name) for f in fields(Txn) if f.name != "source"])
     assert rebuilt == row
+    assert hash(rebuilt) == hash(row)
+    assert repr(rebuilt) == repr(row)
+
+
+def test_a_parsed_row_is_as_frozen_as_any_txn() -> None:
+    """The parser sets a Txn's slots directly (for speed): the result is still frozen."""
+    (row,) = ledger(GOOD)
+    with pytest.raises(FrozenInstanceError):
+        row.asset = "X"  # type: ignore[misc]
+    assert type(row) is Txn

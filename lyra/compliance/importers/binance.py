@@ -32,6 +32,7 @@ ids, so ``ref`` is empty (the ledger id comes from the row's content).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -278,14 +279,18 @@ def _with_coin(
     return amount(match["number"], file, line, name), match["coin"]
 
 
+@functools.lru_cache(maxsize=4096)
+def _splits(pair: str) -> tuple[tuple[str, str], ...]:
+    """Every way to cut a pair's name in two (a pair has a few dozen at most; cached, as
+    an export repeats a handful of pairs a million times)."""
+    text = pair.strip().upper().replace("/", "").replace("-", "").replace("_", "")
+    return tuple((text[:i], text[i:]) for i in range(1, len(text)))
+
+
 def _split(pair: str, executed: str, spent: str) -> tuple[str, str] | None:
     """The pair's base and quote, told by the coins ``Executed`` and ``Amount`` end with."""
-    text = pair.strip().upper().replace("/", "").replace("-", "").replace("_", "")
-    found = [
-        (text[:i], text[i:])
-        for i in range(1, len(text))
-        if executed.upper().endswith(text[:i]) and spent.upper().endswith(text[i:])
-    ]
+    executed, spent = executed.upper(), spent.upper()
+    found = [(b, q) for b, q in _splits(pair) if executed.endswith(b) and spent.endswith(q)]
     return found[0] if len(found) == 1 else None
 
 

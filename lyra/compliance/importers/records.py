@@ -20,7 +20,10 @@ exports").
 file's line numbers, several when one trade spans rows), kept in the ledger's ``source``
 column. ``ref`` is the exchange's own id for it where the export has one (trade id, txid);
 with the venue it makes the ledger id, so importing the same rows twice adds nothing.
-Quantities are positive :class:`~decimal.Decimal` parsed from the text as written; times
+Records are plain slotted dataclasses, not frozen: a frozen one costs about four times as
+much to build (every field set through ``object.__setattr__``), and a million-row export
+builds a million; nothing changes a record once it is built. Quantities are positive
+:class:`~decimal.Decimal` parsed from the text as written; times
 are aware UTC (the cell helpers of :mod:`lyra.compliance.importers.formats`).
 """
 
@@ -34,7 +37,7 @@ from typing import Literal
 __all__ = ["Charge", "Movement", "Receipt", "Record", "SourceRef", "Trade", "Unrecognised"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRef:
     """Where a record came from: the file's name and its line numbers (1 = header)."""
 
@@ -45,7 +48,7 @@ class SourceRef:
         return f"{self.file}:{'+'.join(map(str, self.lines))}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trade:
     """``side`` ``base_quantity`` of ``base`` for ``quote_quantity`` of ``quote``.
 
@@ -70,7 +73,7 @@ class Trade:
     source: SourceRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Receipt:
     """``quantity`` of ``asset`` received as income; ``label`` says what it was (staking,
     reward, interest, airdrop), as the export names it."""
@@ -85,7 +88,7 @@ class Receipt:
     source: SourceRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Movement:
     """Coins moved in or out of the venue. ``quantity`` is what left the account (out,
     the withdrawal fee included) or arrived (in); ``fee_quantity`` is the part of an
@@ -104,7 +107,7 @@ class Movement:
     source: SourceRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
     """A fee charged on a row of its own, in a crypto asset (a disposal of that
     quantity, docs/tax.md "Capital gains": crypto spent on a fee)."""
@@ -117,7 +120,7 @@ class Charge:
     source: SourceRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unrecognised:
     """A row read but of a kind the importer does not know (``kind`` as the export names
     it): a review item, not a guess."""
