@@ -144,17 +144,19 @@ def tax_report(
         ShortfallError,
         build_tax_report,
         mytax_item18,
-        read_ledger,
         tax_report_csv,
         tax_report_json,
         tax_report_markdown,
     )
-    from lyra.compliance.review import read_manifest_items, review_ledger
+    from lyra.compliance.review import review_file
 
     losses = _decimal(prior_losses, "--prior-losses")
     zone = _timezone(timezone)
-    rows = read_ledger(ledger, timezone=zone)
-    items = review_ledger(rows, method=method, manifest_items=read_manifest_items(ledger))
+    # Read as the review reads it: a row without its AUD value and a sale of coins no row
+    # acquired are review items, not a refusal. The report is still built (the first at
+    # $0, the second with a $0 cost base: the highest gain), says NEEDS REVIEW and is
+    # provisional, so a person sees every figure and every reason it is not final.
+    rows, items = review_file(ledger, method=method, timezone=zone)
     try:
         report = build_tax_report(
             rows,
@@ -166,8 +168,9 @@ def tax_report(
             same_day_average=same_day_average,
             timezone=zone.key,
             review_items=items,
+            unknown_cost_base=True,
         )
-    except ShortfallError as exc:
+    except ShortfallError as exc:  # a named parcel that cannot cover its disposal
         raise ShortfallError(f"{exc} (lyra tax review lists every such row)") from None
     # The rows are let go once the engine has worked them out, before the report is
     # rendered (a big ledger's rows and its rendered report need not be in memory together).

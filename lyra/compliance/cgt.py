@@ -127,6 +127,13 @@ class CgtEngine:
     keep: Period | None = None
     #: Parcels recorded for a disposal id when it was made: used as they are.
     recorded: dict[str, RecordedParcels] = field(default_factory=dict)
+    #: When True, a disposal of more than is held does not stop the engine: the part not
+    #: held is taken from a parcel with a $0 cost base acquired at that instant (the
+    #: highest gain, never discounted), and the row's id is listed in ``unrecorded``. A
+    #: report built so needs review (docs/tax.md "Review before a report is final"); the
+    #: default refuses such a row by name.
+    unknown_cost_base: bool = False
+    unrecorded: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.book = LotBook(self.method, same_day_average=self.same_day_average)
@@ -176,7 +183,12 @@ class CgtEngine:
         elif kind == "fee":
             value = txn.aud_value if txn.aud_value is not None else txn.fee_aud
             self._dispose(txn, value, "aud_value" if txn.aud_value is not None else "fee_aud")
-        elif kind == "transfer" and txn.exchange and self.book.held(txn.asset) < txn.quantity:
+        elif (
+            kind == "transfer"
+            and txn.exchange
+            and not self.unknown_cost_base
+            and self.book.held(txn.asset) < txn.quantity
+        ):
             held = self.book.held(txn.asset)
             raise ShortfallError(f"transfers {txn.quantity} {txn.asset} but only {held} is held")
 
@@ -196,6 +208,12 @@ class CgtEngine:
                 )
             takes = self.book.dispose_recorded(txn.asset, parts)
         else:
+            short = txn.quantity - self.book.held(txn.asset)
+            if short > 0 and self.unknown_cost_base:  # coins bought elsewhere: $0 cost base
+                self.book.acquire(
+                    f"{txn.id}~unrecorded", txn.asset, txn.timestamp, on, short, _ZERO
+                )
+                self.unrecorded.append(txn.id)
             takes = self.book.dispose(txn.asset, txn.quantity, txn.lot)
         if self.keep is not None and not self.keep.contains(on):
             return  # the parcels are taken; the result is not wanted (class docstring)

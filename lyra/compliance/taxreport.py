@@ -21,7 +21,7 @@ first note says so, and every output format shows it at the top.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Final, Literal
@@ -94,8 +94,13 @@ def build_tax_report(
     recorded: Mapping[str, RecordedParcels] | None = None,
     timezone: str = DEFAULT_TIMEZONE,
     review_items: Iterable[ReviewItem] = (),
+    unknown_cost_base: bool = False,
 ) -> TaxReport:
     """Run the ledger through the CGT engine and total the year (module docstring).
+
+    ``unknown_cost_base``: a disposal of more than is held is worked out with a $0 cost
+    base for the part not held (:class:`~lyra.compliance.cgt.CgtEngine`), and the report is
+    provisional and says so; by default such a row is refused.
 
     ``recorded``: parcels identified for disposals when they were made (by id); they are
     used as recorded, whatever ``method`` says now. The engine keeps only the year's
@@ -109,8 +114,9 @@ def build_tax_report(
         ordered = sort_ledger(rows)
         engine = CgtEngine(entity_type, method, same_day_average, keep=period)
         engine.recorded = dict(recorded or {})
+        engine.unknown_cost_base = unknown_cost_base
         engine.apply(ordered)
-    return year_report(
+    report = year_report(
         engine.disposals,
         engine.income,
         value_sources(ordered),
@@ -124,6 +130,33 @@ def build_tax_report(
         estimated_values=count_estimated(ordered),
         review_items=review_items,
     )
+    return _qualified(report, engine.unrecorded)
+
+
+def _qualified(report: TaxReport, unrecorded: list[str]) -> TaxReport:
+    """The report made provisional, with a note, where it rests on a $0 cost base for
+    coins no row acquired, or on AUD values that are missing (counted as $0)."""
+    notes = list(report.notes)
+    in_year = {d.id for d in report.disposals}
+    guessed = [i for i in unrecorded if i in in_year]
+    if guessed:
+        shown = ", ".join(guessed[:_SOURCES_SHOWN])
+        more = len(guessed) - _SOURCES_SHOWN
+        notes.append(
+            f"PROVISIONAL: {len(guessed)} disposal(s) of coins no row acquired ({shown}"
+            f"{f' and {more} more' if more > 0 else ''}) were worked out with a $0 cost "
+            "base for the part not held (the highest gain, no discount): record the "
+            "acquisitions (lyra tax review, more_sold_than_held)."
+        )
+    missing = sum(1 for i in report.review_items if i.kind == "missing_aud_value")
+    if missing:
+        notes.append(
+            f"PROVISIONAL: {missing} row(s) have no AUD value and count as $0 "
+            "(lyra tax review, missing_aud_value): the figures are not final."
+        )
+    if len(notes) == len(report.notes):
+        return report
+    return replace(report, provisional=True, notes=tuple(notes))
 
 
 def count_estimated(rows: Iterable[Txn]) -> int:

@@ -112,3 +112,38 @@ def test_the_timezone_setting_is_the_default_and_the_summary_names_it(tmp_path: 
     assert "timezone of times without an offset: Australia/Perth" in done.stdout
     first = (tmp_path / "ledger.csv").read_text().splitlines()[1]
     assert first.startswith("2023-08-01T02:00:00+00:00,buy,BTC,")  # 10:00 AWST
+
+
+def test_a_ledger_with_open_items_is_still_reported_provisional_and_needing_review(
+    tmp_path: Path,
+) -> None:
+    """An export of sales alone (coins bought elsewhere) with a coin no price values: the
+    import writes it, and the report is built (exit 0), says NEEDS REVIEW and lists every
+    item, and is provisional: the part no row acquired at a $0 cost base, the value no
+    price gave at $0, each named in its notes."""
+    export = tmp_path / "binance_trades.csv"
+    export.write_text(
+        "Date(UTC),Pair,Side,Price,Executed,Amount,Fee\n"
+        "2024-02-01 10:00:00,BTCAUD,SELL,60000,0.01000000BTC,600.00000000AUD,0.60000000AUD\n"
+        "2024-02-02 10:00:00,XYZBTC,SELL,0.001,5.00000000XYZ,0.00500000BTC,0.00000500BTC\n"
+    )
+    done = _lyra(tmp_path, "tax", "import", str(export), "--out", "ledger.csv")
+    assert done.returncode == 0, done.stderr
+    review = _lyra(tmp_path, "tax", "review", "--ledger", "ledger.csv", "--format", "json")
+    assert review.returncode == 0, review.stderr
+    kinds = {item["kind"] for item in json.loads(review.stdout)["items"]}
+    assert {"more_sold_than_held", "missing_aud_value"} <= kinds
+    report = _lyra(
+        tmp_path, "tax", "report", "--ledger", "ledger.csv", "--entity", "individual",
+        "--year", "2023-24", "--format", "json",
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    body = json.loads(report.stdout)
+    assert body["needs_review"] is True
+    assert body["provisional"] is True
+    assert {i["kind"] for i in body["review_items"]} == kinds
+    btc = next(d for d in body["disposals"] if d["asset"] == "BTC")
+    assert btc["proceeds"] == "600.00"
+    assert btc["cost_base"] == "0.60"
+    assert any("$0 cost base" in note for note in body["notes"])
+    assert any("no AUD value" in note for note in body["notes"])

@@ -292,3 +292,25 @@ def test_an_engine_keeping_one_year_works_out_the_same_parcels_and_that_years_re
     short = CgtEngine("individual", keep=year)
     with pytest.raises(ShortfallError, match="s3"):  # a later year's row is still checked
         short.apply([*rows, *ledger("2025-09-03T02:00:00Z,sell,BTC,9,1,,,,,kraken,,s3,")])
+
+
+def test_unknown_cost_base_works_out_an_oversold_row_at_the_highest_gain_and_says_so() -> None:
+    """The report command's mode (``unknown_cost_base``): selling 1.5 BTC of which 1 was
+    bought is worked out, the 0.5 no row acquired at a $0 cost base, never discounted,
+    and the report is provisional with a note naming the row; by default it is refused."""
+    rows = (
+        "2023-07-02T02:00:00Z,buy,BTC,1,1000,,,,,kraken,,b1,",
+        "2024-08-02T02:00:00Z,sell,BTC,1.5,3000,,,,,kraken,,s1,",
+    )
+    with pytest.raises(ShortfallError, match=r"line 3 \(id s1\)"):
+        _report(*rows)
+    r = _report(*rows, unknown_cost_base=True)
+    (d,) = r.disposals
+    assert d.cost_base == D(1000)  # the bought parcel's cost; the unbought part's is $0
+    assert d.gain == D(2000)
+    unbought = [lot for lot in d.lots if lot.cost_base == 0]
+    assert [lot.quantity for lot in unbought] == [D("0.5")]
+    assert not unbought[0].discount_eligible  # acquired "at" the sale: never 12 months
+    assert r.provisional
+    assert any("$0 cost base" in n and "s1" in n for n in r.notes)
+    assert not _report(rows[0], entity="individual").provisional
