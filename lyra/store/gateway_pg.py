@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -59,6 +61,15 @@ from lyra.store.gateway_sql import (
     CALLS,
     FRESH_BREAKER,
     BreakerView,
+)
+
+#: Runs of a round that meets a deadlock or a serialization failure (``run``).
+_CONFLICT_TRIES: Final = 4
+#: SQLSTATE class 40 (psycopg raises each as its own class, not as their class 40 parent).
+_CONFLICTS: Final = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.TransactionRollback,
 )
 
 __all__ = [
@@ -258,15 +269,29 @@ class PostgresBatch:
 
     def run(self, statement: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``statement(connection)`` (one statement: its own transaction) on this
-        connection; an unreachable database is a :class:`~lyra.errors.RetryableError`."""
-        try:
-            return statement(self._connect())
-        except psycopg.OperationalError as exc:
-            self.close()
-            raise RetryableError(f"database unavailable or busy: {exc}") from exc
-        except psycopg.Error:
-            self.close()  # it may be left mid-transaction: start afresh
-            raise
+        connection; an unreachable database is a :class:`~lyra.errors.RetryableError`.
+
+        A deadlock or a serialization failure is run again, up to :data:`_CONFLICT_TRIES`
+        times after a short random pause: PostgreSQL aborts the whole transaction it
+        picks as the victim, so nothing of it was written and running it again is safe,
+        which is what the manual asks of a client ("Transaction Isolation", "Deadlocks").
+        Failing the round instead would lose the call records it carried (found by the
+        soak: three processes settling leases on the same budget counters)."""
+        for attempt in range(1, _CONFLICT_TRIES + 1):
+            try:
+                return statement(self._connect())
+            except _CONFLICTS as exc:
+                self.close()
+                if attempt == _CONFLICT_TRIES:
+                    raise RetryableError(f"database unavailable or busy: {exc}") from exc
+                time.sleep(random.uniform(0.002, 0.02) * attempt)  # noqa: S311 - jitter only
+            except psycopg.OperationalError as exc:
+                self.close()
+                raise RetryableError(f"database unavailable or busy: {exc}") from exc
+            except psycopg.Error:
+                self.close()  # it may be left mid-transaction: start afresh
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def close(self) -> None:
         """Close the connection (the worker is stopping, or it failed)."""
