@@ -27,13 +27,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
+from lyra.compliance.importers.money import STABLECOINS
 from lyra.compliance.taxreport import ASSUMED_RATE_PREFIX
 from lyra.errors import UserError
 
 __all__ = ["FX_HEADER", "RateTable", "load_rate_table"]
 
 FX_HEADER: Final = ("date", "currency", "aud_per_unit", "source")
-_STABLECOINS: Final = frozenset({"USDT", "USDC", "DAI", "BUSD", "TUSD"})
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ class RateTable:
             if at >= 0:
                 rate, source = self._rates[code][at]
                 return rate, f"fx:{source} {code}/AUD {rate} of {days[at]}"
-        if code == "USD" or code in _STABLECOINS:
+        if code == "USD" or code in STABLECOINS:
             label = "" if code == "USD" else f" ({code} taken as USD)"
             return self.assumed_usd_aud, (
                 f"{ASSUMED_RATE_PREFIX}USD/AUD {self.assumed_usd_aud}{label} "

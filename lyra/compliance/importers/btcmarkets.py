@@ -47,6 +47,7 @@ from lyra.compliance.importers.formats import (
     moment,
     normalised_header,
 )
+from lyra.compliance.importers.money import FIAT
 from lyra.compliance.importers.records import (
     Charge,
     Movement,
@@ -59,7 +60,6 @@ from lyra.compliance.importers.records import (
 __all__ = ["FORMAT"]
 
 VENUE: Final = "btcmarkets"
-_FIAT: Final = frozenset({"AUD"})
 #: ledger column -> its names (the CSV's first, the API's second)
 _LEDGER: Final = {
     "id": ("transactionid", "id"),
@@ -176,7 +176,7 @@ class _Ledger:
         if kind not in ("deposit", "withdraw", "withdrawal") and kind not in _WITHDRAW_FEES:
             yield Unrecognised(VENUE, action, f"{action} {asset} {value}", source)
             return
-        if asset in _FIAT:
+        if asset in FIAT:
             return  # money in or out: no CGT asset moves
         at = moment(self.text(cells, "time", line), self.zone, file, line, "creationTime")
         ref = self.text(cells, "id", line)
@@ -265,7 +265,7 @@ def _tax_row(
     )
     volume = abs(amount(text("volume", "Volume"), file, line, "Volume", signed=True))
     if kind not in _TRADE_LEGS:
-        if asset not in _FIAT:
+        if asset not in FIAT:
             yield Movement(
                 at=at,
                 venue=VENUE,

@@ -56,6 +56,7 @@ from lyra.compliance.importers.formats import (
     moment_day_first,
     normalised_header,
 )
+from lyra.compliance.importers.money import FIAT
 from lyra.compliance.importers.records import (
     Movement,
     Record,
@@ -67,7 +68,6 @@ from lyra.compliance.importers.records import (
 __all__ = ["FORMAT"]
 
 VENUE: Final = "coinspot"
-_FIAT: Final = frozenset({"AUD"})
 _ORDERS: Final = ("transaction date", "type", "market", "amount", "total aud")
 _RATE_INC: Final = ("rate inc. fee", "rate inc fee")
 _SENDS: Final = ("transaction date", "type", "coin", "status", "fee", "amount", "address", "txid")
@@ -235,7 +235,7 @@ def _send_or_receive(
     if status.lower() not in _DONE:
         yield Unrecognised(VENUE, f"{kind} ({status})", f"{kind} {coin} not complete", source)
         return
-    if coin in _FIAT:
+    if coin in FIAT:
         return  # no CGT asset moves
     at = _local_time(
         cell(cells, columns["transaction date"], file, line, "Transaction Date"), zone, file, line

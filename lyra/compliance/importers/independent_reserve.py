@@ -47,6 +47,7 @@ from lyra.compliance.importers.formats import (
     moment,
     moment_day_first,
 )
+from lyra.compliance.importers.money import FIAT
 from lyra.compliance.importers.records import (
     Charge,
     Movement,
@@ -60,7 +61,6 @@ from lyra.compliance.importers.records import (
 __all__ = ["FORMAT"]
 
 VENUE: Final = "independentreserve"
-_FIAT: Final = frozenset({"AUD", "USD", "NZD", "SGD"})
 _RENAMED: Final = {"XBT": "BTC"}
 _TRADES: Final = (
     "tradetimestamputc",
@@ -173,7 +173,7 @@ def _transaction(
     if not known and kind not in _LEFT_TO_TRADES:
         yield Unrecognised(VENUE, kind_text, f"{kind_text} {asset}", source)
         return
-    if _key(status) == "rejected" or kind in _LEFT_TO_TRADES or asset in _FIAT:
+    if _key(status) == "rejected" or kind in _LEFT_TO_TRADES or asset in FIAT:
         return  # did not happen / carried by the trade history / no CGT asset moves
     if status and _key(status) != "confirmed":
         yield Unrecognised(VENUE, f"{kind_text} ({status})", f"{kind_text} {asset}", source)

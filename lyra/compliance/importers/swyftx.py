@@ -43,6 +43,7 @@ from lyra.compliance.importers.formats import (
     moment_day_first,
     normalised_header,
 )
+from lyra.compliance.importers.money import FIAT
 from lyra.compliance.importers.records import (
     Charge,
     Movement,
@@ -56,7 +57,6 @@ from lyra.compliance.importers.records import (
 __all__ = ["FORMAT"]
 
 VENUE: Final = "swyftx"
-_FIAT: Final = frozenset({"AUD", "USD"})
 _REQUIRED: Final = ("date", "event", "asset", "amount", "currency", "fee amount", "fee asset")
 _ISO_DAY: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})").fullmatch
 _ADDRESS: Final = ("deposited to", "withdrawn to", "address")
@@ -148,7 +148,7 @@ def _row(
             source=source,
         )
         return
-    if asset in _FIAT:
+    if asset in FIAT:
         return  # money in or out: no CGT asset moves
     same_asset = fee_asset in ("", asset)
     address = next(
@@ -166,7 +166,7 @@ def _row(
         ref=uuid,
         source=source,
     )
-    if fee and not same_asset and fee_asset not in _FIAT:
+    if fee and not same_asset and fee_asset not in FIAT:
         yield Charge(at=at, venue=VENUE, asset=fee_asset, quantity=fee, ref=uuid, source=source)
 
 
