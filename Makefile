@@ -48,7 +48,7 @@ typecheck: $(DEV)
 # ports, so files do not depend on each other. `make pytest TEST_WORKERS=0` runs in one.
 TEST_WORKERS ?= 2
 pytest: $(DEV)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # The dev lock plus the optional `bench` extra (LiteLLM, for benchmarks/gateway.py).
 # Regenerate: uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11

@@ -31,7 +31,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-import empyrical
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -123,6 +122,11 @@ def performance(
     read from the fills. Raises ValueError on an empty, unsorted, naive or non-positive
     equity curve, and on a sell of more than the fills had bought.
     """
+    # Imported here, not at the top: empyrical loads scipy (about 1.5 s of CPU), and every
+    # flow run, CLI command and worker process imports this module on its way to the
+    # runtime, while only a backtest report computes these figures.
+    import empyrical
+
     values = _checked_equity(equity)
     returns = values[1:] / values[:-1] - 1.0
     annual = float(periods_per_year)

@@ -169,7 +169,7 @@ def test_two_workers_never_overlap_a_cycle_and_the_budget_holds(
         kind
         in {("COMPLETED", "Completed"), ("COMPLETED", "Unaffordable"), ("CANCELLED", OVERLAPPING)}
         for kind in kinds
-    ), kinds
+    ), f"{kinds}\n" + "\n".join(f"--- {name}\n{text[-6000:]}" for name, text in logs.items())
     completed = [k for k in kinds if k == ("COMPLETED", "Completed")]
     assert completed, f"no run completed a cycle: {kinds}\n{logs}"
     ran_by = {name for name, text in logs.items() if any(str(i) in text for i in ids)}

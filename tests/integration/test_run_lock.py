@@ -127,8 +127,12 @@ def test_a_lock_whose_session_is_killed_is_reported_lost_and_taken_by_another(
         key = lock_key("market-analysis")
         with psycopg.connect(admin_url.render_as_string(hide_password=False)) as admin:
             holder = admin.execute(
+                # This database's lock only: an advisory lock is per database, and a
+                # test running beside this one (tests/e2e/test_two_workers.py, the soak)
+                # holds "market-analysis" in its own; killing that session failed its run.
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = %s AND objid = %s",
+                " AND classid = %s AND objid = %s AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())",
                 ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
             ).fetchone()
             assert holder is not None, "the advisory lock is not in pg_locks"

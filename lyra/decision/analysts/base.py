@@ -204,8 +204,10 @@ class OfflineAnalyst(ABC):
     """Base of the offline rule analysts; a subclass states ``name``, its inputs and rule.
 
     Subclasses set ``name`` (``offline:<rule>``), ``columns`` (indicator columns read),
-    ``rows`` (how many trailing candles of them) and implement :meth:`judge`. News
-    sentiment on the snapshot is ignored by the current rules (they are technical only).
+    ``rows`` (how many trailing candles of them) and implement :meth:`judge`. A rule that
+    also reads the snapshot itself (news sentiment, cross-exchange spreads, the regime,
+    the multi-timeframe view) overrides :meth:`judge_snapshot` instead; the readings are
+    still checked first, so such a rule abstains on warm-up like the others.
     """
 
     name: str
@@ -225,7 +227,7 @@ class OfflineAnalyst(ABC):
         """The rule's vote for ``snapshot``, or an abstention saying what was missing."""
         source = indicator_source(snapshot)
         readings = read_indicators(source, self.columns, self.rows)
-        verdict = readings if isinstance(readings, str) else self.judge(readings)
+        verdict = readings if isinstance(readings, str) else self.judge_snapshot(readings, snapshot)
         if isinstance(verdict, str):
             return Vote.abstain(self.name, self.kind, self.weight, verdict)
         if verdict.action is Action.HOLD:  # a hold has no stop (atr_stop's first rule)
@@ -239,6 +241,13 @@ class OfflineAnalyst(ABC):
     @abstractmethod
     def judge(self, readings: Readings) -> Judgement | str:
         """The rule applied to the indicator readings; a string means abstain (why)."""
+
+    def judge_snapshot(self, readings: Readings, snapshot: MarketSnapshot) -> Judgement | str:
+        """The rule on the readings and the snapshot they came from; by default the
+        readings alone (:meth:`judge`). The snapshot holds nothing from after its last
+        candle (``as_of``), so a rule reading it sees no more than one reading columns."""
+        del snapshot
+        return self.judge(readings)
 
 
 def atr_stop(action: Action, price: Decimal, frame: IndicatorSource) -> tuple[Decimal | None, str]:
