@@ -334,7 +334,7 @@ class Settings(BaseSettings):
     # --- analysts and consensus --------------------------------------------------------
     llm_provider: Literal["offline", "openrouter"] = "offline"
     offline_analysts: CommaList = Field(
-        default_factory=list, description="Offline analysts on the panel; empty = all."
+        default_factory=list, description="Offline analysts on the panel; empty = the default panel."
     )
     offline_beside_llm: bool = Field(
         default=True, description="With the LLM panel, the offline analysts vote too."

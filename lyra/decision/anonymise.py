@@ -22,17 +22,17 @@ from typing import Final
 
 from lyra.decision.analysts.base import Analyst
 from lyra.decision.votes import AnalystKind, MarketSnapshot, Vote
+from lyra.market.indicators import PRICE_INDICATOR_COLUMNS
 
 __all__ = ["PRICE_COLUMNS", "RELATIVE_BASE", "AnonymisedAnalyst", "anonymise"]
 
 #: The last close of an anonymised snapshot.
 RELATIVE_BASE: Final = Decimal(100)
 
-#: Columns in price units (scaled); RSI is a ratio and volume is left out of the prompt.
-PRICE_COLUMNS: Final = (
-    "open", "high", "low", "close", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist",
-    "bb_upper", "bb_middle", "bb_lower", "atr_14",
-)  # fmt: skip
+#: Columns in price units (scaled): the candles' and every indicator measured in price
+#: (:data:`lyra.market.indicators.PRICE_INDICATOR_COLUMNS`); ratios (RSI, ADX, z-score)
+#: stay as they are, and volume is left out of the prompt.
+PRICE_COLUMNS: Final = ("open", "high", "low", "close", *PRICE_INDICATOR_COLUMNS)
 
 _CENTS: Final = Decimal("0.0001")
 

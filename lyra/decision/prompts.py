@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from lyra.decision.prompt_templates import PromptTemplates, load_templates
 from lyra.decision.votes import CrossSpread, MarketSnapshot
-from lyra.market.indicators import INDICATOR_COLUMNS
+from lyra.market.indicators import CLASSIC_INDICATOR_COLUMNS
 from lyra.risk.request import RiskRequest
 from lyra.security.redaction import redact
 from lyra.security.untrusted import DATA_BLOCK_RULE, data_block
@@ -44,7 +44,9 @@ def _number(value: float) -> str:
 
 def _indicator_lines(snapshot: MarketSnapshot) -> Iterable[str]:
     last = snapshot.frame.iloc[-1]
-    for column in INDICATOR_COLUMNS:
+    # The classic ten only: the strategy columns are the offline analysts' inputs, and
+    # forty figures would bury the ones the prompt's instructions talk about.
+    for column in CLASSIC_INDICATOR_COLUMNS:
         yield f"- {column}: {_number(float(last[column]))}"
 
 

@@ -340,9 +340,9 @@ async def test_confidence_is_within_bounds_with_four_places(
 
 
 def test_every_offline_analyst_is_labelled_offline() -> None:
-    panel = build_offline_panel()
+    panel = build_offline_panel(list(OFFLINE_ANALYSTS))
     assert [a.name for a in panel] == list(OFFLINE_ANALYSTS)
-    assert len(panel) == 4
+    assert len(panel) == 20  # the strategy library (issue 16)
     for analyst in panel:
         assert analyst.name.startswith("offline:")
         assert analyst.kind == "offline"
@@ -360,8 +360,16 @@ def test_panel_subset_by_full_or_short_name_with_weights() -> None:
     ]
 
 
-def test_empty_names_mean_the_whole_panel() -> None:
-    assert len(build_offline_panel([])) == len(OFFLINE_ANALYSTS)
+def test_empty_names_mean_the_default_panel_of_the_four_original_rules() -> None:
+    expected = [
+        "offline:ema-trend",
+        "offline:rsi-reversion",
+        "offline:macd-momentum",
+        "offline:bollinger-breakout",
+    ]
+    assert [a.name for a in build_offline_panel([])] == expected
+    assert [a.name for a in build_offline_panel()] == expected
+    assert set(expected) < set(OFFLINE_ANALYSTS)
 
 
 def test_unknown_analyst_name_lists_the_known_ones() -> None:

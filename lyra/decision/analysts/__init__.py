@@ -10,6 +10,7 @@ from lyra.decision.analysts.bollinger_breakout import BollingerBreakoutAnalyst
 from lyra.decision.analysts.ema_trend import EmaTrendAnalyst
 from lyra.decision.analysts.macd_momentum import MacdMomentumAnalyst
 from lyra.decision.analysts.registry import (
+    DEFAULT_OFFLINE_PANEL,
     OFFLINE_ANALYSTS,
     OfflineAnalystSpec,
     build_offline_panel,
@@ -18,6 +19,7 @@ from lyra.decision.analysts.rsi_reversion import RsiReversionAnalyst
 from lyra.decision.voting import collect_votes
 
 __all__ = [
+    "DEFAULT_OFFLINE_PANEL",
     "OFFLINE_ANALYSTS",
     "Analyst",
     "BollingerBreakoutAnalyst",

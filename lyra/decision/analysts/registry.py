@@ -4,9 +4,15 @@ Adding an analyst is one module and one line in :data:`OFFLINE_ANALYSTS`. Names 
 analysts' full names (``offline:ema-trend``); settings may also give them without the
 ``offline:`` prefix (``ema-trend``).
 
+Twenty strategies are registered; the panel a run gets when it names none is
+:data:`DEFAULT_OFFLINE_PANEL`, the four rules Lyra started with. The other sixteen vote
+only when named (``LYRA_OFFLINE_ANALYSTS``, a backtest's ``offline_analysts``) until a
+default panel is chosen from their out-of-sample track records (issue 16): a member added
+to the default without one would be an untested vote on every cycle.
+
 Usage::
 
-    panel = build_offline_panel(settings.offline_analysts)   # empty or None: all four
+    panel = build_offline_panel(settings.offline_analysts)   # empty or None: the default
     panel = build_offline_panel(["rsi-reversion"], {"rsi-reversion": Decimal("2")})
 """
 
@@ -18,14 +24,30 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
+from lyra.decision.analysts.adx_trend import AdxTrendAnalyst
 from lyra.decision.analysts.base import DEFAULT_WEIGHT, OFFLINE_PREFIX, Analyst, OfflineAnalyst
 from lyra.decision.analysts.bollinger_breakout import BollingerBreakoutAnalyst
+from lyra.decision.analysts.cci_reversion import CciReversionAnalyst
+from lyra.decision.analysts.cross_exchange_spread import CrossExchangeSpreadAnalyst
+from lyra.decision.analysts.donchian_breakout import DonchianBreakoutAnalyst
 from lyra.decision.analysts.ema_trend import EmaTrendAnalyst
+from lyra.decision.analysts.ichimoku_cloud import IchimokuCloudAnalyst
+from lyra.decision.analysts.keltner_squeeze import KeltnerSqueezeAnalyst
+from lyra.decision.analysts.ma_ribbon import MaRibbonAnalyst
 from lyra.decision.analysts.macd_momentum import MacdMomentumAnalyst
+from lyra.decision.analysts.mfi_reversion import MfiReversionAnalyst
+from lyra.decision.analysts.news_sentiment_momentum import NewsSentimentMomentumAnalyst
+from lyra.decision.analysts.obv_confirmation import ObvConfirmationAnalyst
+from lyra.decision.analysts.parabolic_sar import ParabolicSarAnalyst
 from lyra.decision.analysts.rsi_reversion import RsiReversionAnalyst
+from lyra.decision.analysts.stochastic_reversion import StochasticReversionAnalyst
+from lyra.decision.analysts.supertrend import SupertrendAnalyst
+from lyra.decision.analysts.vwap_reversion import VwapReversionAnalyst
+from lyra.decision.analysts.williams_r_reversion import WilliamsRReversionAnalyst
+from lyra.decision.analysts.zscore_reversion import ZscoreReversionAnalyst
 from lyra.errors import ConfigError
 
-__all__ = ["OFFLINE_ANALYSTS", "OfflineAnalystSpec", "build_offline_panel"]
+__all__ = ["DEFAULT_OFFLINE_PANEL", "OFFLINE_ANALYSTS", "OfflineAnalystSpec", "build_offline_panel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,21 +67,45 @@ OFFLINE_ANALYSTS: Final[Mapping[str, OfflineAnalystSpec]] = MappingProxyType(
             OfflineAnalystSpec(RsiReversionAnalyst),
             OfflineAnalystSpec(MacdMomentumAnalyst),
             OfflineAnalystSpec(BollingerBreakoutAnalyst),
+            OfflineAnalystSpec(DonchianBreakoutAnalyst),
+            OfflineAnalystSpec(KeltnerSqueezeAnalyst),
+            OfflineAnalystSpec(AdxTrendAnalyst),
+            OfflineAnalystSpec(StochasticReversionAnalyst),
+            OfflineAnalystSpec(WilliamsRReversionAnalyst),
+            OfflineAnalystSpec(CciReversionAnalyst),
+            OfflineAnalystSpec(IchimokuCloudAnalyst),
+            OfflineAnalystSpec(ParabolicSarAnalyst),
+            OfflineAnalystSpec(SupertrendAnalyst),
+            OfflineAnalystSpec(ObvConfirmationAnalyst),
+            OfflineAnalystSpec(MfiReversionAnalyst),
+            OfflineAnalystSpec(VwapReversionAnalyst),
+            OfflineAnalystSpec(ZscoreReversionAnalyst),
+            OfflineAnalystSpec(MaRibbonAnalyst),
+            OfflineAnalystSpec(CrossExchangeSpreadAnalyst),
+            OfflineAnalystSpec(NewsSentimentMomentumAnalyst),
         )
     }
+)
+
+#: The panel when none is named: the four original rules (see the module doc for why).
+DEFAULT_OFFLINE_PANEL: Final = (
+    EmaTrendAnalyst.name,
+    RsiReversionAnalyst.name,
+    MacdMomentumAnalyst.name,
+    BollingerBreakoutAnalyst.name,
 )
 
 
 def build_offline_panel(
     names: Sequence[str] | None = None, weights: Mapping[str, Decimal] | None = None
 ) -> list[Analyst]:
-    """The offline analysts named (all, in registry order, when None or empty).
+    """The offline analysts named (:data:`DEFAULT_OFFLINE_PANEL` when None or empty).
 
     ``weights`` overrides default weights by name. Unknown or repeated names, weights
     for analysts not on the panel, and negative or non-finite weights are ConfigError.
-    An empty ``names`` means all, as ``Settings.offline_analysts`` documents.
+    An empty ``names`` means the default panel, as ``Settings.offline_analysts`` documents.
     """
-    chosen = [_canonical(name) for name in names] if names else list(OFFLINE_ANALYSTS)
+    chosen = [_canonical(name) for name in names] if names else list(DEFAULT_OFFLINE_PANEL)
     repeated = sorted({name for name in chosen if chosen.count(name) > 1})
     if repeated:
         raise ConfigError(f"offline analysts listed more than once: {', '.join(repeated)}")
