@@ -1,10 +1,12 @@
 """A backtest's plan and panel from the entry's options and the settings.
 
-The offline panel is the settings' (``LYRA_OFFLINE_ANALYSTS``) unless the run names its
-own analysts. The LLM panel answers from the vote journal: every recorded answer of the
-window's markets, replayed exactly, with zero calls and zero cost; an instant with no
-recorded answer is an abstention ("not in the vote journal"), never a call a user did not
-ask for (docs/evidence.md, "LLMs in a backtest").
+Who votes is the panel file's panel for the run's phase (:func:`lyra.bootstrap.panel.
+panel_spec`; docs/domain.md, "Panels"), the same members the live cycle of that phase
+has: its offline strategies and weights unless the run names its own analysts (else
+``LYRA_OFFLINE_ANALYSTS``), and its LLM tiers. The LLM panel answers from the vote
+journal: every recorded answer of the window's markets, replayed exactly, with zero calls
+and zero cost; an instant with no recorded answer is an abstention ("not in the vote
+journal"), never a call a user did not ask for (docs/evidence.md, "LLMs in a backtest").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from lyra.bootstrap.panel import panel_spec
 from lyra.config import Settings
 from lyra.decision.analysts import build_offline_panel
 from lyra.decision.analysts.journal import journal_panel
@@ -72,14 +75,22 @@ def backtest_plan(
     )
 
 
-def backtest_panel(settings: Settings, runtime: Runtime, plan: BacktestPlan) -> BacktestPanel:
-    """Who votes: the offline analysts, or the LLM slots: replayed from the journal, and
-    asked through the gateway on the backtests' own budget where the journal has nothing
-    (only with the OpenRouter provider configured; offline, unrecorded instants abstain)."""
-    offline = build_offline_panel(plan.offline_analysts or None)
+def backtest_panel(
+    settings: Settings, runtime: Runtime, plan: BacktestPlan, *, phase: int | None = None
+) -> BacktestPanel:
+    """Who votes: the panel file's members for ``phase`` (None: the runtime's phase):
+    the offline analysts, or the LLM slots: replayed from the journal, and asked through
+    the gateway on the backtests' own budget where the journal has nothing (only with the
+    OpenRouter provider configured; offline, unrecorded instants abstain)."""
+    spec = panel_spec(settings, runtime.run.number if phase is None else phase)
+    spec = spec.with_offline(plan.offline_analysts)
+    weights = {**spec.offline_weights, **plan.offline_weights}
+    offline = build_offline_panel(spec.offline_names, weights)
     if plan.panel == "offline":
         return BacktestPanel(offline, source="offline")
-    catalog = runtime.spend.catalog if runtime.spend is not None else load_catalog()
+    catalog = spec.catalog_for(
+        runtime.spend.catalog if runtime.spend is not None else load_catalog()
+    )
     entries = {}
     with runtime.database.transaction() as session:
         for exchange, symbol in plan.markets:

@@ -24,7 +24,7 @@ from lyra.bootstrap.brokers import Brokers
 from lyra.bootstrap.database import check_audit, open_database
 from lyra.bootstrap.gateway import ProviderPrices
 from lyra.bootstrap.market import CcxtFactory, CcxtMarket, ReplayMarket, parse_endpoints
-from lyra.bootstrap.panel import Panel
+from lyra.bootstrap.panel import build_panel
 from lyra.config import Settings
 from lyra.errors import ConfigError
 from lyra.evidence.weights import WeightRule
@@ -200,11 +200,10 @@ def build_runtime(
         credentials=settings.exchange_credentials,
         paper_book=DatabasePaperBook(database),
     )
-    panel = Panel(
-        offline=tuple(settings.offline_analysts),
-        models=models,
-        catalog=spend.catalog if spend else None,
-        offline_beside_llm=settings.offline_beside_llm,
+    # The members for this run's phase (lyra/decision/panels.toml or LYRA_PANEL_FILE;
+    # LYRA_OFFLINE_ANALYSTS wins for the offline members): docs/domain.md, "Panels".
+    panel = build_panel(
+        settings, run.number, models=models, catalog=spend.catalog if spend else None
     )
     recipe = None
     if ccxt_factory is None:  # a factory (a test's) is not a recipe another process has

@@ -334,10 +334,15 @@ class Settings(BaseSettings):
     # --- analysts and consensus --------------------------------------------------------
     llm_provider: Literal["offline", "openrouter"] = "offline"
     offline_analysts: CommaList = Field(
-        default_factory=list, description="Offline analysts on the panel; empty = the default panel."
+        default_factory=list, description="Offline analysts on the panel; empty = the panel's."
     )
     offline_beside_llm: bool = Field(
         default=True, description="With the LLM panel, the offline analysts vote too."
+    )
+    panel_file: Path | None = Field(
+        default=None,
+        description="A panels.toml of your own: who votes with which weight per phase "
+        "(docs/domain.md, Panels); default: the shipped lyra/decision/panels.toml.",
     )
     min_votes: int = Field(default=3, ge=1)
     min_weight_share: Decimal = Field(default=Decimal("0.6"), gt=0, le=1)
@@ -422,6 +427,20 @@ class Settings(BaseSettings):
     def _each_once(cls, value: list[str]) -> list[str]:
         refuse_duplicates(value)
         return value
+
+    @field_validator("panel_file")
+    @classmethod
+    def _check_panel_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        # Imported here: the strategies' modules load only when a file of one's own is named.
+        from lyra.decision.panel_spec import load_panels
+
+        try:
+            load_panels(value.expanduser())  # a bad file is refused at start, not mid-cycle
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value.expanduser()
 
     # Checked here, before anything is written (lyra.config.checks says why).
     _home = field_validator("home")(check_home)

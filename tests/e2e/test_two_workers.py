@@ -2,7 +2,7 @@
 with the global concurrency limits held strictly (docs/scale-out.md, "Many workers, one
 server, one PostgreSQL").
 
-Six market-analysis runs are created at once; two workers (one run at a time each, so
+Four market-analysis runs are created at once; two workers (one run at a time each, so
 both take runs) start them as they come. Lyra's run lock lets one cycle run at a time:
 a run that finds it held waits for it (``LYRA_RUN_LOCK_WAIT_S``) and then runs, or ends
 in ``Overlapping`` if the wait runs out. The LLM panel
@@ -36,9 +36,9 @@ from tests.support.fake_openrouter import DEFAULT_KEY, FakeModel, FakeOpenRouter
 from tests.support.processes import free_port, stop_process_groups
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNS = 6
-#: Small enough that the day runs out within the six cycles: the budget is really tested.
-BUDGET_USD = Decimal("0.006")
+RUNS = 4
+#: Small enough that the day runs out within the four cycles: the budget is really tested.
+BUDGET_USD = Decimal("0.004")
 WAIT_S = 300
 
 

@@ -4,11 +4,13 @@ Adding an analyst is one module and one line in :data:`OFFLINE_ANALYSTS`. Names 
 analysts' full names (``offline:ema-trend``); settings may also give them without the
 ``offline:`` prefix (``ema-trend``).
 
-Twenty strategies are registered; the panel a run gets when it names none is
-:data:`DEFAULT_OFFLINE_PANEL`, the four rules Lyra started with. The other sixteen vote
-only when named (``LYRA_OFFLINE_ANALYSTS``, a backtest's ``offline_analysts``) until a
-default panel is chosen from their out-of-sample track records (issue 16): a member added
-to the default without one would be an untested vote on every cycle.
+Twenty strategies are registered. Which of them vote in a run, and with which weights, is
+the panel file's (``lyra/decision/panels.toml``, :mod:`lyra.decision.panel_spec`; docs/
+domain.md, "Panels"), unless ``LYRA_OFFLINE_ANALYSTS`` (or a backtest's ``--analyst``)
+names them. :data:`DEFAULT_OFFLINE_PANEL` is the fallback of a caller that reads no panel
+file (a test, a benchmark, a usage example): the shipped file's default members, kept
+equal to them by a test. A member added to the default without an out-of-sample track
+record (issue 16) would be an untested vote on every cycle.
 
 Usage::
 
@@ -47,7 +49,13 @@ from lyra.decision.analysts.williams_r_reversion import WilliamsRReversionAnalys
 from lyra.decision.analysts.zscore_reversion import ZscoreReversionAnalyst
 from lyra.errors import ConfigError
 
-__all__ = ["DEFAULT_OFFLINE_PANEL", "OFFLINE_ANALYSTS", "OfflineAnalystSpec", "build_offline_panel"]
+__all__ = [
+    "DEFAULT_OFFLINE_PANEL",
+    "OFFLINE_ANALYSTS",
+    "OfflineAnalystSpec",
+    "build_offline_panel",
+    "canonical_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +95,9 @@ OFFLINE_ANALYSTS: Final[Mapping[str, OfflineAnalystSpec]] = MappingProxyType(
     }
 )
 
-#: The panel when none is named: the four original rules (see the module doc for why).
+#: The panel of a caller that names none and reads no panel file: the shipped
+#: ``panels.toml``'s default members, in its order (tests/unit/test_panel_spec.py holds
+#: the two equal; change both together).
 DEFAULT_OFFLINE_PANEL: Final = (
     EmaTrendAnalyst.name,
     RsiReversionAnalyst.name,
@@ -105,11 +115,11 @@ def build_offline_panel(
     for analysts not on the panel, and negative or non-finite weights are ConfigError.
     An empty ``names`` means the default panel, as ``Settings.offline_analysts`` documents.
     """
-    chosen = [_canonical(name) for name in names] if names else list(DEFAULT_OFFLINE_PANEL)
+    chosen = [canonical_name(name) for name in names] if names else list(DEFAULT_OFFLINE_PANEL)
     repeated = sorted({name for name in chosen if chosen.count(name) > 1})
     if repeated:
         raise ConfigError(f"offline analysts listed more than once: {', '.join(repeated)}")
-    overrides = {_canonical(name): weight for name, weight in (weights or {}).items()}
+    overrides = {canonical_name(name): weight for name, weight in (weights or {}).items()}
     strangers = sorted(set(overrides) - set(chosen))
     if strangers:
         raise ConfigError(f"weights given for analysts not on the panel: {', '.join(strangers)}")
@@ -123,8 +133,9 @@ def build_offline_panel(
     return panel
 
 
-def _canonical(name: str) -> str:
-    """The registry name for ``name`` (prefix optional); ConfigError listing known ones."""
+def canonical_name(name: str) -> str:
+    """The registry name for ``name`` (``offline:`` prefix optional); ConfigError listing
+    the known ones otherwise."""
     stripped = name.strip()
     full = stripped if stripped.startswith(OFFLINE_PREFIX) else OFFLINE_PREFIX + stripped
     if full not in OFFLINE_ANALYSTS:
