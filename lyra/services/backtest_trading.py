@@ -50,6 +50,7 @@ from lyra.execution import (
 )
 from lyra.market.types import to_decimal
 from lyra.risk import KillSwitchState, RiskLimits, RiskRequest, assess, observe_equity
+from lyra.risk.request import RiskInputError
 from lyra.rollout.phases import PhaseRun
 from lyra.services.backtest_votes import Tally, VoteTape, collector_paused
 
@@ -322,7 +323,11 @@ async def _trade(
     request = _request(
         tape, tally, result, account, max(peak, high), market_rules, recent, switch.tripped
     )
-    assessment = assess(request, limits, premium_approved=None, run=run)
+    try:
+        assessment = assess(request, limits, premium_approved=None, run=run)
+    except RiskInputError as exc:  # e.g. no stop and no ATR yet (the first 14 candles):
+        # a decision risk cannot size is refused, as the live check refuses it, not a crash
+        return f"risk_input: {exc}"
     if not assessment.approved:
         return assessment.reasons[0]
     amount = min(assessment.quantity, held) if side is Side.SELL else assessment.quantity

@@ -356,3 +356,15 @@ def test_an_llm_snapshot_is_the_live_cycles_with_the_spreads_of_the_instant(
         assert snapshot.spreads, "each market compared with the other exchange"
         assert snapshot.frame["timestamp"].iloc[-1] + timedelta(hours=1) == instant
         assert snapshot.regime is not None
+
+
+def test_a_decision_risk_cannot_size_is_refused_not_a_crash(runtime: Runtime) -> None:
+    # On the first hours of the shipped data atr_14 is still undefined, and Supertrend
+    # (defined from row 10) votes with no stop: risk has nothing to size by. The backtest
+    # refuses that decision by name and goes on, as before this fix it ended in
+    # RiskInputError("proposal.stop_price: required when market.atr is not given").
+    start = datetime(2017, 7, 1, tzinfo=UTC)
+    panel = BacktestPanel(build_offline_panel(["supertrend"]))
+    report = _run(runtime, panel=panel, start=start, end=start + timedelta(days=2))
+    assert report.primary.refusals.get("risk_input", 0) > 0
+    assert report.primary.decisions  # the run went on past them
