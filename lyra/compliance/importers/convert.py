@@ -165,6 +165,10 @@ def rounded_aud(value: Decimal) -> Decimal:
     """``value`` with at most 8 places (:data:`AUD_PLACES`): a worked-out AUD value (a
     share of a trade's value, price x quantity x rate) can carry 28 digits, more than
     the ledger's 18 places hold; 1e-8 AUD is far below the cent a report rounds to."""
+    text = str(value)  # its places counted in the text: a third of as_tuple()'s cost
+    if "E" not in text and text[-1].isdigit():  # plain notation: places after the point
+        dot = text.find(".")
+        return value.quantize(AUD_PLACES) if dot >= 0 and len(text) - dot - 9 > 0 else value
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -8:
         return value.quantize(AUD_PLACES)
@@ -192,13 +196,29 @@ def _bad(source: SourceRef, reason: str, field_name: str) -> ExportRowError:
 
 
 class _Converter:
-    __slots__ = ("exports", "ids", "out", "value")
+    """One file's conversion. Per-line work kept small for a million-row export: lines
+    are counted by ``aud_source`` (the valuer hands out one text per price and day, so
+    a few thousand keys) and the estimated and missing counts summed from that once
+    (:meth:`finish`); a line's joined source (:func:`_sources`) is made once per pair."""
+
+    __slots__ = ("exports", "ids", "joined", "out", "tally", "value")
 
     def __init__(self, valuer: AudValuer) -> None:
         self.value = valuer.value
         self.ids = LedgerIds()
         self.out = Conversion()
         self.exports: dict[str, str] = {}
+        self.tally: dict[str, int] = {}
+        self.joined: dict[tuple[str, str], str] = {}
+
+    def finish(self) -> Conversion:
+        """The conversion, its estimated and missing counts summed from the tally."""
+        for source, count in self.tally.items():
+            if source.startswith("estimate:"):
+                self.out.estimated += count
+            elif source.startswith("missing:"):
+                self.out.missing += count
+        return self.out
 
     def export(self, venue: str) -> str:
         """``<venue> export``: the aud_source of a value the export states."""
@@ -209,11 +229,17 @@ class _Converter:
 
     def add(self, line: LedgerLine) -> None:
         self.out.lines.append(line)
-        source = line.aud_source
-        if source.startswith("estimate:"):
-            self.out.estimated += 1
-        elif source.startswith("missing:"):
-            self.out.missing += 1
+        tally, source = self.tally, line.aud_source
+        tally[source] = tally.get(source, 0) + 1
+
+    def sources(self, value_source: str, fee_source: str | None) -> str:
+        """:func:`_sources`, each pair joined once."""
+        if fee_source is None or fee_source == value_source:
+            return value_source
+        joined = self.joined.get((value_source, fee_source))
+        if joined is None:
+            joined = self.joined[(value_source, fee_source)] = _sources(value_source, fee_source)
+        return joined
 
     def review(self, source: SourceRef, detail: str) -> None:
         self.out.review.append(ReviewItem("unknown_kind", str(source), detail))
@@ -271,7 +297,7 @@ class _Converter:
         where = str(t.source)
         self.add(
             LedgerLine(t.at, kind, asset, qty, aud, fee_aud, to_asset, to_qty, given, venue,
-                       "", ident, "", _sources(source, fee_source), where)
+                       "", ident, "", self.sources(source, fee_source), where)
         )  # fmt: skip
         fee_asset = t.fee_asset.upper()
         if t.fee_quantity and fee_asset not in FIAT:  # crypto spent on a fee: a disposal
@@ -371,4 +397,4 @@ def to_ledger_lines(records: Iterable[Record], valuer: AudValuer) -> Conversion:
                 f"{record.venue} row of kind {record.kind!r} is not known: {record.detail}"
                 " (not in the ledger)",
             )
-    return out
+    return converter.finish()

@@ -63,13 +63,18 @@ class ExportFormat:
     ``name``: the ``--exchange`` value; ``venue``: the ledger's ``exchange`` column;
     ``documented``: where the exchange documents the format (cited in the module);
     ``detect``: True when a (normalised) header row is this format's;
-    ``read``: (file name, header, rows, declared timezone) -> records."""
+    ``read``: (file name, header, rows, declared timezone) -> records;
+    ``independent_rows``: each row is read on its own (no state carried from one row to
+    the next, as a statement's trade merges rows), so any run of the file's rows, given
+    with their file lines, reads to the records the whole file gives for them: a large
+    file may then be read in parallel chunks (:mod:`lyra.compliance.importers.chunks`)."""
 
     name: str
     venue: str
     documented: str
     detect: Callable[[tuple[str, ...]], bool]
     read: Callable[[str, tuple[str, ...], Iterable[Row], ZoneInfo], Iterator[Record]]
+    independent_rows: bool = False
 
 
 def normalised_header(cells: Sequence[str]) -> tuple[str, ...]:

@@ -67,7 +67,6 @@ LEDGER_HEADER: Final = (*HEADER, *EXTENSION)
 #: it adds); a cell starting with anything else is returned unchanged by it, so it is not
 #: called for those (a test checks every text column against :func:`safe_cell`).
 _MAY_TRIGGER: Final = frozenset("=+-@\t\r'")
-_STARTS: Final = tuple(_MAY_TRIGGER)
 _NEEDS_QUOTES: Final = re.compile(r'[,"\r\n]').search
 #: Repeated text cells (types, assets, venues, ``aud_source``) kept made safe and quoted.
 _CACHED: Final = 65_536
@@ -171,6 +170,11 @@ class LineText:
             day = self._days[ordinal] = at.date().isoformat()
         return f"{day}T{_TWO[at.hour]}:{_TWO[at.minute]}:{_TWO[at.second]}+00:00"
 
+    @property
+    def last_time(self) -> str:
+        """The time cell of the latest :meth:`record`."""
+        return self._last_text
+
     def record(self, line: LedgerLine) -> str:
         """``line`` as one CSV record."""
         at = line.timestamp
@@ -179,7 +183,7 @@ class LineText:
         texts = self._texts
         ident, source = line.id, line.source  # new on every line: tested, not cached
         if (
-            ident.startswith(_STARTS)
+            ident[:1] in _MAY_TRIGGER
             or "," in ident
             or '"' in ident
             or "\n" in ident
@@ -187,7 +191,7 @@ class LineText:
         ):
             ident = csv_field(safe_cell(ident))
         if (
-            source.startswith(_STARTS)
+            source[:1] in _MAY_TRIGGER
             or "," in source
             or '"' in source
             or "\n" in source
@@ -210,30 +214,21 @@ class LineText:
         )
 
 
-def write_ledger(
-    handle: IO[str], rows: Iterable[Sequence[str]], lines: Iterable[LedgerLine]
-) -> int:
-    """The header, ``rows`` (cells already safe: an existing ledger's) and then ``lines``
-    as CSV on ``handle``; how many records after the header. Text is written in blocks of
-    :data:`_BLOCK` records (one ``write`` per record costs more than the records)."""
+def write_ledger(handle: IO[str], rows: Iterable[Sequence[str]], blocks: Iterable[str]) -> None:
+    """The header, ``rows`` (cells already safe: an existing ledger's) and then the new
+    lines' records in ``blocks`` (:meth:`.rendered.RenderedLines.text_blocks`) as CSV on
+    ``handle``. Text is written in blocks of :data:`_BLOCK` records (one ``write`` per
+    record costs more than the records)."""
     handle.write(csv_record(LEDGER_HEADER))
-    count = 0
     block: list[str] = []
     for cells in rows:
         block.append(csv_record(cells))
         if len(block) >= _BLOCK:
             handle.write("".join(block))
-            count += len(block)
-            block.clear()
-    text = LineText()
-    for line in lines:
-        block.append(text.record(line))
-        if len(block) >= _BLOCK:
-            handle.write("".join(block))
-            count += len(block)
             block.clear()
     handle.write("".join(block))
-    return count + len(block)
+    for text in blocks:
+        handle.write(text)
 
 
 def existing_rows(out: Path, zone: ZoneInfo) -> list[tuple[int, list[str]]]:
@@ -285,19 +280,19 @@ def _mode(path: Path) -> int | None:
 def publish(
     out: Path,
     rows: Iterable[Sequence[str]],
-    lines: Iterable[LedgerLine],
+    blocks: Iterable[str],
     manifest: Path,
     manifest_text: str,
-) -> int:
-    """Write the ledger ``out`` (:func:`write_ledger` of ``rows`` then ``lines``) and its
+) -> None:
+    """Write the ledger ``out`` (:func:`write_ledger` of ``rows`` then ``blocks``) and its
     ``manifest`` as wholes: each to a temporary file in the same folder, flushed to disk,
     then renamed over the old one (a rename within a folder is atomic, POSIX
     ``rename(2)``), the ledger first. Until the renames nothing is changed; on any error
-    the temporary files are removed. Returns the ledger's record count."""
+    the temporary files are removed."""
     ledger_temp, manifest_temp = _temporary(out), _temporary(manifest)
     try:
         with open(_open_new(ledger_temp, _mode(out)), "w", encoding="utf-8", newline="") as handle:
-            count = write_ledger(handle, rows, lines)
+            write_ledger(handle, rows, blocks)
             handle.flush()
             os.fsync(handle.fileno())
         with open(_open_new(manifest_temp, _mode(manifest)), "w", encoding="utf-8") as handle:
@@ -309,4 +304,3 @@ def publish(
     finally:
         for temp in (ledger_temp, manifest_temp):
             temp.unlink(missing_ok=True)
-    return count

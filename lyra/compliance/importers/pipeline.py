@@ -5,17 +5,19 @@ docs/tax.md "Importing exchange exports". For the files of one command:
 1. each file's format is detected from its header (:mod:`.detect`; ``--exchange`` narrows
    the formats tried) and its rows streamed to the format's reader, then converted to
    ledger lines (:func:`.convert.to_ledger_lines`, AUD values estimated by the valuer
-   where the export states none);
+   where the export states none) and rendered as the ledger's CSV text; a large file of
+   a format whose rows stand alone is read by several processes at once
+   (:mod:`.chunks`), to the same lines;
 2. the deposits and withdrawals of *all* the files are matched together
    (:func:`.transfers.match_transfers`): a withdrawal from one venue finds its deposit
    in another file;
 3. the ledger at ``out``, if there is one, is read (and checked by the ledger parser) and
    kept as it is, rows in their order; the new lines follow it in time order. A new line
-   whose id is in the ledger already adds nothing (ids are made from the rows' content,
-   so importing an export again, or an export that overlaps an earlier one, adds only
-   what is new). When that id came from a *different* file with the same content, the
-   line is kept once and a ``duplicate`` review item names both; the same id with
-   different content is an error naming both sources. A file whose SHA-256 the
+   whose id is in the ledger already adds nothing (:mod:`.merge`: ids are made from the
+   rows' content, so importing an export again, or an export that overlaps an earlier
+   one, adds only what is new). When that id came from a *different* file with the same
+   content, the line is kept once and a ``duplicate`` review item names both; the same
+   id with different content is an error naming both sources. A file whose SHA-256 the
    manifest lists is not read at all (said so in the summary);
 4. the ledger and the manifest (:mod:`.manifest`) are written to temporary files in the
    ledger's folder and renamed over the old ones.
@@ -38,26 +40,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Final
 from zoneinfo import ZoneInfo
 
-from lyra.compliance.csvsafe import unneutralise
 from lyra.compliance.gcpause import paused_gc
-from lyra.compliance.importers.convert import AudValuer, to_ledger_lines
-from lyra.compliance.importers.detect import detect_format, export_rows
-from lyra.compliance.importers.formats import ExportFormat, ExportRowError
-from lyra.compliance.importers.ledger_lines import LedgerLine
-from lyra.compliance.importers.ledger_writer import (
-    LEDGER_HEADER,
-    existing_rows,
-    line_cells,
-    publish,
-)
+from lyra.compliance.importers.chunks import Parallelism, read_in_chunks
+from lyra.compliance.importers.convert import AudValuer
+from lyra.compliance.importers.detect import detect_format
+from lyra.compliance.importers.formats import ExportFormat
+from lyra.compliance.importers.ledger_writer import existing_rows, publish
 from lyra.compliance.importers.manifest import (
     ImportCounts,
     ImportedFile,
@@ -66,36 +60,22 @@ from lyra.compliance.importers.manifest import (
     manifest_path,
     read_manifest,
 )
-from lyra.compliance.importers.records import Movement, Record
+from lyra.compliance.importers.merge import IdClashError, Merge, file_of
+from lyra.compliance.importers.reading import FileLines, read_serially
+from lyra.compliance.importers.records import Movement
 from lyra.compliance.importers.registry import formats_for
+from lyra.compliance.importers.rendered import render
 from lyra.compliance.importers.transfers import match_transfers
-from lyra.compliance.ledger import HEADER
-from lyra.compliance.localtime import parse_moment
 from lyra.compliance.review_items import ReviewItem
 from lyra.errors import UserError
 
-__all__ = ["FileOutcome", "IdClashError", "ImportSummary", "import_exports"]
-
-_ID: Final = HEADER.index("id")
-_SOURCE: Final = LEDGER_HEADER.index("source")
-_AUD_SOURCE: Final = LEDGER_HEADER.index("aud_source")
-#: Columns compared when an id is met twice, and how (the values only when neither
-#: side's value is an estimate: a second price file may estimate the same row anew).
-_FACTS: Final = ("timestamp", "type", "asset", "quantity", "to_asset", "to_quantity",
-                 "exchange", "counterparty", "lot")  # fmt: skip
-_VALUES: Final = ("aud_value", "fee_aud", "given_aud_value")
-_NUMBERS: Final = frozenset({"quantity", "to_quantity", *_VALUES})
-_GUESSED: Final = ("estimate:", "missing:")
-
-
-class IdClashError(UserError):
-    """Two rows with one ledger id and different content: the import cannot tell which
-    is right (two exports disagree, or a ledger row was edited by hand)."""
+__all__ = ["FileOutcome", "IdClashError", "ImportSummary", "Parallelism", "import_exports"]
 
 
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
-    """What happened to one file: its format and counts, or why it was skipped."""
+    """What happened to one file: its format and counts, or why it was skipped;
+    ``workers``: how many processes read it (:mod:`.chunks`)."""
 
     name: str
     sha256: str
@@ -104,6 +84,7 @@ class FileOutcome:
     records: int = 0
     lines_added: int = 0
     skipped: str = ""
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +112,12 @@ class _Batch:
     """What the files of one command give before the merge."""
 
     #: Each file's lines, by the file's name as shown.
-    lines: dict[str, list[LedgerLine]] = field(default_factory=dict)
+    lines: dict[str, FileLines] = field(default_factory=dict)
     movements: list[Movement] = field(default_factory=list)
     review: list[ReviewItem] = field(default_factory=list)
     estimated: int = 0
     missing: int = 0
     files: list[FileOutcome] = field(default_factory=list)
-
-
-def _counted_records(records: Iterable[Record], tally: list[int]) -> Iterator[Record]:
-    for record in records:
-        tally[0] += 1
-        yield record
 
 
 def _sha256(path: Path) -> str:
@@ -168,122 +143,21 @@ def _shown_names(paths: Sequence[Path]) -> list[str]:
 
 def _read_file(
     path: Path, shown: str, sha256: str, formats: Sequence[ExportFormat], zone: ZoneInfo,
-    valuer: AudValuer, batch: _Batch,
+    valuer: AudValuer, parallel: Parallelism, batch: _Batch,
 ) -> None:  # fmt: skip
     detected = detect_format(path, formats, shown=shown)
-    fmt = detected.format
-    rows = export_rows(path, detected.header_line, shown=shown)
-    tally = [0]
-    try:
-        records = _counted_records(fmt.read(shown, detected.header, rows, zone), tally)
-        conversion = to_ledger_lines(records, valuer)
-    except (ValueError, LookupError, ArithmeticError, TypeError) as exc:
-        # A reader that fails on a row without naming it (a bug, or a row shaped beyond
-        # what it expects): still one line naming the file and the row.
-        raise ExportRowError(
-            shown, rows.last_line or detected.header_line,
-            f"cannot be read as {fmt.name} ({type(exc).__name__}: {exc})",
-        ) from exc  # fmt: skip
-    batch.lines[shown] = conversion.lines
-    batch.movements.extend(conversion.movements)
-    batch.review.extend(conversion.review)
-    batch.estimated += conversion.estimated
-    batch.missing += conversion.missing
+    found = read_in_chunks(path, shown, detected, zone, valuer, parallel)
+    if found is None:
+        found = read_serially(path, shown, detected, zone, valuer)
+    batch.lines[shown] = found
+    batch.movements.extend(found.movements)
+    batch.review.extend(found.review)
+    batch.estimated += found.estimated
+    batch.missing += found.missing
     batch.files.append(
-        FileOutcome(shown, sha256, fmt.name, rows.count, tally[0], len(conversion.lines))
-    )
-
-
-def _file_of(source: str) -> str:
-    """The file part of a ``source`` cell (``file:line``, or ``a:1; b:2`` for a
-    transfer's two sides: then every file named)."""
-    return "; ".join(part.strip().rpartition(":")[0] for part in source.split(";"))
-
-
-def _number(text: str) -> Decimal | str:
-    try:
-        return Decimal(unneutralise(text))
-    except InvalidOperation:
-        return text
-
-
-def _fact(name: str, text: str, zone: ZoneInfo) -> object:
-    if name in _NUMBERS:
-        return _number(text) if text else None
-    if name == "timestamp":
-        try:
-            return parse_moment(text.strip(), zone)
-        except ValueError:
-            return text
-    value = unneutralise(text.strip())
-    return value.upper() if name in ("asset", "to_asset") else value.lower()
-
-
-def _difference(new: Sequence[str], old: Sequence[str], zone: ZoneInfo) -> str | None:
-    """The first column in which two rows with one id differ, with both values; None
-    when they are the same transaction."""
-    names = list(_FACTS)
-    if not any(c[_AUD_SOURCE].startswith(_GUESSED) for c in (new, old)):
-        names += _VALUES
-    for name in names:
-        at = HEADER.index(name)
-        if _fact(name, new[at], zone) != _fact(name, old[at], zone):
-            return f"{name} {new[at] or '(blank)'} vs {old[at] or '(blank)'}"
-    return None
-
-
-class _Merge:
-    """The existing ledger's ids and the new lines to add, with the duplicates found."""
-
-    def __init__(
-        self, existing: list[tuple[int, list[str]]], ledger_name: str, zone: ZoneInfo
-    ) -> None:
-        self.zone = zone
-        #: id -> the existing row's cells and where it is, or the new line that has it.
-        self.seen: dict[str, tuple[list[str], str] | LedgerLine] = {}
-        for line, cells in existing:
-            if cells[_ID]:
-                self.seen[unneutralise(cells[_ID])] = (cells, f"{ledger_name} line {line}")
-        self.added: list[LedgerLine] = []
-        self.review: list[ReviewItem] = []
-
-    def offer_all(self, lines: Iterable[LedgerLine]) -> int:
-        """Add each of ``lines`` unless its id is known (module docstring, step 3); how
-        many were added."""
-        seen, added = self.seen, self.added
-        before = len(added)
-        for line in lines:
-            if line.id in seen:
-                self.collide(line)
-            else:
-                seen[line.id] = line
-                added.append(line)
-        return len(added) - before
-
-    def collide(self, line: LedgerLine) -> None:
-        """``line``'s id is known: nothing, a duplicate, or an error (docstring)."""
-        known = self.seen[line.id]
-        if isinstance(known, LedgerLine):
-            old, shown = line_cells(known), known.source
-        else:
-            old, where = known
-            shown = f"{where} (from {old[_SOURCE]})" if old[_SOURCE] else where
-        difference = _difference(line_cells(line), old, self.zone)
-        if difference is not None:
-            raise IdClashError(
-                f"{line.source}: id {line.id!r} is also {shown} with different content "
-                f"({difference}); remove one of the two rows or import the files separately"
-            )
-        if old[_SOURCE] and _file_of(old[_SOURCE]) == _file_of(line.source):
-            return  # the same row of the same export, imported again: adds nothing
-        self.review.append(
-            ReviewItem(
-                "duplicate",
-                line.source,
-                f"{line.type} of {line.quantity} {line.asset} at {line.timestamp.isoformat()} "
-                f"(id {line.id}) is already {shown}: kept once",
-            )
-        )
+        FileOutcome(shown, sha256, detected.format.name, found.rows, found.records,
+                    len(found.lines.ids), workers=found.workers)
+    )  # fmt: skip
 
 
 def import_exports(
@@ -295,10 +169,13 @@ def import_exports(
     out: Path,
     formats: Mapping[str, tuple[ExportFormat, ...]] | None = None,
     now: datetime | None = None,
+    parallel: Parallelism | None = None,
 ) -> ImportSummary:
     """Import ``paths`` into the ledger ``out`` (module docstring); ``formats`` replaces
-    the registry's table (tests), ``now`` the clock of the manifest's ``imported_at``."""
+    the registry's table (tests), ``now`` the clock of the manifest's ``imported_at``,
+    ``parallel`` how large files are read (default: :meth:`Parallelism.of_machine`)."""
     candidates = formats_for(exchange, formats)
+    parallel = parallel or Parallelism.of_machine()
     if not paths:
         raise UserError("no export files given")
     if not out.parent.is_dir():
@@ -324,25 +201,34 @@ def import_exports(
                 skipped.append(FileOutcome(shown, digest, "", skipped=f"already imported {when}"))
                 continue
             taken[digest] = shown
-            _read_file(path, shown, digest, candidates, zone, valuer, batch)
+            _read_file(path, shown, digest, candidates, zone, valuer, parallel, batch)
         if not batch.files:
             return _unchanged(out, manifest, zone, skipped)
         transfers = match_transfers(batch.movements, valuer)
         existing = existing_rows(out, zone) if out.exists() else []
-        merge = _Merge(existing, out.name, zone)
-        per_file = {name: merge.offer_all(lines) for name, lines in batch.lines.items()}
-        for line in transfers.lines:  # a transfer's line counts for each file it joins
-            if merge.offer_all((line,)):
-                for name in _file_of(line.source).split("; "):
+        merge = Merge(existing, out.name, zone)
+        per_file = {name: merge.offer_all(found.lines) for name, found in batch.lines.items()}
+        moved = merge.offer_each(render(transfers.lines))
+        for line, kept in zip(transfers.lines, moved, strict=True):  # for each file it joins
+            if kept:
+                for name in file_of(line.source).split("; "):
                     per_file[name] = per_file.get(name, 0) + 1
-        added = sorted(merge.added, key=lambda line: line.timestamp)
+        added = merge.count
         guessed = [line.aud_source for line in transfers.lines]
         estimated = batch.estimated + sum(s.startswith("estimate:") for s in guessed)
         missing = batch.missing + sum(s.startswith("missing:") for s in guessed)
         review = (*batch.review, *transfers.review, *merge.review)
         stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
         files = tuple(
-            FileOutcome(f.name, f.sha256, f.format, f.rows_read, f.records, per_file.get(f.name, 0))
+            FileOutcome(
+                f.name,
+                f.sha256,
+                f.format,
+                f.rows_read,
+                f.records,
+                per_file.get(f.name, 0),
+                workers=f.workers,
+            )
             for f in batch.files
         )
         this = ImportCounts(
@@ -352,7 +238,7 @@ def import_exports(
             unmatched_transfers=transfers.unmatched,
             duplicates=len(merge.review),
         )
-        total = len(existing) + len(added)
+        total = len(existing) + added
         imported = (
             ImportedFile(
                 f.name, f.sha256, f.format, f.rows_read, f.records, f.lines_added, zone.key, stamp
@@ -366,13 +252,14 @@ def import_exports(
             review_items=tuple(dict.fromkeys((*manifest.review_items, *review))),
         )
         manifest_text = json.dumps(manifest_json(new_manifest), indent=2) + "\n"
-        publish(out, [cells for _, cells in existing], added, manifest_path(out), manifest_text)
+        rows = [cells for _, cells in existing]
+        publish(out, rows, merge.blocks(), manifest_path(out), manifest_text)
     return ImportSummary(
         ledger=out,
         manifest=manifest_path(out),
         timezone=zone.key,
         files=(*files, *skipped),
-        rows_added=len(added),
+        rows_added=added,
         rows_total=total,
         estimated_values=estimated,
         missing_values=missing,

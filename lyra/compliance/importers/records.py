@@ -45,7 +45,10 @@ class SourceRef:
     lines: tuple[int, ...]
 
     def __str__(self) -> str:
-        return f"{self.file}:{'+'.join(map(str, self.lines))}"
+        lines = self.lines
+        if len(lines) == 1:  # most records: no join
+            return f"{self.file}:{lines[0]}"
+        return f"{self.file}:{'+'.join(map(str, lines))}"
 
 
 @dataclass(slots=True)

@@ -79,6 +79,9 @@ PRICE_HEADER: Final = ("date", "asset", "quote", "price", "source")
 _MAX_STEPS: Final = 3  # asset -> quote -> quote's quote: ETH/BTC, BTC/USDT, USDT/USD
 _PLACES: Final = Decimal(1).scaleb(-MAX_PLACES)  # what the ledger stores exactly
 _WIDE: Final = Context(prec=60)
+#: A value whose adjusted exponent is under this fits ``_WIDE`` quantized to
+#: :data:`_PLACES` (at most 60 digits), so quantizing cannot fail.
+_FITS_UNDER: Final = _WIDE.prec - MAX_PLACES - 1
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII).fullmatch
 _NUMBER: Final = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII).fullmatch
 _NAME_CHARS: Final = 32  # the ledger's asset column
@@ -204,6 +207,13 @@ class DailyPriceValuer:
         if unit is None:
             return None, source
         value = quantity * unit
+        # Most products have few places: their plain text says so (a third of the cost of
+        # quantizing to compare), and quantizing them would give the same number back.
+        text = str(value)
+        if "E" not in text and value.adjusted() < _FITS_UNDER:
+            dot = text.find(".")
+            if dot < 0 or len(text) - dot - 1 <= MAX_PLACES:
+                return value, source
         fitted = _WIDE.quantize(value, _PLACES)  # the method's keyword form costs twice
         return (value if fitted == value else fitted), source
 
