@@ -283,3 +283,19 @@ def test_the_backtest_votes_with_the_same_panel_as_the_runs_phase(
         assert asyncio.run(_members(live)) == {a.name: a.weight for a in chosen.analysts}
     finally:
         bootstrap.dispose_all()
+
+
+def test_the_runtime_of_a_phase_3_run_votes_with_the_files_phase_3_panel(
+    settings: Settings, panel_file: Path
+) -> None:
+    # The live cycle's panel (lyra.bootstrap.runtime) is built for the run's phase: before
+    # this it ignored LYRA_PANEL_FILE and every phase table.
+    own = load_settings(home=settings.home, panel_file=panel_file)
+    runtime = bootstrap.build_runtime(own, phase=3)
+    try:
+        assert asyncio.run(_members(runtime.panel)) == {
+            "offline:donchian-breakout": D(2),
+            "offline:supertrend": D(1),
+        }
+    finally:
+        runtime.database.dispose()
