@@ -46,9 +46,12 @@ typecheck: $(DEV)
 # Two workers (the CI machine has two cores), each taking whole test files: a file's
 # tests share its fixtures and servers. Every test uses its own database, directory and
 # ports, so files do not depend on each other. `make pytest TEST_WORKERS=0` runs in one.
+# Files are handed out in collection order, which tests/conftest.py starts with the few
+# files that take minutes (SLOW_FILES_FIRST); xdist's default reorder (most tests first)
+# left those one-test files for the end, one worker running them while the other idled.
 TEST_WORKERS ?= 2
 pytest: $(DEV)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
 # The dev lock plus the optional `bench` extra (LiteLLM, for benchmarks/gateway.py).
 # Regenerate: uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11

@@ -9,6 +9,7 @@ removed so every test states the settings it relies on.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,11 +31,32 @@ os.environ["LYRA_AUDIT_KEY_FILE"] = os.path.join(
 
 from lyra.config import Settings, load_settings  # noqa: E402
 from lyra.store.db import Database  # noqa: E402
+from tests.support.prefect_home import build_prefect_database, seed_prefect_home  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LYRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+#: Test files that take minutes (servers, workers and `lyra run` processes; measured with
+#: `pytest --durations=0`), slowest first. `make pytest` hands whole files to its two
+#: workers in collection order (`--dist loadfile --no-loadscope-reorder`): these go first,
+#: so that a long file never starts last on one worker while the other sits idle, and the
+#: many quick files fill in around them at the end.
+SLOW_FILES_FIRST = (
+    "tests/e2e/test_serve_end_to_end.py",
+    "tests/integration/test_cli.py",
+    "tests/e2e/test_two_workers.py",
+    "tests/integration/test_secrets_never_leak.py",
+    "tests/integration/test_soak.py",
+    "tests/e2e/test_prefect_on_postgres.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the slow files to the front; every file's own tests keep their order."""
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def _postgres_or_skip() -> str:
@@ -50,6 +72,40 @@ def _postgres_or_skip() -> str:
             pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
         pytest.skip(reason)
     return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def prefect_database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect SQLite database migrated to this Prefect's newest revision, built once
+    per test run and shared by the xdist workers (under a lock in their common base folder);
+    tests copy it into the Prefect homes of the servers they start
+    (tests/support/prefect_home.py)."""
+    shared = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if shared else base
+    home = root / "prefect-database-template"
+    if (home / "ready").is_file():
+        return home / "prefect.db"
+    import fcntl
+
+    with (root / "prefect-database-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "ready").is_file():
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir()
+            build_prefect_database(home)
+            (home / "ready").touch()
+    return home / "prefect.db"
+
+
+@pytest.fixture(scope="session")
+def session_prefect_home(prefect_database_template: Path) -> Path:
+    """The session's ``PREFECT_HOME`` (set above, inherited by the `lyra` processes tests
+    start), its database migrated unless a server already made one there."""
+    home = Path(os.environ["PREFECT_HOME"])
+    if not (home / "prefect.db").exists():
+        seed_prefect_home(home, prefect_database_template)
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,9 @@
 """Market data sources from settings: the replay exchange over shipped candles, or real
-exchanges through the ccxt adapter (markets cached in the database)."""
+exchanges through the ccxt adapter (markets cached in the database).
+
+The ccxt adapter is imported when a ccxt exchange is first built, not with this module:
+ccxt takes over a second of CPU to import, and every process wires a :class:`CcxtMarket`
+while most (``lyra run`` on the replay exchange, its flow runs) never use it."""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lyra.errors import ConfigError
-from lyra.exchanges.ccxt_client import CcxtFactory
-from lyra.exchanges.ccxt_exchange import CcxtExchange
+from lyra.exchanges.ccxt_factory import CcxtFactory
 from lyra.exchanges.replay import ReplayClock, ReplayExchange
 from lyra.market.exchange import ExchangeClient
 from lyra.store.db import Database
 from lyra.store.markets_cache import DatabaseMarketsCache
+
+if TYPE_CHECKING:
+    from lyra.exchanges.ccxt_exchange import CcxtExchange
 
 __all__ = ["CcxtFactory", "CcxtMarket", "ReplayMarket", "parse_endpoints"]
 
@@ -68,6 +75,8 @@ class CcxtMarket:
         password: str | None = None,
     ) -> CcxtExchange:
         """The one ccxt adapter of ``exchange_id``: market data, and orders with keys."""
+        from lyra.exchanges.ccxt_exchange import CcxtExchange
+
         return CcxtExchange(
             exchange_id,
             api_key=api_key,

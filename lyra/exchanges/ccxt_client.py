@@ -20,7 +20,6 @@ every refusal here happens at start, by name:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +28,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 
 from lyra.errors import ConfigError
+from lyra.exchanges.ccxt_factory import CcxtFactory
 from lyra.exchanges.venues import Venue, VenueTable
 
 __all__ = [
@@ -45,11 +45,6 @@ __all__ = [
 MARKET_DATA_ROLE: Final = "market_data"
 #: The venue-table role whose ccxt capabilities trading needs.
 TRADING_ROLE: Final = "trading"
-
-#: Builds the ccxt exchange from its id and constructor config (tests pass a subclass
-#: whose HTTP ``fetch`` answers with canned exchange JSON, or ccxt's class with a short
-#: rate limit).
-CcxtFactory = Callable[[str, dict[str, Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.prefect_home import seed_prefect_home
 from tests.support.processes import free_port, stop_process_groups
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ class ServedLyra:
     """The running `lyra serve` and how to reach it."""
 
     api_url: str
+    lyra_api_url: str
     env: dict[str, str]
     lyra_home: Path
     storage: Path
@@ -60,11 +62,15 @@ class ServedLyra:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, prefect_database_template: Path
+) -> Iterator[ServedLyra]:
     """`lyra serve` on a free port, ready (deployed, worker started)."""
     base = tmp_path_factory.mktemp("e2e")
     prefect_home, lyra_home, storage = base / "prefect", base / "lyra", base / "prefect" / "storage"
-    port = free_port()
+    # the server's database starts migrated (tests/support/prefect_home.py)
+    seed_prefect_home(prefect_home, prefect_database_template)
+    port, lyra_api_port = free_port(), free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LYRA_"))}
     env.update(
@@ -73,8 +79,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(storage),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "2",
-            "PREFECT_WORKER_PREFETCH_SECONDS": "2",
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_WORKER_PREFETCH_SECONDS": "1",
             "PREFECT_LOGGING_LEVEL": "INFO",
             "LYRA_HOME": str(lyra_home),
             "LYRA_PHASE": "3",
@@ -84,7 +90,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
     lyra = str(Path(sys.executable).with_name("lyra"))
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [lyra, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(lyra, "serve", "--host", "127.0.0.1", "--port", str(port)),
+                *("--api-host", "127.0.0.1", "--api-port", str(lyra_api_port)),
+            ],
             cwd=ROOT,
             env=env,
             stdout=sink,
@@ -92,7 +101,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
             start_new_session=True,
         )
     env["PREFECT_API_URL"] = api_url
-    lyra_served = ServedLyra(api_url, env, lyra_home, storage, log, process)
+    lyra_api_url = f"http://127.0.0.1:{lyra_api_port}"
+    lyra_served = ServedLyra(api_url, lyra_api_url, env, lyra_home, storage, log, process)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while "ready     open" not in log.read_text(encoding="utf-8", errors="replace"):
@@ -104,7 +114,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLyra]:
                 pytest.fail(
                     f"lyra serve not ready in {READY_TIMEOUT_S} s:\n{lyra_served.log_tail()}"
                 )
-            time.sleep(0.5)
+            time.sleep(0.2)
         yield lyra_served
     finally:
         stop_process_groups(process)

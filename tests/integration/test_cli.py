@@ -31,8 +31,10 @@ def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder where `lyra run` has already run once (module-scoped: it takes ~15 s)."""
+def workdir(tmp_path_factory: pytest.TempPathFactory, session_prefect_home: Path) -> Path:
+    """A folder where `lyra run` has already run once (module-scoped: it takes ~15 s); the
+    temporary Prefect servers of both runs keep their database in the session's Prefect
+    home, which starts migrated (tests/support/prefect_home.py)."""
     folder = tmp_path_factory.mktemp("lyra-run")
     first = _lyra(folder, "run")
     assert first.returncode == 0, first.stderr

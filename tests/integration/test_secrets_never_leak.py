@@ -19,7 +19,9 @@ for in its spaced form. docs/domain.md, "Secrets"; docs/tax.md, "Identifiers".
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -29,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_openrouter import FakeKey, FakeOpenRouter, Fault
+from tests.support.prefect_home import seed_prefect_home
 
 ROOT = Path(__file__).resolve().parents[2]
 LYRA = str(Path(sys.executable).with_name("lyra"))
@@ -98,7 +101,12 @@ def hostile_openrouter() -> Iterator[FakeOpenRouter]:
         yield server
 
 
-def _environment(tmp_path: Path, postgres_url: str, fake: FakeOpenRouter) -> dict[str, str]:
+def _environment(
+    tmp_path: Path, postgres_url: str, fake: FakeOpenRouter, prefect_db: Path
+) -> dict[str, str]:
+    # The run's temporary Prefect server keeps its database (flow logs, artifacts) in the
+    # Prefect home searched below; it starts from a copy of the migrated empty database.
+    seed_prefect_home(tmp_path / "prefect-home", prefect_db)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LYRA_", "PREFECT_"))}
     env.update(
         {
@@ -146,11 +154,14 @@ def _entity_with_sealed_tfn(env: Mapping[str, str], work: Path, outputs: Outputs
 
 
 def test_no_planted_secret_reaches_any_output_of_a_full_run(
-    tmp_path: Path, postgres_url: str, hostile_openrouter: FakeOpenRouter
+    tmp_path: Path,
+    postgres_url: str,
+    hostile_openrouter: FakeOpenRouter,
+    prefect_database_template: Path,
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    env = _environment(tmp_path, postgres_url, hostile_openrouter)
+    env = _environment(tmp_path, postgres_url, hostile_openrouter, prefect_database_template)
     outputs = Outputs()
 
     stored = _lyra(["keys", "set", "spare"], env, work, stdin=f"{STORED_KEY}\n")
@@ -203,7 +214,12 @@ def test_no_planted_secret_reaches_any_output_of_a_full_run(
         if (found := _leaks(path.read_bytes()))
     }
     assert in_files == {}
-    assert any((tmp_path / "prefect-home").rglob("*.db")), "no Prefect database to search"
+    # the run's Prefect database, searched above, holds its flow runs and their logs
+    with contextlib.closing(sqlite3.connect(tmp_path / "prefect-home" / "prefect.db")) as pdb:
+        (flow_runs,) = pdb.execute("SELECT count(*) FROM flow_run").fetchone()
+        (log_lines,) = pdb.execute("SELECT count(*) FROM log").fetchone()
+    assert flow_runs > 0
+    assert log_lines > 0
 
     dump = subprocess.run(
         ["pg_dump", "--data-only", "--no-owner", postgres_url.replace("+psycopg", "")],
