@@ -30,6 +30,7 @@ from lyra.evidence.track_record import (
     CastVote,
     Outcome,
     hit_rates_by_analyst,
+    is_correct,
     resolve_outcomes,
     scorecard,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "buy_and_hold",
     "contaminated_models",
     "hit_rates_by_analyst",
+    "is_correct",
     "learned_weight",
     "panel_models",
     "performance",

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -48,6 +48,7 @@ __all__ = [
     "CastVote",
     "Outcome",
     "hit_rates_by_analyst",
+    "is_correct",
     "resolve_outcomes",
     "scorecard",
 ]
@@ -62,6 +63,8 @@ _ACTIONS: Final = frozenset({"buy", "sell", "hold"})
 
 
 def _require_aware(name: str, instant: datetime) -> None:
+    if instant.tzinfo is UTC:  # the common case, checked without a utcoffset() call
+        return
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got {instant!r}")
 
@@ -132,6 +135,13 @@ def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
     return index.tz_convert("UTC").as_unit("ns")
 
 
+def is_correct(action: str, forward_return: float) -> bool:
+    """Whether a call was right after a forward return (docs/evidence.md, "Track
+    records"): a buy when the price rose, a sell when it fell, a hold when it moved less
+    than :data:`HOLD_BAND`."""
+    return _is_correct(action, forward_return)
+
+
 def _is_correct(action: str, forward_return: float) -> bool:
     if action == "buy":
         return forward_return > 0
@@ -173,8 +183,7 @@ def resolve_outcomes(
             continue
         index = _utc_index(series.index)
         times, prices = index.asi8, series.to_numpy(dtype=float)
-        as_ofs = pd.to_datetime([cast[p].as_of for p in positions], utc=True)
-        wanted = as_ofs.as_unit("ns").asi8
+        wanted = _epoch_ns([cast[p].as_of for p in positions])
         last = len(times) - 1
         start = np.searchsorted(times, wanted, side="left")
         ok = start + horizon <= last  # clipped below only so that indexing stays in range
@@ -197,6 +206,19 @@ def resolve_outcomes(
             found.append((positions[i], outcome))
     found.sort(key=lambda pair: pair[0])
     return [outcome for _, outcome in found]
+
+
+def _epoch_ns(instants: Sequence[datetime]) -> np.ndarray:
+    """Each tz-aware instant in epoch nanoseconds (UTC). Votes share few instants (every
+    member votes at each close), so each distinct one is converted once."""
+    seen: dict[datetime, int] = {}
+    out = np.empty(len(instants), dtype=np.int64)
+    for position, instant in enumerate(instants):
+        value = seen.get(instant)
+        if value is None:
+            value = seen[instant] = pd.Timestamp(instant).tz_convert("UTC").as_unit("ns").value
+        out[position] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,21 +276,28 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _calibration(outcomes: Sequence[Outcome], bins: int) -> tuple[CalibrationBin, ...]:
-    members: list[list[Outcome]] = [[] for _ in range(bins)]
+    confidences: list[list[float]] = [[] for _ in range(bins)]
+    rights: list[list[float]] = [[] for _ in range(bins)]
+    # confidences have 4 places, so a run repeats few values: each is placed once
+    placed: dict[Decimal, tuple[int, float]] = {}
     for outcome in outcomes:
         confidence = outcome.vote.confidence
         if confidence is None:
             raise InvariantError("an abstention cannot have an outcome")
-        members[min(int(confidence * bins), bins - 1)].append(outcome)  # exact in Decimal
+        spot = placed.get(confidence)
+        if spot is None:  # exact in Decimal
+            spot = placed[confidence] = (min(int(confidence * bins), bins - 1), float(confidence))
+        confidences[spot[0]].append(spot[1])
+        rights[spot[0]].append(float(outcome.correct))
     return tuple(
         CalibrationBin(
             low=i / bins,
             high=(i + 1) / bins,
-            count=len(group),
-            mean_confidence=_mean([float(o.vote.confidence or 0) for o in group]),
-            hit_rate=_mean([float(o.correct) for o in group]),
+            count=len(confidences[i]),
+            mean_confidence=_mean(confidences[i]),
+            hit_rate=_mean(rights[i]),
         )
-        for i, group in enumerate(members)
+        for i in range(bins)
     )
 
 

@@ -52,6 +52,8 @@ from lyra.services.backtest_trading import TradingRun, consensus_verdicts, trade
 from lyra.services.backtest_votes import (
     MarketSeries,
     Progress,
+    VoteTape,
+    collector_paused,
     load_series,
     next_bar_row,
     take_votes,
@@ -116,12 +118,31 @@ async def run_backtest(
         )
     asked = [item for m in members if isinstance(m, JournalFirstAnalyst) for item in m.asked]
     _journal_asked(runtime, asked)
+    # The trading passes and the report allocate millions of small acyclic objects (cast
+    # votes, outcomes, decisions) on top of the tape: the cyclic collector would rescan
+    # the whole heap again and again (collector_paused says why that is safe).
+    with collector_paused(True):
+        return await _trade_and_report(
+            runtime, plan, panel, tape, series, asked, contamination, weight_rule
+        )
+
+
+async def _trade_and_report(
+    runtime: Runtime,
+    plan: BacktestPlan,
+    panel: BacktestPanel,
+    tape: VoteTape,
+    series: dict[Market, MarketSeries],
+    asked: Sequence[tuple[AskedAt, Vote]],
+    contamination: tuple[Contamination, ...],
+    weight_rule: WeightRule,
+) -> BacktestReport:
+    """Every threshold's trading on the tape, fixed against learned weights, the report."""
     limits = backtest_limits(runtime, plan)
     runs: dict[Decimal, TradingRun] = {}
     async with backtest_brokers(runtime, plan, series) as (brokers, rules):
-        outcomes = resolve_outcomes(
-            cast_votes(tape, None), closes_of(tape), horizon=plan.horizon, now=plan.end
-        )
+        cast = cast_votes(tape, None)
+        outcomes = resolve_outcomes(cast, closes_of(tape), horizon=plan.horizon, now=plan.end)
         base = {member.name: member.weight for member in panel.analysts}
 
         quorum = ConsensusPolicy(
@@ -155,7 +176,14 @@ async def run_backtest(
         samples=dict(final.samples()),
     )
     return build_report(
-        plan, panel.source, tape, runs, contamination, comparison, [v for _, v in asked]
+        plan,
+        panel.source,
+        tape,
+        runs,
+        contamination,
+        comparison,
+        [v for _, v in asked],
+        resolved=(cast, outcomes),
     )
 
 

@@ -12,7 +12,7 @@ closed by the window's end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,6 +41,7 @@ __all__ = [
     "build_report",
     "cast_votes",
     "closes_of",
+    "with_carried",
 ]
 
 #: Said beside every contaminated result whose prompts were anonymised.
@@ -219,21 +220,38 @@ def closes_of(tape: VoteTape) -> dict[Market, pd.Series]:
 
 
 def cast_votes(tape: VoteTape, run: TradingRun | None) -> list[CastVote]:
-    decisions = () if run is None else run.decisions
-    carried = {(m.market, m.as_of): m.carried_by for m in decisions if m.traded}
+    """Every vote of the tape in its cast form, in tape order; ``carried`` marks the votes
+    that carried a traded decision of ``run`` (None: no run, nothing carried)."""
     out: list[CastVote] = []
     for tally in tape.tallies:
-        who = carried.get((tally.market, tally.as_of), ())
+        exchange, symbol = tally.market
+        as_of = tally.as_of
         for vote in tally.votes:
-            out.append(
-                CastVote.of(
-                    vote,
-                    exchange=tally.market[0],
-                    symbol=tally.market[1],
-                    as_of=tally.as_of,
-                    carried=vote.analyst in who,
-                )
-            )
+            out.append(CastVote.of(vote, exchange=exchange, symbol=symbol, as_of=as_of))
+    return with_carried(out, tape, run)
+
+
+def with_carried(votes: list[CastVote], tape: VoteTape, run: TradingRun | None) -> list[CastVote]:
+    """``votes`` (the tape's, in tape order, as :func:`cast_votes` gives them with no run)
+    with ``carried`` set on those that carried a traded decision of ``run``.
+
+    Only the few carried votes are copied, so the report reuses the cast votes (and their
+    outcomes) that learned weights were computed from instead of casting and resolving
+    every vote a second time: an outcome depends on the vote's market, instant, action
+    and confidence, never on ``carried``."""
+    decisions = () if run is None else run.decisions
+    carried = {(m.market, m.as_of): m.carried_by for m in decisions if m.traded}
+    if not carried:
+        return votes
+    out = list(votes)
+    position = 0
+    for tally in tape.tallies:
+        who = carried.get((tally.market, tally.as_of))
+        if who:
+            for at in range(position, position + len(tally.votes)):
+                if out[at].analyst in who:
+                    out[at] = replace(out[at], carried=True)
+        position += len(tally.votes)
     return out
 
 
@@ -271,7 +289,13 @@ def build_report(
     contamination: Sequence[Contamination],
     comparison: WeightsComparison,
     asked: Sequence[Vote],
+    resolved: tuple[list[CastVote], list[Outcome]] | None = None,
 ) -> BacktestReport:
+    """The report of the run (module docstring).
+
+    ``resolved``: the tape's votes as :func:`cast_votes` gives them with no run, and their
+    outcomes, when the caller has them already (``run_backtest`` resolves them once for
+    learned weights); otherwise they are cast and resolved here."""
     per_year = periods_per_year(plan.timeframe)
     closes = closes_of(tape)
     rows: list[SweepRow] = []
@@ -297,8 +321,11 @@ def build_report(
     fees = [taker_fee(exchange, plan.fee_rate) for exchange, _ in plan.markets]
     fee = sum(fees, Decimal(0)) / len(fees)
     basket = _basket(tape, plan)
-    votes = cast_votes(tape, primary)
-    outcomes = resolve_outcomes(votes, closes, horizon=plan.horizon, now=plan.end)
+    if resolved is None:
+        cast = cast_votes(tape, None)
+        resolved = (cast, resolve_outcomes(cast, closes, horizon=plan.horizon, now=plan.end))
+    votes = with_carried(resolved[0], tape, primary)
+    outcomes = resolved[1]
     costs = [v.cost_usd for v in asked]
     notes = tuple(item.describe() for item in contamination)
     if notes and plan.anonymise:

@@ -4,7 +4,7 @@ that read it at every candle, its columns as arrays and lists (docs/evidence.md)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -50,6 +50,9 @@ class MarketSeries:
     #: (the fast snapshot's ``frame``: its columns, nothing else).
     lists: dict[str, list[float]]
     empty: pd.DataFrame
+    #: ``lists``' values as Decimals (None where not finite), each column converted the
+    #: first time an offline snapshot is asked for it (``backtest_snapshots``).
+    decimals: dict[str, list[Decimal | None]] = field(default_factory=dict)
 
     @classmethod
     def of(

@@ -13,11 +13,14 @@ look-ahead"):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
+from math import isfinite
 
-from lyra.decision.votes import MarketSnapshot
-from lyra.market.types import Ticker
+from lyra.decision.analysts.base import DecimalColumns
+from lyra.decision.votes import CrossSpread, MarketSnapshot
+from lyra.market.types import Ticker, to_decimal
 from lyra.services.backtest_series import MarketSeries
 from lyra.services.market_context import fetch_limit
 from lyra.services.market_cycle import (
@@ -30,13 +33,16 @@ from lyra.services.market_cycle import (
 __all__ = ["live_data", "live_snapshots", "offline_snapshot"]
 
 
-class _RowsUpTo(Mapping[str, Sequence[float]]):
+class _RowsUpTo(DecimalColumns):
     """The series' columns ending at one row: nothing after it is reachable."""
 
-    __slots__ = ("_arrays", "_end")
+    __slots__ = ("_arrays", "_decimals", "_end")
 
-    def __init__(self, arrays: dict[str, list[float]], row: int) -> None:
+    def __init__(
+        self, arrays: dict[str, list[float]], decimals: dict[str, list[Decimal | None]], row: int
+    ) -> None:
         self._arrays = arrays
+        self._decimals = decimals
         self._end = row + 1
 
     def __getitem__(self, column: str) -> Sequence[float]:
@@ -51,11 +57,33 @@ class _RowsUpTo(Mapping[str, Sequence[float]]):
     def __contains__(self, column: object) -> bool:
         return column in self._arrays
 
+    def decimals(self, column: str, rows: int) -> tuple[Decimal, ...] | None:
+        end = self._end
+        start = end - rows
+        if rows < 1 or start < max(0, end - SNAPSHOT_ROWS):
+            return None  # fewer rows than asked in the snapshot (or a degenerate ask)
+        converted = self._decimals.get(column)
+        if converted is None:
+            floats = self._arrays.get(column)
+            if floats is None:
+                return None
+            # the whole column at once, each value as read_indicators converts it
+            converted = [to_decimal(x) if isfinite(x) else None for x in floats]
+            self._decimals[column] = converted
+        tail = converted[start:end]
+        for value in tail:
+            if value is None:
+                return None
+        return tuple(tail)  # type: ignore[arg-type]  # no None left
 
-def offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnapshot:
+
+def offline_snapshot(
+    one: MarketSeries, row: int, as_of: datetime, spreads: Sequence[CrossSpread] = ()
+) -> MarketSnapshot:
     """What an offline analyst reads at ``as_of``: the indicator rows closed by then, as
     sequences (the frame's last ``SNAPSHOT_ROWS`` rows, the same values the live
-    snapshot's frame holds)."""
+    snapshot's frame holds), and the market's cross-exchange spreads read on candles
+    closed by then (:mod:`lyra.services.backtest_spreads`)."""
     return MarketSnapshot(
         exchange=one.exchange,
         symbol=one.symbol,
@@ -63,7 +91,8 @@ def offline_snapshot(one: MarketSeries, row: int, as_of: datetime) -> MarketSnap
         as_of=as_of,
         price=one.price(row),
         frame=one.empty,
-        columns=_RowsUpTo(one.lists, row),
+        columns=_RowsUpTo(one.lists, one.decimals, row),
+        spreads=tuple(spreads),
     )
 
 

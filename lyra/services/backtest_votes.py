@@ -15,9 +15,11 @@ so computing them over more rows never changes an earlier value. The truncation 
 (``tests/unit/test_backtest.py``) shows it: a run over [A, C] and one over [A, B], C < B,
 agree on every vote, decision and fill before C.
 
-**The same analysts and snapshots as live.** Offline analysts read only the indicator
+**The same analysts and snapshots as live.** Offline analysts read the indicator
 columns of the snapshot's frame, so for an offline panel the snapshot is the indicator
-frame's tail at ``t`` and the price the close at ``t``. With an LLM member on the panel the
+frame's tail at ``t`` and the price the close at ``t``, with the market's cross-exchange
+spreads against the same symbol's other loaded venues on the candles closed by ``t``
+(:mod:`lyra.services.backtest_spreads`). With an LLM member on the panel the
 snapshot is built by the live cycle's own
 :func:`~lyra.services.market_cycle.build_snapshot` on the same batch a live cycle would
 fetch (regime, patterns, the daily trend and the spreads against the instant's other
@@ -29,7 +31,6 @@ quarantine would.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from lyra.compliance.gcpause import paused_gc
 from lyra.decision.analysts.base import Analyst
 from lyra.decision.votes import Action, Vote
 from lyra.decision.voting import collect_votes
@@ -50,6 +52,7 @@ from lyra.market.indicators import add_indicators
 from lyra.services.backtest_plan import BacktestPlan
 from lyra.services.backtest_series import Market, MarketSeries, epoch_ns, instant_ns
 from lyra.services.backtest_snapshots import live_snapshots, offline_snapshot
+from lyra.services.backtest_spreads import spread_tables, spreads_of
 from lyra.services.market_context import fetch_limit
 from lyra.services.runtime import Runtime
 
@@ -227,17 +230,15 @@ def collector_paused(pause: bool) -> Iterator[None]:
     votes, tallies) that form no reference cycles, and the collector would scan the
     growing heap again and again: measured, the pass takes up to a half longer and varies
     from run to run. Reference counting still frees everything as usual; the collector
-    is restored (and runs if due) when the pass ends. Not for LLM panels, whose HTTP
-    clients may make cycles over a long run.
+    is restored (and runs if due) when the pass ends. Not for the vote pass of LLM
+    panels, whose HTTP clients may make cycles over a long run; the trading passes and the
+    report that follow make no calls, so ``run_backtest`` pauses it there for every panel.
     """
-    if not pause or not gc.isenabled():
+    if not pause:
         yield
         return
-    gc.disable()
-    try:
+    with paused_gc():
         yield
-    finally:
-        gc.enable()
 
 
 async def _take_votes(
@@ -248,6 +249,8 @@ async def _take_votes(
     progress: Progress | None,
 ) -> VoteTape:
     stamps = _instants(series, plan)
+    # the live snapshot computes its own spreads; the offline one reads them from here
+    tables = {} if full_context else spread_tables(series)
     tallies: list[Tally] = []
     ordered = [(one, _rows_at(one, stamps)) for one in (series[m] for m in plan.markets)]
     total = len(stamps)
@@ -257,7 +260,10 @@ async def _take_votes(
         if full_context:
             snapshots = live_snapshots(present, instant)
         else:
-            snapshots = [offline_snapshot(one, row, instant) for one, row in present]
+            snapshots = [
+                offline_snapshot(one, row, instant, spreads_of(tables, one.market, row))
+                for one, row in present
+            ]
         for (one, row), snapshot in zip(present, snapshots, strict=True):
             votes = tuple(await collect_votes(panel, snapshot))
             tallies.append(

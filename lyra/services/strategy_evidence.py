@@ -30,6 +30,7 @@ Usage::
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -40,7 +41,7 @@ from lyra.decision.analysts.base import Analyst
 from lyra.decision.consensus import ConsensusPolicy
 from lyra.decision.votes import Action, Vote
 from lyra.evidence.metrics import performance, periods_per_year
-from lyra.evidence.track_record import Outcome, resolve_outcomes, scorecard
+from lyra.evidence.track_record import Outcome, is_correct, resolve_outcomes, scorecard
 from lyra.services.backtest import (
     BacktestPanel,
     BacktestReport,
@@ -50,19 +51,32 @@ from lyra.services.backtest import (
 )
 from lyra.services.backtest_plan import BacktestPlan
 from lyra.services.backtest_report import cast_votes, closes_of
+from lyra.services.backtest_series import Market
 from lyra.services.backtest_trading import consensus_verdicts, trade_tape
-from lyra.services.backtest_votes import Progress, Tally, VoteTape, load_series, take_votes
+from lyra.services.backtest_votes import (
+    MarketSeries,
+    Progress,
+    Tally,
+    VoteTape,
+    collector_paused,
+    load_series,
+    take_votes,
+)
 from lyra.services.runtime import Runtime
 
 __all__ = [
+    "CALIBRATION_BINS",
     "SOLO_THRESHOLD",
     "StrategyFigures",
     "WindowEvidence",
+    "base_rates",
     "panel_sweep",
     "solo_tape",
     "strategy_evidence",
 ]
 
+#: Confidence bins of a strategy's buy/sell calibration table.
+CALIBRATION_BINS: Final = 5
 #: The threshold a strategy trades at alone (module docstring).
 SOLO_THRESHOLD: Final = Decimal("0.50")
 
@@ -85,10 +99,38 @@ class StrategyFigures:
     total_return: float
     sharpe: float | None
     max_drawdown: float
+    #: The no-skill baseline of the same calls (:func:`base_rates`): the right calls to
+    #: expect of them by chance, and the Brier score of stating each call's base rate as
+    #: its confidence; the same for the buy and sell calls alone.
+    baseline_hits: float = 0.0
+    baseline_brier: float | None = None
+    directional_baseline_hits: float = 0.0
+    #: Its most frequent abstention reason and how often it gave it (None: it never
+    #: abstained): why a strategy without resolved votes has no record.
+    abstention: tuple[str, int] | None = None
+    #: Its buy and sell calls in :data:`CALIBRATION_BINS` equal confidence bins over
+    #: [0, 1] (the last includes 1.0): (resolved, right) per bin. What a calibration
+    #: learned on this window could map each confidence to: no monotone calibration
+    #: (isotonic regression pools neighbouring bins) states more than the best bin's
+    #: hit rate.
+    directional_bins: tuple[tuple[int, int], ...] = ()
+
+    def best_calibrated(self, min_count: int) -> float | None:
+        """The highest buy/sell hit rate of a bin with at least ``min_count`` calls."""
+        rates = [right / n for n, right in self.directional_bins if n >= min_count]
+        return max(rates) if rates else None
 
     @property
     def directional_hit_rate(self) -> float | None:
         return self.directional_hits / self.directional if self.directional else None
+
+    @property
+    def baseline_hit_rate(self) -> float | None:
+        return self.baseline_hits / self.resolved if self.resolved else None
+
+    @property
+    def directional_baseline_hit_rate(self) -> float | None:
+        return self.directional_baseline_hits / self.directional if self.directional else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +159,26 @@ async def strategy_evidence(
     """
     series = await load_series(runtime, plan)
     tape = await take_votes(analysts, series, plan, full_context=False, progress=progress)
+    with collector_paused(True):  # as run_backtest's trading and report (it says why)
+        return await _measure(runtime, plan, analysts, solo_threshold, series, tape)
+
+
+async def _measure(
+    runtime: Runtime,
+    plan: BacktestPlan,
+    analysts: Sequence[Analyst],
+    solo_threshold: Decimal,
+    series: dict[Market, MarketSeries],
+    tape: VoteTape,
+) -> WindowEvidence:
+    """Each analyst's record and solo figures from the window's tape."""
     votes = cast_votes(tape, None)
     outcomes = resolve_outcomes(votes, closes_of(tape), horizon=plan.horizon, now=plan.end)
     records = {r.analyst: r for r in scorecard(votes, outcomes, as_of=plan.end) if not r.model}
     tallied = _hits(outcomes)
+    baselines = _baselines(outcomes, base_rates(outcomes))
+    reasons = _abstentions(tape)
+    binned = _directional_bins(outcomes)
     per_year = periods_per_year(plan.timeframe)
     figures: dict[str, StrategyFigures] = {}
     async with backtest_brokers(runtime, plan, series) as (brokers, rules):
@@ -144,6 +202,9 @@ async def strategy_evidence(
             )
             record = records.get(analyst.name)
             hits, directional, directional_hits = tallied.get(analyst.name, (0, 0, 0))
+            expected, reference, directional_expected = baselines.get(
+                analyst.name, (0.0, None, 0.0)
+            )
             figures[analyst.name] = StrategyFigures(
                 name=analyst.name,
                 votes=record.votes if record else 0,
@@ -158,6 +219,11 @@ async def strategy_evidence(
                 total_return=trading.total_return,
                 sharpe=trading.sharpe,
                 max_drawdown=trading.max_drawdown,
+                baseline_hits=expected,
+                baseline_brier=reference,
+                directional_baseline_hits=directional_expected,
+                abstention=reasons.get(analyst.name),
+                directional_bins=binned.get(analyst.name, ()),
             )
     return WindowEvidence(plan.start, plan.end, tape.instants, len(tape.tallies), figures)
 
@@ -174,6 +240,79 @@ def _hits(outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int, int]]:
             directional_hits + (moving and outcome.correct),
         )
     return out
+
+
+def _abstentions(tape: VoteTape) -> dict[str, tuple[str, int]]:
+    """Per analyst, its most frequent abstention reason and its count (a reason's detail in
+    parentheses, such as the venue it names, set aside so that one reason counts once)."""
+    counts: dict[str, Counter[str]] = {}
+    for tally in tape.tallies:
+        for vote in tally.votes:
+            if vote.abstain_reason is not None:
+                reason = vote.abstain_reason.partition(" (")[0]
+                counts.setdefault(vote.analyst, Counter())[reason] += 1
+    return {name: reasons.most_common(1)[0] for name, reasons in counts.items()}
+
+
+def _directional_bins(outcomes: Sequence[Outcome]) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Per analyst, (resolved, right) of its buy and sell calls per confidence bin."""
+    tables: dict[str, list[list[int]]] = {}
+    for outcome in outcomes:
+        vote = outcome.vote
+        if vote.action not in ("buy", "sell") or vote.confidence is None:
+            continue
+        table = tables.setdefault(vote.analyst, [[0, 0] for _ in range(CALIBRATION_BINS)])
+        cell = table[min(int(vote.confidence * CALIBRATION_BINS), CALIBRATION_BINS - 1)]
+        cell[0] += 1
+        cell[1] += outcome.correct
+    return {name: tuple((n, right) for n, right in table) for name, table in tables.items()}
+
+
+def base_rates(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """How often each call was right over the window, whoever made it: the share of the
+    resolved (market, instant)s whose forward return made a buy, a sell or a hold right
+    (:func:`~lyra.evidence.track_record.is_correct`, the definition every vote is scored
+    by). A forecaster with no skill that makes a call is right at that call's base rate.
+    """
+    forward: dict[tuple[str, str, datetime], float] = {}
+    for outcome in outcomes:
+        vote = outcome.vote
+        forward.setdefault((vote.exchange, vote.symbol, vote.as_of), outcome.forward_return)
+    if not forward:
+        return {}
+    moves = list(forward.values())
+    return {
+        action: sum(is_correct(action, move) for move in moves) / len(moves)
+        for action in ("buy", "sell", "hold")
+    }
+
+
+def _baselines(
+    outcomes: Sequence[Outcome], rates: Mapping[str, float]
+) -> dict[str, tuple[float, float | None, float]]:
+    """Per analyst: (right calls expected by chance, the Brier score of stating each
+    call's base rate as its confidence, right buy and sell calls expected by chance).
+
+    The reference forecast of the Brier skill score: a forecaster who knows only how often
+    each kind of call comes right scores ``(base rate - right)^2`` per call; a strategy
+    whose confidences carry information beats it (a coin's 0.25 is the reference only for
+    a call that is right half the time)."""
+    sums: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        action = outcome.vote.action
+        if action is None:
+            continue
+        rate = rates[action]
+        row = sums.setdefault(outcome.vote.analyst, [0.0, 0.0, 0.0, 0.0])
+        row[0] += rate
+        row[1] += (rate - float(outcome.correct)) ** 2
+        row[2] += 1
+        if action != "hold":
+            row[3] += rate
+    return {
+        name: (expected, brier / count if count else None, directional)
+        for name, (expected, brier, count, directional) in sums.items()
+    }
 
 
 def solo_tape(tape: VoteTape, position: int) -> VoteTape:

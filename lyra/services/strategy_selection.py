@@ -3,25 +3,42 @@
 The rule (:func:`select_panel`, pure) reads only the
 :class:`~lyra.services.strategy_evidence.WindowEvidence` of the *selection* window; the
 panel it picks is then judged on a later window it never saw (``scripts/strategies_doc.py``
-runs both and docs/strategies.md shows both). A strategy
-is a member when, over the selection window:
+runs both and docs/strategies.md shows both).
+
+Every vote is scored as docs/evidence.md ("Track records") defines it, holds included,
+with :mod:`lyra.evidence.track_record`'s one definition: a buy is right when the price
+rose after the horizon, a sell when it fell, a hold when it moved less than
+:data:`~lyra.evidence.track_record.HOLD_BAND` (1%); the Brier score is
+``(confidence - right)^2``. What a hit rate and a Brier score are compared *with* is the
+no-skill baseline of the same calls (:func:`~lyra.services.strategy_evidence.base_rates`):
+a coin's 0.5 and 0.25 are the baseline of a call that comes right half the time, which a
+buy or a sell on a rising or falling market is not, and a hold (right only on a move
+under 1%, about a quarter of the hourly candles of 2017-2018) far from it. Judged against
+a coin, a strategy that holds a lot fails for holding, whatever its skill; judged against
+its calls' base rates, only skill counts. A strategy is a member when, over the
+selection window:
 
 1. it has at least ``min_resolved`` resolved votes (:data:`MIN_RESOLVED`): enough that a
-   hit rate above a coin's is not a lucky streak;
-2. its hit rate is above a coin's (0.50): it was right more often than wrong;
-3. its Brier score is below a coin's (0.25, what always answering 0.5 earns): its
-   confidences carry information, they are not just loud (G. W. Brier, 1950);
+   hit rate above the baseline is not a lucky streak;
+2. its hit rate is above the baseline's: the share of its calls that the window's base
+   rates would make right by chance (each buy at the share of candles followed by a
+   rise, each sell by a fall, each hold by a move under 1%);
+3. its Brier score is below the baseline's, the score of stating each call's base rate
+   as its confidence (a Brier skill score above 0): its confidences carry information,
+   they are not just loud (G. W. Brier, 1950);
 
 and its weight is its learned weight (:func:`lyra.evidence.weights.learned_weight`: the
 configured 1.0 scaled by ``hit_rate / 0.5``, within 0.5 and 2), the same rule the live
 panel's opt-in learned weights apply, here frozen at the selection window's end.
 
-A what-if variant (:data:`DIRECTIONAL_WHAT_IF`) judges only the buy and sell calls (a
-hold is read as right when the price moved less than 1%, which a volatile market seldom
-grants) and drops the Brier condition: it is never the default, only a measurement of
-whether a looser rule would have done better out of sample.
+``SelectionRule(baseline="coin")`` is the former rule (a coin's 0.50 and 0.25), kept so
+its verdicts can be shown beside. A what-if variant (:data:`DIRECTIONAL_WHAT_IF`) judges
+only the buy and sell calls against their baseline and drops the Brier condition: it is
+never the default, only a measurement of whether a looser rule would have done better out
+of sample.
 
-Why this rule: each condition is one line against a baseline anyone can compute (a coin),
+Why this rule: each condition is one line against a baseline anyone can compute from the
+same votes (the base rates of the window),
 so the panel is explainable and a reader can check every member against the table. It
 does not search over thresholds, subsets or weights, so it cannot fit the selection
 window's noise; the price is that it may keep a member the report window later finds
@@ -94,8 +111,12 @@ class SelectionRule:
     """The rule's figures (module docstring)."""
 
     min_resolved: int = MIN_RESOLVED
+    #: ``market``: the hit rate and Brier score of the same calls by chance (module
+    #: docstring); ``coin``: ``min_hit_rate`` and ``max_brier``.
+    baseline: Literal["market", "coin"] = "market"
     min_hit_rate: float = COIN_HIT_RATE
-    #: None: no Brier condition (the what-if).
+    #: None: no Brier condition (the what-if); with ``market``, any value asks for the
+    #: Brier condition against the baseline's score.
     max_brier: float | None = COIN_BRIER
     #: ``all``: every resolved vote; ``directional``: the buy and sell calls only.
     calls: Literal["all", "directional"] = "all"
@@ -153,22 +174,28 @@ def _judge(figures: StrategyFigures, rule: SelectionRule) -> Candidate:
     name = figures.name
     if rule.calls == "directional":
         kind, resolved, hits = "buy/sell", figures.directional, figures.directional_hits
-        hit_rate = figures.directional_hit_rate
+        hit_rate, chance = figures.directional_hit_rate, figures.directional_baseline_hit_rate
     else:
-        kind, resolved, hits, hit_rate = "", figures.resolved, figures.hits, figures.hit_rate
+        kind, resolved, hits = "", figures.resolved, figures.hits
+        hit_rate, chance = figures.hit_rate, figures.baseline_hit_rate
     label = f"{kind} hit rate".strip()
     if resolved < rule.min_resolved:
         counted = f"{resolved} resolved {kind} votes".replace("  ", " ")
         return Candidate(name, False, f"{counted} < {rule.min_resolved}")
-    if hit_rate is None or hit_rate <= rule.min_hit_rate:
-        return Candidate(name, False, f"{label} {_show(hit_rate)} <= {rule.min_hit_rate:.2f}")
+    market = rule.baseline == "market"
+    floor = chance if market else rule.min_hit_rate
+    floor_text = f"its calls' base rate {_show(floor)}" if market else f"{rule.min_hit_rate:.2f}"
+    if hit_rate is None or floor is None or hit_rate <= floor:
+        return Candidate(name, False, f"{label} {_show(hit_rate)} <= {floor_text}")
     brier = figures.brier
-    if rule.max_brier is not None and (brier is None or brier >= rule.max_brier):
-        return Candidate(name, False, f"Brier {_show(brier)} >= {rule.max_brier:.2f}")
+    ceiling = figures.baseline_brier if market else rule.max_brier
+    ceiling_text = f"the base rates' {_show(ceiling)}" if market else _show(ceiling)
+    if rule.max_brier is not None and (brier is None or ceiling is None or brier >= ceiling):
+        return Candidate(name, False, f"Brier {_show(brier)} >= {ceiling_text}")
     weight = learned_weight(DEFAULT_WEIGHT, hits, resolved, rule.weights)
-    reason = f"{label} {hit_rate:.3f} > {rule.min_hit_rate:.2f}"
+    reason = f"{label} {hit_rate:.3f} > {floor_text}"
     if rule.max_brier is not None:
-        reason += f", Brier {_show(brier)} < {rule.max_brier:.2f}"
+        reason += f", Brier {_show(brier)} < {ceiling_text}"
     return Candidate(name, True, f"{reason} over {resolved} resolved votes", weight)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "OFFLINE_PREFIX",
     "STOP_ATR_MULTIPLE",
     "Analyst",
+    "DecimalColumns",
     "IndicatorSource",
     "Judgement",
     "OfflineAnalyst",
@@ -100,6 +101,22 @@ class Readings:
 IndicatorSource = pd.DataFrame | Mapping[str, Sequence[float]]
 
 
+class DecimalColumns(Mapping[str, Sequence[float]]):
+    """Indicator columns that also hand out their trailing values as Decimals.
+
+    A backtest's snapshot (``lyra.services.backtest_snapshots``): every member reads the
+    same few columns at every candle, so each value is converted to a Decimal once for
+    the whole run instead of once per member and candle. The values are those
+    :func:`read_indicators` would convert itself."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def decimals(self, column: str, rows: int) -> tuple[Decimal, ...] | None:
+        """The last ``rows`` values of ``column`` as Decimals; None when the column is
+        missing, has fewer than ``rows`` values, or one of them is not finite."""
+
+
 def indicator_source(snapshot: MarketSnapshot) -> IndicatorSource:
     """The snapshot's arrays when it carries them, else its frame (same values)."""
     return snapshot.frame if snapshot.columns is None else snapshot.columns
@@ -153,6 +170,13 @@ def _read_arrays(
     (None: let the general path say what is wrong). A backtest reads every candle's
     columns through here, so it avoids generators and calls."""
     values: dict[str, tuple[Decimal, ...]] = {}
+    if isinstance(source, DecimalColumns):
+        for column in columns:
+            converted = source.decimals(column, rows)
+            if converted is None:
+                return None
+            values[column] = converted
+        return Readings(values)
     isfinite = math.isfinite
     for column in columns:
         try:
