@@ -11,6 +11,7 @@ from pydantic import Field
 
 from deployments.flow_support import budget_gate, publish_spend
 from deployments.run_alone import run_alone
+from flows.alert_hooks import ALERT_HOOKS
 from flows.pre_trade_risk import pre_trade_risk
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
@@ -33,7 +34,7 @@ Mode = Annotated[
 CapitalCap = Annotated[Decimal, Field(ge=0, description="Capital cap in USD, below the phase's.")]
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 def market_analysis(
     phase: Phase | None = None,
     exchanges: list[str] | None = None,

@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.states import State
 
 from deployments.flow_support import budget_gate, publish_spend
+from flows.alert_hooks import ALERT_HOOKS
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.news_summary import AssetSentimentSummary, NewsSummary
@@ -17,7 +18,7 @@ from tasks.audit import anchor_audit_chain
 FLOW_NAME = "news-sentiment"
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 def news_sentiment(feed_group: str | None = None) -> NewsSummary | State:
     """Read the news feeds, score new headlines and aggregate sentiment per asset.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.alert_hooks import ALERT_HOOKS
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import CheckSummary, NightlyComplianceSummary
@@ -13,7 +14,7 @@ from tasks.audit import anchor_after_failure, anchor_audit_chain
 FLOW_NAME = "nightly-compliance"
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 def nightly_compliance(
     include_bas: bool = True, bas_period: str | None = None
 ) -> NightlyComplianceSummary:

@@ -10,6 +10,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
 from deployments.schedules import enforce_kill_switch
+from flows.alert_hooks import ALERT_HOOKS
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.pre_trade import FLOW_NAME
@@ -28,7 +29,7 @@ Mode = Annotated[
 CapitalCap = Annotated[Decimal, Field(ge=0, description="Capital cap in USD, below the phase's.")]
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 def pre_trade_risk(
     decision_ids: list[str] | None = None,
     phase: Phase | None = None,

@@ -13,6 +13,7 @@ from prefect.states import Completed, State
 from pydantic import Field
 
 from deployments.schedules import reconcile_schedules
+from flows.alert_hooks import ALERT_HOOKS, alert_promotion_waiting
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.rollout.names import PROMOTE_PHASE
@@ -63,7 +64,7 @@ def _checks(verdict: Verdict | None) -> list[dict[str, object]]:
     return [c.as_dict() for c in verdict.criteria] if verdict else []
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 async def promote_phase(
     target_phase: TargetPhase, reason: str = "", approval_timeout_s: int | None = None
 ) -> PromotionResult | State:
@@ -102,6 +103,7 @@ async def promote_phase(
         if verdict.needs_approval:
             name = get_phase(plan.target).name
             logger.info("Waiting for a person to approve phase %s (%s)", plan.target, name)
+            alert_promotion_waiting(settings, plan.current, plan.target, run_id)
             evidence = approval_markdown(plan, verdict)
             await acreate_markdown_artifact(
                 evidence, key="phase-promotion-evidence", description="evidence to approve"

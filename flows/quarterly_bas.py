@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.alert_hooks import ALERT_HOOKS
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.tax_summary import BasSummary
@@ -14,7 +15,7 @@ from tasks.audit import anchor_after_failure, anchor_audit_chain
 FLOW_NAME = "quarterly-bas"
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 def quarterly_bas(period: str | None = None) -> BasSummary:
     """Produce the BAS GST worksheet for the quarter that just closed (or ``period``,
     e.g. ``2025-Q3``) from the tax ledger, for a GST-registered entity; stored, audited

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Completed, State
 
+from flows.alert_hooks import ALERT_HOOKS
 from lyra.bootstrap import build_runtime
 from lyra.config import load_settings
 from lyra.services.price_sync import PriceSyncSummary
@@ -13,7 +14,7 @@ from lyra.services.price_sync import sync_model_prices as sync
 FLOW_NAME = "sync-model-prices"
 
 
-@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True)
+@flow(name=FLOW_NAME, persist_result=True, validate_parameters=True, **ALERT_HOOKS)
 async def sync_model_prices() -> PriceSyncSummary | State:
     """Refresh the catalog models' per-token prices from the provider's models list.
 

@@ -21,6 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from lyra.bootstrap.brokers import Brokers
+from lyra.bootstrap.config_overlay import persisted_overlay, with_routing
 from lyra.bootstrap.database import check_audit, open_database
 from lyra.bootstrap.gateway import ProviderPrices
 from lyra.bootstrap.market import CcxtFactory, CcxtMarket, ReplayMarket, parse_endpoints
@@ -145,13 +146,15 @@ def _ccxt(settings: Settings, database: Database, ccxt_factory: CcxtFactory | No
     )
 
 
-def _models(settings: Settings, database: Database) -> tuple[ModelSource | None, SpendPlan | None]:
+def _models(
+    settings: Settings, database: Database, routing: dict[str, str] | None = None
+) -> tuple[ModelSource | None, SpendPlan | None]:
     if settings.llm_provider == "offline":
         return None, None
     from lyra.bootstrap.gateway import GatewaySessions, budget_policy
     from lyra.spend.catalog import load_catalog
 
-    catalog = load_catalog()
+    catalog = with_routing(load_catalog(), routing or {})  # routing set through the API
     # The flow's budget gate judges the total and tier scopes only: no key caps, so no
     # keystore unlock (600,000 PBKDF2 rounds) to price a cycle.
     spend = SpendPlan(budget_policy(settings, []), catalog, settings.cycle_prompt_tokens)
@@ -176,9 +179,19 @@ def build_runtime(
     """
     database = open_database(settings)
     check_audit(database)  # a chain that fails its check gets nothing more appended
+    recorded = _recorded(database)
+    # The configuration changed through the HTTP API, in force from this cycle on
+    # (lyra/bootstrap/config_overlay.py): laid over the settings before anything reads them.
+    settings, routing = persisted_overlay(
+        settings,
+        database,
+        phase_in_force(
+            requested=phase, recorded=recorded, configured=settings.phase, default=default_phase
+        ),
+    )
     chosen, run = resolve_phase_run(
         settings,
-        _recorded(database),
+        recorded,
         phase=phase,
         consensus_threshold=consensus_threshold,
         order_mode=order_mode,
@@ -189,7 +202,7 @@ def build_runtime(
     market: MarketSource = (
         ReplayMarket(settings.replay_data_dir) if settings.market_source == "replay" else ccxt
     )
-    models, spend = _models(settings, database)
+    models, spend = _models(settings, database, routing)
     brokers = Brokers(
         market=market,
         timeframe=settings.timeframe,

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lyra import __version__
+from lyra.cli import api as cli_api
 from lyra.cli import backtest as cli_backtest
 from lyra.cli import compliance as cli_compliance
 from lyra.cli import execution as cli_execution
@@ -59,6 +60,7 @@ for _module in (
     cli_orchestration,
     cli_backtest,
     cli_scorecard,
+    cli_api,
 ):
     _module.register(app)
 

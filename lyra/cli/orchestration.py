@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,10 +63,15 @@ def serve(
     prefect_file: Annotated[
         Path | None, typer.Option(help="Another prefect.yaml (default: the project's).")
     ] = None,
+    api: Annotated[
+        bool, typer.Option(help="Also serve Lyra's HTTP API (lyra api, docs/api.md).")
+    ] = True,
+    api_host: Annotated[str, typer.Option(help="Address the Lyra API listens on.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(min=1, max=65535, help="Its port.")] = 8000,
 ) -> None:
     """Start (or connect to) a Prefect server, create the work pool and concurrency
-    limits, deploy every deployment of prefect.yaml and start a worker; Ctrl-C stops
-    what it started."""
+    limits, deploy every deployment of prefect.yaml, start a worker and Lyra's HTTP API
+    beside it (--no-api: not); Ctrl-C stops what it started."""
     from deployments.serve import PREFECT_ENV, ServeOptions
     from deployments.serve import serve as start
 
@@ -81,17 +88,56 @@ def serve(
     )
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     served = None
+    api_process = None
     try:
         served = start(settings, options, lambda line: out.print(line, markup=False))
+        if api:
+            api_process = _start_api(api_host, api_port)
+            out.print(
+                f"lyra api: http://{api_host}:{api_port} (docs at /docs; tokens: "
+                "lyra api token create)",
+                markup=False,
+            )
+        api_reported = False
         while all(p.poll() is None for p in served.processes):
+            if api_process is not None and api_process.poll() is not None and not api_reported:
+                # The API is beside the flows, not part of them: its end (a port in use)
+                # is reported, and the server and worker keep running.
+                out.print(
+                    f"lyra serve: lyra api exited (code {api_process.returncode}); the flows "
+                    "keep running",
+                    markup=False,
+                )
+                api_reported = True
             time.sleep(1)
         out.print("lyra serve: a child process exited; stopping the others")
     except KeyboardInterrupt:
         out.print("lyra serve: stopping")
     finally:
+        if api_process is not None:
+            _stop_child(api_process)
         if served is not None:
             served.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _start_api(host: str, port: int) -> subprocess.Popen[bytes]:
+    """``lyra api`` as a child that dies with this process (lyra/resilience/children.py)."""
+    from lyra.resilience.children import guarded
+
+    command = [sys.executable, "-m", "lyra.cli", "api", "--host", host, "--port", str(port)]
+    return subprocess.Popen(guarded(command))  # noqa: S603 - our own command
+
+
+def _stop_child(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """SIGTERM ``process``; SIGKILL it if it is still there after ``timeout_s``."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _prefect_rows(runtime: Runtime) -> tuple[str, list[Any], dict[str, bool] | None]:

@@ -392,6 +392,14 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = None
 
+    # --- alerts (lyra/observability, docs/observability.md) -------------------------------
+    alert_urls: SecretStr | None = Field(
+        default=None,
+        description="Apprise URLs alerts are sent to, comma or space separated (e.g. "
+        "json://host/path, mailto://..., tgram://...); unset: no alerts. Held as a secret: "
+        "the URLs carry the services' tokens.",
+    )
+
     @field_validator("exchanges", "symbols", "offline_analysts", "news_assets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

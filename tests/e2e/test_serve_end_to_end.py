@@ -45,7 +45,7 @@ async def _wait_for(run_id: UUID, names: set[str], served: ServedLyra) -> str:
             return state
         if state in {"Failed", "Crashed", "Cancelled"}:
             break
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.5)
     pytest.fail(f"flow run {run_id} is {state}, wanted {names}:\n{served.log_tail()}")
 
 
@@ -104,7 +104,7 @@ async def test_deployments_run_and_the_scheduler_creates_runs(served: ServedLyra
             }
             if all(counts.values()):
                 break
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
         assert all(n > 0 for n in counts.values()), (counts, served.log_tail())
         # Phase schedules stay off until promoted; nightly compliance is scheduled.
         assert await _schedules_active("market-analysis/phase-4") == [False]
@@ -211,6 +211,50 @@ def test_lyra_status_shows_the_phase_and_the_last_runs(served: ServedLyra) -> No
     assert "kill switch armed" in result.stdout
     row = next(line for line in result.stdout.splitlines() if "market-analysis/phase-3" in line)
     assert "Completed" in row
+
+
+def test_serve_starts_the_api_beside_the_worker(served: ServedLyra) -> None:
+    """`lyra serve` also serves Lyra's HTTP API (docs/api.md): a token made with the CLI
+    reads the providers, and /metrics shows the served home's database."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    lyra = str(Path(sys.executable).with_name("lyra"))
+    made = subprocess.run(
+        [lyra, "api", "token", "create", "--role", "viewer", "--name", "e2e"],
+        env=served.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.split()[-1]
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=served.lyra_api_url, timeout=30) as client:
+        while True:
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"no API beside the worker:\n{served.log_tail()}"
+            time.sleep(0.2)
+        path = "/api/v1/ai/orchestrator/providers"
+        assert client.get(path).status_code == 401
+        providers = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        scraped = client.get("/metrics")
+    assert providers.status_code == 200, providers.text
+    assert providers.json()["success"] is True
+    assert scraped.status_code == 200
+    up = [
+        sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name == "lyra_metrics_database_up"
+    ]
+    assert up == [1.0]
 
 
 async def test_a_tripped_kill_switch_pauses_the_live_phase(served: ServedLyra) -> None:

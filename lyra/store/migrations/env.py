@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import lyra.store.api_tables
 import lyra.store.compliance_tables
 import lyra.store.execution_tables
 import lyra.store.gateway_tables
