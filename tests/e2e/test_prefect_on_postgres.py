@@ -72,7 +72,7 @@ async def test_the_prefect_server_on_postgresql_schedules_runs(
                             id=DeploymentFilterId(any_=[deployment_id])
                         )
                     )
-                    await asyncio.sleep(2)
+                    await asyncio.sleep(1)
         assert runs, log.read_text(errors="replace")[-3000:]
         assert {run.state_name for run in runs} == {"Scheduled"}
     finally:
