@@ -17,9 +17,10 @@ all of it (flows are separate processes); this class asks it as rarely as that a
   ``lease_calls`` worst cases (or twice the calls of that model and key in flight, if
   more), made atomically in the database, sub-allocated here; ``lease_calls=1`` is one
   reservation per call. A lease is opened by one caller while the others wait for it.
-  On PostgreSQL the leases asked for while the writer was busy (a fan-out's five, one
-  per model) are reserved in one transaction and one commit
-  (:mod:`lyra.store.gateway_rounds`), each still checked against every cap.
+  The leases asked for in one turn of the event loop or while the writer was busy (a
+  fan-out's five, one per model) are reserved in one transaction and one commit, with
+  the cache lookups of the same calls (:mod:`lyra.store.gateway_rounds`), each still
+  checked against every cap.
 - **Conclusion.** A success is group-committed by the writer (record, plus
   ``record_success`` for a breaker that is not clean); a failure goes through
   :func:`lyra.store.gateway_transactions.conclude_failure` in a transaction of its own; the
@@ -59,7 +60,6 @@ from lyra.store.gateway_transactions import (
     acquire_breakers,
     close_lease,
     conclude_failure,
-    conclude_success,
     open_lease,
 )
 from lyra.store.gateway_writer import BreakerView, GatewayWriter
@@ -197,7 +197,8 @@ class Admission:
                 key_breaker=pair[1],
                 policy=self._breaker,
                 now=datetime.now(UTC),
-            )
+            ),
+            shared=True,
         )
         self._note(check.views)  # before anyone waiting on this look wakes up
         return check
@@ -242,7 +243,7 @@ class Admission:
         statement = None
         if self._writer.database.dialect == "postgresql":  # one statement, in a round
             statement = open_lease_statement(**reserve.keywords)
-        grant = await self._writer.run(reserve, statement)
+        grant = await self._writer.run(reserve, statement, shared=True)
         if grant.refusal is not None:
             raise grant.refusal
         if grant.reservation is None:
@@ -276,30 +277,18 @@ class Admission:
         if closing is None:  # the common case: group-committed with other calls
             self._note(await self._writer.conclude([record], names, self._breaker, now))
             return
+        # The record joins the round and the settlement runs in the same transaction (on
+        # PostgreSQL as one statement): one round trip and one commit, not eight and two.
+        statement = None
         if self._writer.database.dialect == "postgresql":
-            # The record joins the round and the settlement is one statement in the same
-            # transaction: one round trip and one commit, not eight and two.
-            views, settlement = await self._writer.conclude_then(
-                [record],
-                names,
-                self._breaker,
-                now,
-                partial(close_lease, closing=closing, now=now),
-                close_lease_statement(closing, now),
-            )
-            self._note(views)
-            self._check(ticket.lease, settlement)
-            return
-        views, settlement = await self._writer.run(
-            partial(
-                conclude_success,
-                record=record,
-                insert=self._writer.insert_records,
-                breakers=names,
-                policy=self._breaker,
-                now=now,
-                closing=closing,
-            )
+            statement = close_lease_statement(closing, now)
+        views, settlement = await self._writer.conclude_then(
+            [record],
+            names,
+            self._breaker,
+            now,
+            partial(close_lease, closing=closing, now=now),
+            statement,
         )
         self._note(views)
         self._check(ticket.lease, settlement)
@@ -351,7 +340,9 @@ class Admission:
         statement = None
         if self._writer.database.dialect == "postgresql":
             statement = close_lease_statement(closing, now)
-        self._writer.run_detached(partial(close_lease, closing=closing, now=now), statement)
+        self._writer.run_detached(
+            partial(close_lease, closing=closing, now=now), statement, shared=True
+        )
 
     def _give_back(self, ticket: Ticket, cost: Decimal | None) -> LeaseClosing | None:
         """Charge the concluded call to its lease (in memory, at once, so a failure of

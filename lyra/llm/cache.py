@@ -39,6 +39,8 @@ __all__ = [
     "MemoryCache",
     "ResponseCache",
     "cache_key",
+    "cache_key_encoded",
+    "canonical_json",
     "ttl_for",
 ]
 
@@ -70,6 +72,17 @@ def ttl_for(task: str) -> float:
         raise ValueError(f"no cache TTL for task {task!r} (known: {known})") from None
 
 
+#: Canonical JSON: keys sorted, no insignificant whitespace, no NaN (one encoder, made once).
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def canonical_json(value: Any) -> str:
+    """``value`` as the canonical JSON :func:`cache_key` hashes."""
+    return _CANONICAL.encode(value)
+
+
 def cache_key(
     model: str,
     messages: Sequence[Mapping[str, Any]],
@@ -80,17 +93,19 @@ def cache_key(
     Canonical: keys sorted, no insignificant whitespace, UTF-8; so the same request
     built in another process or with dict keys in another order hits the same entry.
     """
-    canonical = json.dumps(
-        {
-            "v": _KEY_VERSION,
-            "model": model,
-            "messages": list(messages),
-            "response_format": response_format,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
+    return cache_key_encoded(model, messages, canonical_json(response_format))
+
+
+def cache_key_encoded(
+    model: str, messages: Sequence[Mapping[str, Any]], response_format_json: str
+) -> str:
+    """:func:`cache_key` with the format already encoded (:func:`canonical_json`): the
+    gateway encodes an answer's schema once, not once per request (it was most of the
+    key's cost). The text hashed is exactly the one :func:`cache_key` hashes: the object's
+    keys in sorted order (``messages``, ``model``, ``response_format``, ``v``)."""
+    canonical = (
+        f'{{"messages":{_CANONICAL.encode(list(messages))},"model":{_CANONICAL.encode(model)},'
+        f'"response_format":{response_format_json},"v":{_KEY_VERSION}}}'
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -30,7 +30,7 @@ Guarantees, and what keeps each:
   (:mod:`lyra.llm.leases`). Near a cap a lease shrinks to one call's worst case, the
   reservation of old. An unsettled lease (a crash) expires as spent in full. The lease
   a call's first attempt needs starts opening while its cache lookup runs (one commit
-  for both on PostgreSQL); a cache hit releases it unused.
+  for both); a cache hit releases it unused.
 - **Committed before the vote returns.** Every attempt's row in ``llm_calls`` (with the
   provider's ``usage.cost``, never the estimate) and its breakers' outcome; and the
   lease's settlement with the exact sum of its calls' costs whenever that attempt was
@@ -49,8 +49,8 @@ Guarantees, and what keeps each:
   Lyra never sees).
 
 The database work runs on one worker thread per database that group-commits the small
-writes (:mod:`lyra.store.gateway_writer`; on PostgreSQL a round of them, with any lease
-reservations and settlements queued meanwhile, is one transaction in one round trip:
+writes (:mod:`lyra.store.gateway_writer`; a round of them, with any lease reservations
+and settlements queued meanwhile, is one transaction, on PostgreSQL in one round trip:
 :mod:`lyra.store.gateway_rounds`). On ``benchmarks/gateway.py`` (2 CPUs, 50 calls in
 flight, SQLite) this took the gateway from 5.9 ms of CPU per call and 150 calls/s to
 0.6-1.2 ms and 800-1,300 calls/s, depending on the host's load; about half of what is
@@ -80,7 +80,7 @@ from lyra.llm.attempts import (
     estimate_tokens,
     record_of,
 )
-from lyra.llm.cache import ResponseCache, cache_key
+from lyra.llm.cache import ResponseCache, cache_key_encoded, canonical_json
 from lyra.llm.keys import KeySpec
 from lyra.openrouter.client import OpenRouterClient
 from lyra.resilience.breaker import BreakerPolicy
@@ -96,6 +96,10 @@ __all__ = ["Gateway", "GatewayOptions"]
 
 T = TypeVar("T")
 A = TypeVar("A")
+
+#: Answer specs whose cache shape the gateway keeps encoded (a few constant ones, and
+#: the headline scorer's, made per batch size).
+_SHAPES_KEPT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,25 +127,45 @@ class _AbstainedError(Exception):
 
 class _Fresh(Generic[T]):
     """A value read from the database at most ``ttl_s`` ago; one read at a time. A value
-    this process ``put`` (it wrote the change itself) beats a read that started before."""
+    this process ``put`` (it wrote the change itself) beats a read that started before.
 
-    def __init__(self, ttl_s: float, load: Callable[[], Awaitable[T]]) -> None:
+    Read ahead: a value past half its ``ttl_s`` is still returned at once, and a read in
+    the background replaces it (it joins whatever round the writer runs next), so a busy
+    gateway never waits for the refresh; only a value past ``ttl_s`` is waited for."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        load: Callable[[], Awaitable[T]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl_s = ttl_s
         self._load = load
+        self._clock = clock
         self._value: tuple[float, T] | None = None
         self._loading: asyncio.Task[T] | None = None
         self._puts = 0
 
     async def get(self) -> T:
         value = self._value
-        if value is not None and time.monotonic() - value[0] <= self._ttl_s:
-            return value[1]
+        if value is not None:
+            age = self._clock() - value[0]
+            if age <= self._ttl_s / 2:
+                return value[1]
+            if age <= self._ttl_s:
+                self._load_soon()
+                return value[1]
+        return await asyncio.shield(self._load_soon())
+
+    def _load_soon(self) -> asyncio.Task[T]:
+        """The read under way, or a new one."""
         if self._loading is None or self._loading.done():
             self._loading = asyncio.get_running_loop().create_task(self._read())
-        return await asyncio.shield(self._loading)
+            self._loading.add_done_callback(_retrieve)
+        return self._loading
 
     def put(self, value: T) -> None:
-        self._value = (time.monotonic(), value)
+        self._value = (self._clock(), value)
         self._puts += 1
 
     @property
@@ -155,6 +179,12 @@ class _Fresh(Generic[T]):
             return self._value[1]  # read before this process's own newer write
         self.put(value)
         return value
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a background read's failure as seen: the next ``get`` reads again."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Gateway:
@@ -207,6 +237,7 @@ class Gateway:
         self._disabled = _Fresh(options.keys_refresh_s, self._load_disabled)
         self._metrics: dict[str, _Fresh[dict[str, ModelMetrics]]] = {}
         self._secrets = [k.secret.get_secret_value() for k in self._keys]
+        self._shapes: dict[int, tuple[AnswerSpec[Any], str]] = {}
 
     # -- public -------------------------------------------------------------------------
 
@@ -246,7 +277,7 @@ class Gateway:
                         model=name,
                         messages=tuple(messages),
                         max_tokens=route.max_tokens,
-                        request_hash=cache_key(name, list(messages), spec.cache_shape),
+                        request_hash=cache_key_encoded(name, messages, self._shape_json(spec)),
                         cycle_id=cycle_id,
                         spec=spec,
                     )
@@ -261,6 +292,18 @@ class Gateway:
                         notes.append(f"{name}: {exc}")
         reason = "; ".join(notes[-4:]) if notes else "no model configured"
         return Answer(None, f"no model answered: {reason}")
+
+    def _shape_json(self, spec: AnswerSpec[Any]) -> str:
+        """``spec.cache_shape`` as canonical JSON, encoded once per spec (the answer's
+        schema was most of a cache key's cost); the last :data:`_SHAPES_KEPT` specs are
+        kept, each held so that its ``id`` cannot be reused while it is."""
+        held = self._shapes.get(id(spec))
+        if held is None or held[0] is not spec:
+            held = (spec, canonical_json(spec.cache_shape))
+            self._shapes[id(spec)] = held
+            if len(self._shapes) > _SHAPES_KEPT:
+                del self._shapes[next(iter(self._shapes))]
+        return held[1]
 
     # -- one model ----------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """The async OpenRouter client: chat completions, the models list and the key's status.
 
-The HTTP adapter of the LLM gateway (docs/style.md, "Adapters"): httpx's transport
-API over either httpx's own connection pool or aiohttp's (``httpx_aiohttp.AiohttpTransport``),
-and every failure turned into :class:`ProviderError`, an :class:`~lyra.errors.UpstreamError`
-carrying the classification of :mod:`lyra.openrouter.errors` -- errors inside a 200 answer
-included. Any OpenAI-compatible server works: the base URL is a setting.
+The HTTP adapter of the LLM gateway (docs/style.md, "Adapters"): aiohttp's session
+called directly, or httpx's transport API over httpx's own pool
+(:mod:`lyra.openrouter.transport`), and every failure turned into
+:class:`ProviderError`, an :class:`~lyra.errors.UpstreamError` carrying the
+classification of :mod:`lyra.openrouter.errors` -- errors inside a 200 answer included.
+Any OpenAI-compatible server works: the base URL is a setting.
 
 Transport: ``DEFAULT_TRANSPORT`` is the faster of the two on ``benchmarks/http_transport.py``
 (fake OpenRouter in its own process answering after 20 ms, 2,000 requests at 50 in flight,
@@ -22,10 +23,15 @@ OpenRouterClient, httpx pool    146       213      1,564    6.2 ms
 so ``"aiohttp"`` is the default. httpx's own pool (httpcore 1.x) spends its time in
 ``_assign_requests_to_connections``, which scans every connection for every queued
 request; no ``Limits`` setting brought it under 1.7 ms of CPU per request at 50 in flight.
-``"httpx"`` stays selectable (no aiohttp, or HTTP/2 later). The client talks to the
-transport directly (``httpx.Request`` in, ``httpx.Response`` out): ``AsyncClient``'s cookie
-jar, auth and redirect machinery and its per-request INFO log line cost 0.1 ms per call
-and do nothing for a JSON API with a bearer token.
+``"httpx"`` stays selectable (no aiohttp, or HTTP/2 later). Neither goes through
+``AsyncClient``: its cookie jar, auth and redirect machinery and its per-request INFO log
+line cost 0.1 ms per call and do nothing for a JSON API with a bearer token. Since the
+table, ``"aiohttp"`` no longer goes through httpx's transport API either (building
+httpx's request and response objects cost about as much as aiohttp's own work); its
+failures are still raised, and classified, as the same httpx exceptions
+(:mod:`lyra.openrouter.transport`). Client CPU per request, the same fake, 1,500
+requests at 50 in flight, three interleaved rounds at load ~6 on 2 CPUs: 0.70 ms,
+against 0.81-1.18 ms through the transport API and 0.39-0.68 ms for raw aiohttp.
 
 Pools and event loops: a connection pool (httpx's, or the aiohttp session under the other
 transport) belongs to the event loop it first ran in, and Prefect may run tasks in
@@ -43,7 +49,7 @@ message this module builds (a provider may echo it). Neither ``repr`` nor except
 contain it. ``HTTP-Referer`` and ``X-Title`` identify the app to OpenRouter
 (https://openrouter.ai/docs/api-reference/overview, "Headers").
 
-Speed: a call's CPU is one ``json.loads`` (``parse_float=Decimal``, so ``usage.cost`` is
+Speed: a call's CPU is one JSON decode (``parse_float=Decimal``, so ``usage.cost`` is
 the exact decimal the server printed), :func:`~lyra.openrouter.errors.classify`, and a pydantic
 validation of the small answer (about 15 µs together), well under the 1 ms budget.
 
@@ -66,11 +72,11 @@ from types import TracebackType
 from typing import Final, Literal, Self
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr, ValidationError
 
 from lyra.errors import ConfigError, InvariantError, UpstreamError
 from lyra.openrouter.errors import ErrorClass, classify, classify_exception
+from lyra.openrouter.transport import HttpAnswer, HttpPool, pool_for
 from lyra.openrouter.wire import ChatRequest, ChatResponse, KeyStatus, ModelInfo
 from lyra.security.redaction import redact
 
@@ -89,6 +95,8 @@ DEFAULT_BASE_URL: Final = "https://openrouter.ai/api/v1"
 DEFAULT_TRANSPORT: Final[Transport] = "aiohttp"
 DEFAULT_APP_URL: Final = "https://github.com/lyra-trading/lyra"
 REDACTED: Final = "[redacted]"
+#: ``json.loads(..., parse_float=Decimal)`` built once (``loads`` builds one per call).
+_DECODER: Final = json.JSONDecoder(parse_float=Decimal)
 
 
 class ProviderError(UpstreamError):
@@ -171,16 +179,15 @@ class OpenRouterClient:
         self.transport: Transport = transport
         self.timeout_s = timeout_s
         self.max_connections = max_connections
-        self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")
-        self._models_url = httpx.URL(f"{self.base_url}/models")
-        self._key_url = httpx.URL(f"{self.base_url}/key")
-        self._extensions = {"timeout": httpx.Timeout(timeout_s).as_dict()}
+        self._chat_url = f"{self.base_url}/chat/completions"
+        self._models_url = f"{self.base_url}/models"
+        self._key_url = f"{self.base_url}/key"
         self._static_headers = {
             "Content-Type": "application/json",
             "HTTP-Referer": app_url,
             "X-Title": app_name,
         }
-        self._transport: httpx.AsyncBaseTransport | None = None
+        self._transport: HttpPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -273,7 +280,7 @@ class OpenRouterClient:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _pool(self) -> httpx.AsyncBaseTransport:
+    def _pool(self) -> HttpPool:
         """The running loop's transport (created on first use; one loop per client)."""
         loop = asyncio.get_running_loop()
         pool = self._transport
@@ -291,16 +298,13 @@ class OpenRouterClient:
             max_keepalive_connections=self.max_connections,
             keepalive_expiry=30.0,
         )
-        if self.transport == "aiohttp":
-            pool = AiohttpTransport(limits=limits)
-        else:
-            pool = httpx.AsyncHTTPTransport(limits=limits)
+        pool = pool_for(self.transport, limits, self.timeout_s)
         self._transport, self._loop = pool, loop
         return pool
 
     async def _send(
-        self, method: str, url: httpx.URL, key: str | None, content: bytes | None
-    ) -> httpx.Response:
+        self, method: str, url: str, key: str | None, content: bytes | None
+    ) -> HttpAnswer:
         """One request, its body read, within the whole call's deadline."""
         headers = dict(self._static_headers)
         if key is not None:
@@ -308,18 +312,9 @@ class OpenRouterClient:
                 raise ConfigError("an API key holds characters that cannot be sent in a header")
             headers["Authorization"] = "Bearer " + key
         pool = self._pool()
-        request = httpx.Request(
-            method, url, headers=headers, content=content, extensions=self._extensions
-        )
         try:
             async with asyncio.timeout(self.timeout_s):
-                response = await pool.handle_async_request(request)
-                try:
-                    await response.aread()
-                except BaseException:
-                    await response.aclose()
-                    raise
-                return response
+                return await pool.send(method, url, headers, content)
         except TimeoutError:  # the whole call's deadline (httpx's timeouts are per phase)
             deadline = ErrorClass(
                 "timeout", True, f"timed out: no answer within {self.timeout_s:g} s"
@@ -331,7 +326,7 @@ class OpenRouterClient:
                 raise
             raise ProviderError(failure, _redact(failure.message, key)) from None
 
-    async def _get_data(self, url: httpx.URL, key: str | None) -> object:
+    async def _get_data(self, url: str, key: str | None) -> object:
         response = await self._send("GET", url, key, None)
         body = _parse_json(response.content)
         if not 200 <= response.status_code < 300:
@@ -374,8 +369,11 @@ def _parse_json(raw: bytes) -> object | None:
     if not raw:
         return None
     try:
-        value: object = json.loads(raw, parse_float=Decimal)
-    except (ValueError, RecursionError):
+        # what json.loads does with bytes: the encoding from the first bytes (a BOM, or
+        # UTF-16/32's zero bytes), then the shared decoder
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        value: object = _DECODER.decode(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return value
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from decimal import MAX_PREC, ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from types import MappingProxyType
 from typing import Protocol
 
@@ -51,6 +51,9 @@ TIERS = ("premium", "advanced", "specialized", "fast")
 #: Nano-dollars per dollar. The same unit as ``lyra.store.gateway_tables.NANO_USD`` (a
 #: pure module cannot import the store; a unit test checks that the two agree).
 NANO_USD = 10**9
+NANO_DIGITS = 9
+#: The context of :func:`usd_to_nusd`: no rounding before its one rounding to an integer.
+_EXACT = Context(prec=MAX_PREC)
 
 #: The default split of the daily budget by tier (docs/domain.md); LYRA_TIER_SHARES sets another.
 DEFAULT_TIER_SHARES: Mapping[str, Decimal] = MappingProxyType(
@@ -76,10 +79,10 @@ def usd_to_nusd(amount: Decimal, rounding: str) -> int:
     """
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise ValueError(f"an amount in USD must be a finite Decimal, not {amount!r}")
-    with localcontext() as ctx:
-        # n digits times 10**9 (10 digits) needs at most n + 10 digits: exact.
-        ctx.prec = len(amount.as_tuple().digits) + 12
-        return int((amount * NANO_USD).to_integral_value(rounding=rounding))
+    # times 10**9 is a shift of the exponent, exact at any precision: one context made
+    # once, not a local context per amount (a gateway call converts three)
+    scaled = amount.scaleb(NANO_DIGITS, _EXACT)
+    return int(scaled.to_integral_value(rounding=rounding, context=_EXACT))
 
 
 def charge_nusd(amount_usd: Decimal) -> int:

@@ -41,6 +41,7 @@ from lyra.errors import InvariantError
 from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
 from lyra.store.budget import Reservation, ScopeExhaustedError, Settlement
 from lyra.store.gateway_pg import UNHANDLED, Rows, Statement, Unhandled
+from lyra.store.gateway_sql import Prepared
 from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant
 
 __all__ = ["close_lease_pg", "close_lease_statement", "open_lease_pg", "open_lease_statement"]
@@ -108,6 +109,38 @@ WITH held AS (
 )
 SELECT status, amount_nusd, settled_nusd, (SELECT count(*) FROM closed) FROM held
 """
+
+
+#: The two statements as a round names them (:class:`~lyra.store.gateway_pg.Prepared`).
+OPEN: Final = Prepared.of(
+    "lyra_open_lease",
+    OPEN_SQL,
+    {
+        "day": "DATE",
+        "scopes": "VARCHAR[]",
+        "amounts": "BIGINT[]",
+        "caps": "BIGINT[]",
+        "now": "TIMESTAMPTZ",
+        "id": "VARCHAR",
+        "scopes_json": "TEXT",
+        "task": "VARCHAR",
+        "tier": "VARCHAR",
+        "model": "VARCHAR",
+        "key_alias": "VARCHAR",
+        "expires_at": "TIMESTAMPTZ",
+    },
+)
+CLOSE: Final = Prepared.of(
+    "lyra_close_lease",
+    CLOSE_SQL,
+    {
+        "rid": "VARCHAR",
+        "settled": "BIGINT",
+        "skip": "VARCHAR[]",
+        "now": "TIMESTAMPTZ",
+        "to": "VARCHAR",
+    },
+)
 
 
 def open_lease_pg(
@@ -209,7 +242,7 @@ def open_lease_statement(
         )
         return LeaseGrant(reservation, None)
 
-    return Statement(OPEN_SQL, params, read, counters=(day, tuple(wanted)))
+    return Statement(OPEN_SQL, params, read, counters=(day, tuple(wanted)), prepared=OPEN)
 
 
 def close_lease_statement(closing: LeaseClosing, now: datetime) -> Statement[Settlement | None]:
@@ -240,7 +273,7 @@ def close_lease_statement(closing: LeaseClosing, now: datetime) -> Statement[Set
         assert actual is not None
         return _settlement(amount, actual, rid, replayed=False)
 
-    return Statement(CLOSE_SQL, params, read, reservation=rid)
+    return Statement(CLOSE_SQL, params, read, reservation=rid, prepared=CLOSE)
 
 
 def _refusal(

@@ -1,4 +1,4 @@
-"""PostgreSQL's group commit in one statement, one network round trip.
+r"""PostgreSQL's group commit in one statement, one network round trip.
 
 Why: on PostgreSQL the gateway writer's batch (:mod:`lyra.store.gateway_writer`) took
 ``BEGIN``, one statement per kind of work (call records, cache stores, breakers, disabled
@@ -8,9 +8,10 @@ back from an event loop that is busy sending HTTP costs up to the interpreter's 
 interval (5 ms). On ``benchmarks/gateway.py`` a batch cost ~14 ms under load and the
 gateway ran at ~60 % of its SQLite throughput.
 
-Here the whole batch is **one** statement, sent with server-side parameters (arrays,
-``unnest``) and prepared by psycopg after a few runs, on a connection of the writer's own
-in autocommit mode: one send, one wait. A single statement is atomic, so the batch
+Here the whole batch is **one** statement, its parameters bound by psycopg (each
+table's rows as one JSON document, :class:`~lyra.store.gateway_sql.JsonRows`), prepared
+once by name (below), on a connection of the writer's own in autocommit mode: one send,
+one wait. A single statement is atomic, so the batch
 commits whole or not at all, exactly as the transaction it replaces; the commit is
 durable (``synchronous_commit`` is left as the server has it) before any waiter hears of
 it. The data-modifying ``WITH`` parts run before the reads, but a statement's reads see
@@ -30,6 +31,17 @@ other transactions and never deadlocks with them. A round that writes only
 cache entries commits with ``synchronous_commit`` off: the cache decides nothing (a
 store lost with the server only costs a later miss), so it need not wait for the disk.
 
+Prepared statements: the batch and the lease statements go by name (``EXECUTE``), each
+``PREPARE``\ d once per connection; psycopg's own prepared statements are not used. Names
+are per server connection, which a pooler in transaction mode (PgBouncer's
+``pool_mode = transaction``) does not keep between transactions. There, the first round
+that meets a missing (or already taken) name is run again without names, and the process
+uses none from then on (a warning says so); nothing of the failed attempt was committed.
+Engines whose connections are made with psycopg's ``prepare_threshold=None`` (its own
+switch for such poolers) never use them. A name carries a hash of its text, so a server
+connection that another Lyra version prepared never runs a different statement under it
+(psycopg's ``_pg3_N`` names could: hence not those).
+
 Usage (the writer does this)::
 
     batch = PostgresBatch(database)
@@ -40,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +62,6 @@ from enum import Enum
 from typing import Any, Final, Generic, Literal, TypeVar
 
 import psycopg
-from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from lyra.errors import RetryableError
@@ -61,8 +73,15 @@ from lyra.store.gateway_sql import (
     CALLS,
     FRESH_BREAKER,
     BreakerView,
+    JsonRows,
+    Prepared,
 )
 
+#: A name a round sent that the server connection does not have, or has already.
+_NOT_PREPARED: Final = (
+    psycopg.errors.InvalidSqlStatementName,
+    psycopg.errors.DuplicatePreparedStatement,
+)
 #: Runs of a round that meets a deadlock or a serialization failure (``run``).
 _CONFLICT_TRIES: Final = 4
 #: SQLSTATE class 40 (psycopg raises each as its own class, not as their class 40 parent).
@@ -83,6 +102,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 _DIALECT: Final = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _BREAKER, _KEY, _CACHE = 1, 2, 3
@@ -115,6 +136,7 @@ class Statement(Generic[T]):
     read: Callable[[Rows], T | Literal[Unhandled.UNHANDLED]]
     reservation: str | None = None
     counters: tuple[date, tuple[str, ...]] | None = None
+    prepared: Prepared | None = None  # ``sql`` prepared: what a round sends instead
 
 
 @dataclass(slots=True)
@@ -137,48 +159,17 @@ class BatchRead:
     found: dict[str, tuple[dict[str, Any], datetime]] = field(default_factory=dict)
 
 
-class _Columns:
-    """Rows of one table as one array per column, each value bound as SQLAlchemy binds
-    it (exact decimals, UTC timestamps, JSON text)."""
-
-    def __init__(self, table: Table, names: Sequence[str], prefix: str) -> None:
-        self.names = list(names)
-        self.params = [f"{prefix}{i}" for i in range(len(self.names))]
-        self.array_types: list[str] = []
-        self.selects: list[str] = []
-        self._processors = []
-        for i, name in enumerate(self.names):
-            column_type = table.c[name].type
-            is_json = isinstance(column_type, JSON)
-            element = "TEXT" if is_json else column_type.compile(dialect=_DIALECT)
-            self.array_types.append(f"%({self.params[i]})s::{element}[]")
-            self.selects.append(f"u{i}::JSON" if is_json else f"u{i}")
-            impl = column_type.dialect_impl(_DIALECT)
-            self._processors.append(impl.bind_processor(_DIALECT))
-
-    def unnest(self) -> str:
-        """``SELECT`` of the rows from the arrays (identifiers from the table, never data)."""
-        aliases = ", ".join(f"u{i}" for i in range(len(self.names)))
-        arrays = ", ".join(self.array_types)
-        return f"SELECT {', '.join(self.selects)} FROM unnest({arrays}) AS u({aliases})"  # noqa: S608
-
-    def bind(self, rows: Sequence[dict[str, Any]], out: dict[str, Any]) -> None:
-        for param, name, process in zip(self.params, self.names, self._processors, strict=True):
-            values = [row[name] for row in rows]
-            out[param] = values if process is None else [process(v) for v in values]
-
-
-_CALLS = _Columns(CALLS, CALL_COLUMNS, "c")
-_STORES = _Columns(CACHE, CACHE_COLUMNS, "s")
+_CALLS = JsonRows(CALLS, CALL_COLUMNS, "calls", _DIALECT)
+_STORES = JsonRows(CACHE, CACHE_COLUMNS, "stores", _DIALECT)
 _UPDATED = ", ".join(f"{name} = excluded.{name}" for name in CACHE_COLUMNS[1:])
 
 #: The batch: write calls and cache entries, then read breakers, disabled keys, cache
 #: (identifiers from the tables; every value is a bound parameter).
 BATCH_SQL: Final = f"""
 WITH calls AS (
-    INSERT INTO {CALLS.name} ({", ".join(_CALLS.names)}) {_CALLS.unnest()}
+    INSERT INTO {CALLS.name} ({", ".join(_CALLS.names)}) {_CALLS.select()}
 ), stores AS (
-    INSERT INTO {CACHE.name} ({", ".join(_STORES.names)}) {_STORES.unnest()}
+    INSERT INTO {CACHE.name} ({", ".join(_STORES.names)}) {_STORES.select()}
     ON CONFLICT (key) DO UPDATE SET {_UPDATED}
 )
 SELECT {_BREAKER}, name, state, consecutive_failures, NULL::JSON, NULL::TIMESTAMPTZ
@@ -191,6 +182,19 @@ SELECT {_CACHE}, key, NULL, NULL, response, expires_at
     FROM {CACHE.name} WHERE key = ANY(%(lookups)s::VARCHAR[])
 """  # noqa: S608 - table and column names only; every value is a bound parameter
 
+
+#: The batch as a round sends it.
+BATCH: Final = Prepared.of(
+    "lyra_gateway_batch",
+    BATCH_SQL,
+    {
+        "calls": "JSON",
+        "stores": "JSON",
+        "breakers": "VARCHAR[]",
+        "disabled_keys": "BOOLEAN",
+        "lookups": "VARCHAR[]",
+    },
+)
 
 #: A round of several statements locks their rows first, in lock order (module docstring).
 LOCK_RESERVATIONS: Final = """
@@ -215,6 +219,11 @@ class PostgresBatch:
     def __init__(self, database: Database) -> None:
         self._engine = database.engine
         self._connection: psycopg.Connection[Any] | None = None
+        self._prepared: set[str] = set()  # on this connection
+        # Statements go by name (prepared once per connection) until a name fails
+        # (_named_or_not), or from the start when the engine's connections were made
+        # with psycopg's prepare_threshold=None, its switch for a pooler.
+        self._named = True
 
     def commit(
         self, parts: BatchParts | None, statements: Sequence[Statement[Any]] = ()
@@ -239,14 +248,43 @@ class PostgresBatch:
             _STORES.bind(ordered, params)
         if not statements and params is not None and (bool(parts and parts.calls) or not ordered):
             batch_params = params  # one statement is one transaction: no BEGIN, no COMMIT
-            rows = self.run(lambda c: c.execute(BATCH_SQL, batch_params).fetchall())
+            rows = self._named_or_not(
+                lambda c: _single(c, BATCH_SQL, BATCH, batch_params, self._names())
+            )
             return self._read(parts, ordered, rows), []
         if params is None and len(statements) == 1:
             alone = statements[0]
-            result = self.run(lambda c: _read(alone, c.execute(alone.sql, alone.params).fetchall()))
+            result = self._named_or_not(
+                lambda c: _read(
+                    alone, _single(c, alone.sql, alone.prepared, alone.params, self._names())
+                )
+            )
             return BatchRead(), [result]
-        rows, results = self.run(lambda c: _round(c, params, statements))
+        rows, results = self._named_or_not(lambda c: _round(c, params, statements, self._names()))
         return self._read(parts, ordered, rows), results
+
+    def _names(self) -> set[str] | None:
+        """The names prepared on this connection, or None once names are not used."""
+        return self._prepared if self._named else None
+
+    def _named_or_not(self, statement: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """:meth:`run`, and once more without prepared statements if a name was missing or
+        taken: behind a pooler in transaction mode (PgBouncer) each transaction may get
+        another server connection, which never saw this one's ``PREPARE``. The failed
+        attempt committed nothing (the error aborted its transaction before ``COMMIT``;
+        a ``PREPARE`` writes no data), so running it again is safe."""
+        try:
+            return self.run(statement)
+        except _NOT_PREPARED as exc:
+            if not self._named:
+                raise
+            _log.warning(
+                "PostgreSQL prepared statements are not kept between transactions here "
+                "(a pooler in transaction mode?): the gateway stops using them (%s)",
+                type(exc).__name__,
+            )
+            self._named = False
+            return self.run(statement)
 
     @staticmethod
     def _read(parts: BatchParts | None, ordered: list[dict[str, Any]], rows: Rows) -> BatchRead:
@@ -263,8 +301,10 @@ class PostgresBatch:
                 read.disabled[name] = text or "disabled"
             else:
                 read.found[name] = (response, expires_at)
+        wanted = set(parts.lookups)
         for row in ordered:  # stored by this very statement: what a later read would see
-            read.found[row["key"]] = (copy.deepcopy(row["response"]), row["expires_at"])
+            if row["key"] in wanted:
+                read.found[row["key"]] = (copy.deepcopy(row["response"]), row["expires_at"])
         return read
 
     def run(self, statement: Callable[[psycopg.Connection[Any]], T]) -> T:
@@ -311,7 +351,10 @@ class PostgresBatch:
             pooled.detach()  # ours alone, in autocommit: never handed back to the pool
             assert isinstance(connection, psycopg.Connection)
             connection.autocommit = True
+            if connection.prepare_threshold is None:
+                self._named = False
             self._connection = connection
+            self._prepared = set()
         return connection
 
 
@@ -319,13 +362,20 @@ def _round(
     connection: psycopg.Connection[Any],
     batch: dict[str, Any] | None,
     statements: Sequence[Statement[Any]],
+    prepared: set[str] | None,
 ) -> tuple[Rows, list[Any]]:
     """One transaction in one simple query (module docstring): locks, batch, statements.
 
     Not psycopg's pipeline mode: it waits on the socket once per step of its exchange,
     and every wait gives the GIL away (up to 5 ms each to take back from a busy event
     loop); a simple query of several statements is one send and, mostly, one wait. Its
-    values are bound client-side (psycopg quotes them; never pasted by hand)."""
+    values are bound client-side (psycopg quotes them; never pasted by hand). The batch
+    and the statements that have a :class:`Prepared` form go by name, prepared first on
+    this connection (``prepared``: the names it has) if they are not yet; with
+    ``prepared`` None, none is (:meth:`PostgresBatch._named_or_not`)."""
+    named = [BATCH] if batch is not None else []
+    named += [s.prepared for s in statements if s.prepared is not None]
+    _prepare_missing(connection, named, prepared)
     with psycopg.ClientCursor(connection) as cursor:
         parts = ["BEGIN"]
         if not statements:  # cache stores only: nothing waits on the disk for them
@@ -348,8 +398,15 @@ def _round(
             )
         first = len(parts)
         if batch is not None:
-            parts.append(cursor.mogrify(BATCH_SQL, batch))
-        parts.extend(cursor.mogrify(s.sql, s.params) for s in statements)
+            parts.append(
+                cursor.mogrify(BATCH.execute if prepared is not None else BATCH_SQL, batch)
+            )
+        parts.extend(
+            cursor.mogrify(
+                s.prepared.execute if s.prepared and prepared is not None else s.sql, s.params
+            )
+            for s in statements
+        )
         parts.append("COMMIT")
         cursor.execute(";\n".join(parts))
         results: list[Rows] = []
@@ -360,6 +417,39 @@ def _round(
             cursor.nextset()
     rows = results.pop(0) if batch is not None else []
     return rows, [_read(s, r) for s, r in zip(statements, results, strict=True)]
+
+
+def _single(
+    connection: psycopg.Connection[Any],
+    sql: str,
+    form: Prepared | None,
+    params: dict[str, Any],
+    prepared: set[str] | None,
+) -> Rows:
+    """One statement in a transaction of its own (autocommit), by name as :func:`_round`
+    sends them, or as text. Never as one of psycopg's own prepared statements: their
+    names (``_pg3_0``...) say nothing of their text, so through a pooler another client's
+    statement of the same name could run in its place."""
+    if form is not None and prepared is not None:
+        _prepare_missing(connection, [form], prepared)
+        sql = form.execute
+    with psycopg.ClientCursor(connection) as cursor:
+        cursor.execute(cursor.mogrify(sql, params))
+        return cursor.fetchall()
+
+
+def _prepare_missing(
+    connection: psycopg.Connection[Any], named: Sequence[Prepared], prepared: set[str] | None
+) -> None:
+    """``PREPARE`` those of ``named`` this connection lacks (``prepared``: the names it
+    has; None: names are not used). Outside any transaction: a prepared statement
+    outlives it anyway."""
+    if prepared is None:
+        return
+    missing = {p.name: p.prepare for p in named if p.name not in prepared}
+    if missing:
+        connection.execute(";\n".join(missing.values()).encode(), prepare=False)
+        prepared.update(missing)
 
 
 def _must_lock_first(statements: Sequence[Statement[Any]]) -> bool:

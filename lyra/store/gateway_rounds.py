@@ -11,16 +11,21 @@ transaction of its own, so budget counters and breaker rows are locked exactly a
 modules order them, and their deadlock-freedom arguments still hold across processes.
 
 - **SQLite**: the round's batch is one transaction of multi-row Core statements built
-  once at import (no ORM unit of work, no recompiling).
+  once at import (no ORM unit of work, no recompiling), followed in the same
+  transaction by the *shared* jobs' tasks (a lease's reservation or settlement, a look
+  at breakers): the transaction holds SQLite's one write lock from ``BEGIN IMMEDIATE``,
+  so they run one after another exactly as in transactions of their own, and a
+  fan-out's five leases with their cache lookups cost one commit, not six.
 - **PostgreSQL**: the batch and the statements are one transaction and one round trip
   (:mod:`lyra.store.gateway_pg`): a fan-out's five lease reservations cost one commit,
   and a call's record with its lease's settlement another.
 
 A *paired* job has both: group-committed parts and a job of its own (a success that
-settles its lease). Its answer is both results; on PostgreSQL they commit together, else
-its job runs alone after the batch. A round that fails with a database outage fails all
-its jobs (they share it); any other error retries each job alone, so one bad row cannot
-fail its neighbours.
+settles its lease). Its answer is both results, committed together: on PostgreSQL when
+its job is a statement (else the job runs alone after the batch), on SQLite always. A
+round that fails with a database outage fails all its jobs (they share it); any other
+error retries each job alone, so one bad row (or task) cannot fail its neighbours, and a
+paired job whose task fails keeps its record.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ class Job:
     success: tuple[BreakerPolicy, datetime] | None = None  # the breakers succeeded
     disabled_keys: bool = False
     paired: bool = False  # answered (the batch's answer, the task's)
+    shared: bool = False  # SQLite: its task may run in a round's transaction
     partial: Any = None  # a paired job's batch answer while its task waits its turn
 
 
@@ -102,20 +108,22 @@ class Rounds:
 
     def in_round(self, job: Job) -> bool:
         """Whether ``job`` joins a round (else it runs alone: :meth:`alone`)."""
-        return job.task is None or job.paired or (self._pg is not None and bool(job.statement))
+        return job.task is None or job.paired or self._direct(job)
 
     def commit(self, jobs: Sequence[Job]) -> tuple[list[Done], list[Job]]:
         """Commit a round of ``jobs``: those done, and those whose task must still run
-        alone (a paired job on SQLite, a statement that left its work to the ORM)."""
+        alone (a statement that left its work to the ORM, a paired job whose batch part
+        had to be retried apart)."""
         parts = [j for j in jobs if j.task is None or j.paired]
-        direct = [j for j in jobs if j.task is not None and self._statement_of(j) is not None]
+        direct = [j for j in jobs if self._direct(j)]
         try:
             answers, results = self._commit(parts, direct)
         except RetryableError as exc:  # the database is down or busy: all share it
             return [(j, None, exc) for j in jobs], []
         except Exception as exc:
-            if len(jobs) == 1:
+            if len(jobs) == 1 and not jobs[0].paired:
                 return [(jobs[0], None, exc)], []
+            # apart, a paired job's record is kept when its task fails
             answers, results = self._one_by_one(parts, direct)
         return self._sort(jobs, answers, results)
 
@@ -123,13 +131,8 @@ class Rounds:
         """``job``'s task in a transaction of its own."""
         assert job.task is not None
         try:
-            # the database's session factory: its sessions carry what it binds (the audit
-            # chain's trust, so a job may append to the audit log: key.disabled)
-            with (
-                self._transaction() as connection,
-                self.database.sessions(bind=connection) as session,
-            ):
-                result = job.task(session)
+            with self._transaction() as connection:
+                result = self._run(connection, job)
         except Exception as exc:
             return job, None, exc
         return job, (job.partial, result) if job.paired else result, None
@@ -149,14 +152,24 @@ class Rounds:
 
     # -- a round --------------------------------------------------------------------------
 
-    def _statement_of(self, job: Job) -> Statement[Any] | None:
-        return job.statement if self._pg is not None else None
+    def _direct(self, job: Job) -> bool:
+        """Whether ``job``'s task runs inside the round: on PostgreSQL as its statement,
+        on SQLite in the round's transaction (a shared or paired job)."""
+        if job.task is None:
+            return False
+        if self._pg is not None:
+            return job.statement is not None
+        return job.shared or job.paired
 
     def _commit(self, parts: list[Job], direct: list[Job]) -> tuple[_Answers, dict[int, Any]]:
         if self._pg is None:
             with self._transaction() as connection:
                 read = self._write_and_read(connection, parts)
-            return _hand_out(parts, read), {}
+                # one after another under SQLite's write lock (BEGIN IMMEDIATE), as if
+                # each ran in a transaction of its own; if one fails, the round is rolled
+                # back and every job runs again alone (commit)
+                ran = {id(j): self._run(connection, j) for j in direct}
+            return _hand_out(parts, read), ran
         statements = [j.statement for j in direct if j.statement is not None]
         read, results = self._pg.commit(_parts(parts) if parts else None, statements)
         if dirty := _dirty(parts, read.views):
@@ -182,6 +195,14 @@ class Rounds:
             except Exception as exc:
                 results[id(job)] = StatementError(exc)
         return answers, results
+
+    def _run(self, connection: Connection, job: Job) -> Any:
+        """``job``'s task in the transaction of ``connection``, with a session of the
+        database's factory: its sessions carry what it binds (the audit chain's trust, so
+        a job may append to the audit log: key.disabled)."""
+        assert job.task is not None
+        with self.database.sessions(bind=connection) as session:
+            return job.task(session)
 
     @staticmethod
     def _sort(

@@ -40,7 +40,6 @@ __all__ = [
     "acquire_breakers",
     "close_lease",
     "conclude_failure",
-    "conclude_success",
     "load_metrics",
     "open_lease",
 ]
@@ -136,30 +135,6 @@ def close_lease(
         budget_store.release(session, closing.reservation_id, now)
         return None
     return budget_store.settle(session, closing.reservation_id, closing.spent_usd, now)
-
-
-def conclude_success(
-    session: Session,
-    record: CallRecord,
-    *,
-    insert: RecordInserter,
-    breakers: tuple[str, str],
-    policy: BreakerPolicy,
-    now: datetime,
-    closing: LeaseClosing,
-) -> tuple[dict[str, BreakerView], budget_store.Settlement | None]:
-    """What :meth:`lyra.store.gateway_writer.GatewayWriter.conclude` does, plus settling the
-    lease the call was the last of, in one transaction (breaker rows, then the budget's:
-    the order every gateway transaction takes them in)."""
-    insert(session, [record])
-    connection = session.connection()
-    views = read_breakers(connection, breakers)
-    dirty = sorted(name for name in breakers if not views[name].clean)
-    for name in dirty:
-        breaker_store.record_success(session, name, policy, now)
-    if dirty:
-        views = read_breakers(connection, breakers)
-    return views, close_lease(session, closing, now)
 
 
 def conclude_failure(

@@ -12,11 +12,14 @@ gateway spent 6 ms of CPU per call and ran at 150 calls/s. This worker instead:
   wait in ``BEGIN IMMEDIATE`` as before: :mod:`lyra.store.db`);
 - **group-commits**: the small operations queued while it was busy (call records, cache
   lookups and stores, breaker reads) run together in one transaction, a *round*
-  (:mod:`lyra.store.gateway_rounds`, which owns the transactions);
+  (:mod:`lyra.store.gateway_rounds`, which owns the transactions). What an event loop
+  queues in one turn reaches the worker at once, at the end of the turn (one wake-up,
+  one round: a fan-out's five asks share it);
 - runs every other job (anything using the store modules' ``Session`` API: breaker
   transitions, key disablement, a failed call's conclusion) in a transaction **of its
   own**, one after another, so budget counters and breaker rows are locked exactly as
-  those modules order them;
+  those modules order them; on SQLite, whose one write lock orders everything anyway,
+  a lease's reservation or settlement and a look at breakers join the round instead;
 - hands results back to each event loop with one ``call_soon_threadsafe`` per round;
 - on **PostgreSQL**, sends a round as one transaction in one round trip
   (:mod:`lyra.store.gateway_pg`), with the jobs given a ``statement`` (a lease's
@@ -38,6 +41,7 @@ and ends after ``idle_exit_s`` without work. Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -72,7 +76,8 @@ class GatewayWriter:
         self._idle_exit_s = idle_exit_s
         self._rounds = Rounds(database)  # the worker thread's transactions
         self._lock = threading.Lock()  # taken only to start or stop the thread
-        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
+        self._turns: dict[asyncio.AbstractEventLoop, list[Job]] = {}  # queued this turn
         self._running = False
 
     @property
@@ -82,20 +87,38 @@ class GatewayWriter:
 
     # -- operations (call from an event loop) -------------------------------------------
 
-    async def run(self, task: Callable[[Session], T], statement: Statement[T] | None = None) -> T:
+    async def run(
+        self,
+        task: Callable[[Session], T],
+        statement: Statement[T] | None = None,
+        *,
+        shared: bool = False,
+    ) -> T:
         """``task(session)`` in a transaction of its own; its result once committed.
 
         On PostgreSQL, ``statement`` is sent instead when given: the same work as one
         statement, committed with the round it joins (:mod:`lyra.store.gateway_rounds`);
-        when it leaves the work undone, ``task`` runs."""
-        return cast(T, await self._submit(Job(None, None, task=task, statement=statement)))
+        when it leaves the work undone, ``task`` runs. On SQLite, a ``shared`` task runs
+        in the round's transaction, after the batch (a small job that SQLite's write lock
+        serializes anyway: a lease's reservation or settlement, a look at breakers); if
+        any job of the round fails, it is rolled back and each job runs again alone."""
+        job = Job(None, None, task=task, statement=statement, shared=shared)
+        return cast(T, await self._submit(job))
 
     def run_detached(
-        self, task: Callable[[Session], Any], statement: Statement[Any] | None = None
+        self,
+        task: Callable[[Session], Any],
+        statement: Statement[Any] | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         """Queue ``task`` (or ``statement``, as :meth:`run`) without waiting for it (a
-        cancelled call's clean-up); errors are logged, not raised."""
-        self._enqueue(Job(None, None, task=task, statement=statement))
+        cancelled call's clean-up); errors are logged, not raised. Handed to the worker
+        at once, with what this loop queued before it: a loop about to close (a run
+        ending) must not drop a lease's settlement."""
+        self._enqueue(Job(None, None, task=task, statement=statement, shared=shared))
+        with contextlib.suppress(RuntimeError):  # no running loop: queued at once already
+            self._flush(asyncio.get_running_loop())
 
     async def record(self, records: Sequence[CallRecord]) -> None:
         """Insert call records (group-committed)."""
@@ -130,8 +153,9 @@ class GatewayWriter:
         statement: Statement[T] | None = None,
     ) -> tuple[dict[str, BreakerView], T]:
         """:meth:`conclude`, then :meth:`run` ``task`` (``statement``); both committed
-        when this returns. On PostgreSQL with a statement, in **one** transaction (the
-        record and its lease's settlement: one commit); else the task after the batch."""
+        when this returns, in **one** transaction (the record and its lease's settlement:
+        one commit): on PostgreSQL as the statement (without one, the task runs alone
+        after the batch), on SQLite the task after the batch."""
         job = Job(
             None,
             None,
@@ -181,11 +205,37 @@ class GatewayWriter:
     def _submit(self, job: Job) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
-        self._enqueue(job)
+        self._enqueue(job, loop)
         return job.future
 
-    def _enqueue(self, job: Job) -> None:
-        self._queue.put(job)
+    def _enqueue(self, job: Job, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Queue ``job`` for the worker at the end of this turn of its event loop.
+
+        The jobs a loop queues in one turn reach the worker together, in order: one
+        wake-up of the worker for all of them, and one round. Without this, the worker
+        took the first job of a fan-out's five as soon as it was queued and the other
+        four waited for that round to commit (on PostgreSQL, a disk flush) before theirs
+        began. Outside a running loop the job is queued at once."""
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._put([job])
+                return
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = []
+            loop.call_soon(self._flush, loop)
+        turn.append(job)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the jobs ``loop`` queued in its last turn to the worker."""
+        turn = self._turns.pop(loop, None)
+        if turn:
+            self._put(turn)
+
+    def _put(self, jobs: list[Job]) -> None:
+        self._queue.put(jobs)
         if not self._running:
             self._start()
 
@@ -198,11 +248,11 @@ class GatewayWriter:
         """Every queued job (waiting up to ``idle_exit_s`` for the first if ``block``)."""
         jobs: list[Job] = []
         try:
-            jobs.append(
+            jobs.extend(
                 self._queue.get(timeout=self._idle_exit_s) if block else self._queue.get_nowait()
             )
             while True:
-                jobs.append(self._queue.get_nowait())
+                jobs.extend(self._queue.get_nowait())
         except queue.Empty:
             return jobs
 

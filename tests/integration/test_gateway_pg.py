@@ -1,8 +1,9 @@
 """The gateway's one-statement paths on PostgreSQL (lyra/store/gateway_leases_pg.py,
 lyra/store/gateway_pg.py): a lease reserved and settled exactly as the ORM functions do
 it, refused with the same scope, left to the ORM on a day's first use or a changed cap,
-threads racing on the statements never overspending, and the batch answering a lookup
-from a store queued before it."""
+threads racing on the statements never overspending, the batch answering a lookup
+from a store queued before it, and a round's statements sent by name, prepared once per
+connection, or without names, once, when a pooler's server connection lacks them."""
 
 from __future__ import annotations
 
@@ -24,7 +25,13 @@ from lyra.spend.budget import BudgetPolicy, charge_nusd
 from lyra.store.answer_cache import DatabaseAnswerCache
 from lyra.store.budget import ScopeExhaustedError, expire_stale, reserve, settle
 from lyra.store.db import Database
-from lyra.store.gateway_leases_pg import close_lease_pg, open_lease_pg
+from lyra.store.gateway_leases_pg import (
+    OPEN,
+    close_lease_pg,
+    open_lease_pg,
+    open_lease_statement,
+)
+from lyra.store.gateway_pg import BATCH, BatchParts, PostgresBatch
 from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
 from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant, open_lease
 from lyra.store.migrate import upgrade_to_head
@@ -214,3 +221,55 @@ async def test_a_lookup_sees_a_store_queued_before_it(db: Database) -> None:
     assert found == value
     assert found is not value  # the waiter's own copy
     assert await cache.get("x" * 64) is None
+
+
+def test_a_round_names_its_statements_prepared_once_per_connection(db: Database) -> None:
+    first_use(db)
+    batch = PostgresBatch(db)
+
+    def prepared() -> set[str]:
+        rows = batch.run(lambda c: c.execute("SELECT name FROM pg_prepared_statements").fetchall())
+        return {name for (name,) in rows}
+
+    try:
+        for _ in range(2):  # a new connection the second time: prepared again
+            opens = [open_lease_statement(POLICY, amounts=[Decimal("0.01")], **LEASE) for _ in "ab"]
+            read, grants = batch.commit(BatchParts(lookups=["k" * 64]), opens)
+            assert read.found == {}
+            assert all(isinstance(g, LeaseGrant) and g.reservation is not None for g in grants)
+            assert {BATCH.name, OPEN.name} <= prepared()
+            batch.close()
+        assert counters(db)["tier:fast"][1] == 4 * charge_nusd(Decimal("0.01"))
+        assert_counters_match_reservations(db)
+    finally:
+        batch.close()
+
+
+@pytest.mark.parametrize("lost", ["names", "memory"])
+def test_a_round_whose_names_are_lost_runs_once_without_them(db: Database, lost: str) -> None:
+    """As behind a pooler in transaction mode: the server connection lacks the names the
+    batch prepared ("names"), or has names the batch does not know of ("memory"). The
+    round runs again unnamed, commits exactly once, and names are not used again."""
+    first_use(db)
+    batch = PostgresBatch(db)
+
+    def open_two() -> list[Any]:
+        opens = [open_lease_statement(POLICY, amounts=[Decimal("0.01")], **LEASE) for _ in "ab"]
+        return batch.commit(BatchParts(lookups=["k" * 64]), opens)[1]
+
+    try:
+        open_two()
+        if lost == "names":
+            batch.run(lambda c: c.execute("DEALLOCATE ALL"))
+        else:
+            batch._prepared.clear()  # what a new server connection is like
+        grants = open_two()
+        assert all(isinstance(g, LeaseGrant) and g.reservation is not None for g in grants)
+        assert counters(db)["tier:fast"][1] == 4 * charge_nusd(Decimal("0.01"))  # not 6
+        batch.run(lambda c: c.execute("DEALLOCATE ALL"))
+        open_two()
+        names = batch.run(lambda c: c.execute("SELECT name FROM pg_prepared_statements").fetchall())
+        assert names == []  # unnamed from then on
+        assert_counters_match_reservations(db)
+    finally:
+        batch.close()

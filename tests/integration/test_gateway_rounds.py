@@ -1,11 +1,14 @@
 """The gateway writer's rounds (lyra/store/gateway_rounds.py): on PostgreSQL, many lease
 reservations in one transaction checked one after another against every cap, a call's
 record and its lease's settlement committed together, a statement left to the ORM run
-alone after its round, and rounds of opens and settles racing in threads never
-deadlocking or overspending; on both databases, conclude_then answers both parts."""
+alone after its round, the leases one event-loop turn asks for committed together, and
+rounds of opens and settles racing in threads never deadlocking or overspending; on
+SQLite, the shared jobs of one turn in one transaction; on both databases, conclude_then
+answers both parts, and keeps the record when its task fails."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -64,14 +67,42 @@ def first_use(db: Database, tier: str = "fast", key: str = "a") -> None:
         settle(session, r.id, Decimal("0.01"), NOW)
 
 
-def open_job(tier: str, key: str, amounts: list[Decimal]) -> Job:
-    kw = {"tier": tier, "key_alias": key, "model": f"m/{tier}", "amounts": amounts, **LEASE}
+def lease_kw(tier: str, key: str, amounts: list[Decimal], model: str) -> dict[str, Any]:
+    """The arguments of open_lease and open_lease_statement, but the policy."""
+    return {"tier": tier, "key_alias": key, "model": model, "amounts": amounts, **LEASE}
+
+
+def open_job(tier: str, key: str, amounts: list[Decimal], model: str | None = None) -> Job:
+    kw = lease_kw(tier, key, amounts, model or f"m/{tier}")
     return Job(
         None,
         None,
         task=partial(open_lease, policy=POLICY, **kw),
         statement=open_lease_statement(POLICY, **kw),
     )
+
+
+def open_in(session: Any, amount: Decimal, model: str = "m") -> LeaseGrant:
+    """A fast-tier lease on key a, opened by the ORM in ``session``."""
+    return open_lease(session, POLICY, **lease_kw("fast", "a", [amount], model))
+
+
+def ok_record(model: str, request_hash: str = "0" * 64) -> CallRecord:
+    """A successful first attempt on key a."""
+    return CallRecord(
+        task="technical",
+        tier="fast",
+        model=model,
+        key_alias="a",
+        attempt=1,
+        status="ok",
+        request_hash=request_hash,
+    )
+
+
+def breakers_of(model: str) -> tuple[str, str]:
+    """The breakers of a call to ``model`` on key a."""
+    return breaker_name("model", model), breaker_name("key", "a")
 
 
 def close_job(closing: LeaseClosing) -> Job:
@@ -133,18 +164,9 @@ def test_a_record_and_its_lease_settlement_commit_together(pg: Database) -> None
     rounds = Rounds(pg)
     (_, grant, _), *_ = rounds.commit([open_job("fast", "a", [Decimal("0.03")])])[0]
     closing = LeaseClosing(grant.reservation.id, Decimal("0.002"), sent=1)
-    record = CallRecord(
-        task="technical",
-        tier="fast",
-        model="m/fast",
-        key_alias="a",
-        attempt=1,
-        status="ok",
-        request_hash="0" * 64,
-    )
-    names = (breaker_name("model", "m/fast"), breaker_name("key", "a"))
+    names = breakers_of("m/fast")
     paired = close_job(closing)
-    paired.calls = [call_row(record)]
+    paired.calls = [call_row(ok_record("m/fast"))]
     paired.breakers, paired.success, paired.paired = names, (BreakerPolicy(), NOW), True
     lookup = Job(None, None, cache_lookup=("k" * 64, NOW))
     done, later = rounds.commit([lookup, paired])
@@ -237,30 +259,13 @@ async def test_conclude_then_commits_the_record_then_answers_both(db: Database) 
     first_use(db)
     writer = GatewayWriter(db)
     with db.transaction() as session:
-        grant = open_lease(
-            session,
-            POLICY,
-            tier="fast",
-            key_alias="a",
-            model="m",
-            amounts=[Decimal("0.02")],
-            **LEASE,
-        )
+        grant = open_in(session, Decimal("0.02"))
     assert grant.reservation is not None
     closing = LeaseClosing(grant.reservation.id, Decimal("0.005"), sent=1)
-    record = CallRecord(
-        task="technical",
-        tier="fast",
-        model="m",
-        key_alias="a",
-        attempt=1,
-        status="ok",
-        request_hash="0" * 64,
-    )
-    names = (breaker_name("model", "m"), breaker_name("key", "a"))
+    names = breakers_of("m")
     statement = close_lease_statement(closing, NOW) if db.dialect == "postgresql" else None
     views, settlement = await writer.conclude_then(
-        [record],
+        [ok_record("m")],
         names,
         BreakerPolicy(),
         NOW,
@@ -273,3 +278,49 @@ async def test_conclude_then_commits_the_record_then_answers_both(db: Database) 
     assert counters(db)["tier:fast"][1:] == (0, 15 * 10**6)
     with db.transaction() as session:
         assert len(list(session.execute(select(LlmCallRow.id)).scalars())) == 1
+
+
+async def test_a_paired_job_whose_task_fails_keeps_its_record(db: Database) -> None:
+    writer = GatewayWriter(db)
+
+    def broken(session: Any) -> None:
+        raise RuntimeError("the settlement went wrong")
+
+    with pytest.raises(RuntimeError, match="settlement went wrong"):
+        await writer.conclude_then(
+            [ok_record("m", "1" * 64)], breakers_of("m"), BreakerPolicy(), NOW, broken
+        )
+    with db.transaction() as session:
+        assert len(list(session.execute(select(LlmCallRow.id)).scalars())) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PG: the next test
+async def test_on_sqlite_shared_jobs_of_one_turn_run_in_one_transaction(db: Database) -> None:
+    assert db.dialect == "sqlite"
+    first_use(db)
+    writer = GatewayWriter(db)
+
+    def reserve_in(session: Any) -> tuple[object, LeaseGrant]:
+        grant = open_in(session, Decimal("0.01"))
+        return session.connection().get_transaction(), grant
+
+    done = await asyncio.gather(*(writer.run(reserve_in, shared=True) for _ in range(5)))
+    assert len({id(transaction) for transaction, _ in done}) == 1  # one commit, not five
+    assert all(grant.reservation is not None for _, grant in done)
+    assert counters(db)["tier:fast"][1] == 5 * 10**7
+    assert_counters_match_reservations(db)
+
+
+async def test_on_postgresql_the_leases_asked_for_in_one_turn_commit_together(
+    pg: Database,
+) -> None:
+    first_use(pg)
+    writer = GatewayWriter(pg)
+    jobs = [open_job("fast", "a", [Decimal("0.01")], f"m/{i}") for i in range(5)]
+    grants = await asyncio.gather(*(writer.run(j.task, j.statement) for j in jobs if j.task))
+    assert all(grant.reservation is not None for grant in grants)
+    with pg.transaction() as session:
+        held = text(
+            "SELECT count(DISTINCT xmin::text) FROM budget_reservations WHERE model LIKE 'm/%'"
+        )
+        assert session.execute(held).scalar_one() == 1  # one transaction, one commit

@@ -20,6 +20,8 @@ from lyra.llm.cache import (
     MemoryCache,
     ResponseCache,
     cache_key,
+    cache_key_encoded,
+    canonical_json,
     ttl_for,
 )
 from lyra.store.answer_cache import DatabaseAnswerCache
@@ -83,6 +85,19 @@ def test_cache_key_is_canonical_and_separates_what_changes_the_answer() -> None:
         cache_key("openai/gpt-5", MESSAGES, schema),
     }
     assert len(distinct) == 5
+
+
+def test_a_key_from_an_encoded_format_is_the_same_key_as_ever() -> None:
+    """The gateway encodes an answer's format once (cache_key_encoded); the keys must not
+    change, or every entry stored before would be missed (values from the version that
+    encoded the whole request at once)."""
+    schema = {"type": "json_schema", "json_schema": {"name": "vote", "strict": True}}
+    shape = {"answer": "vote", "v": 1, "format": schema}
+    stored = "570b514727cfee737b24ba4e637fddc14f65c7370291f259ee76828ba2c4431d"
+    assert cache_key("openai/gpt-5", MESSAGES, shape) == stored
+    assert cache_key_encoded("openai/gpt-5", tuple(MESSAGES), canonical_json(shape)) == stored
+    plain = "0be3c7341f1a89831449e255956e5b8d309f8d857ac3b57d6c2e1a13dfbb7ad1"
+    assert cache_key_encoded("openai/gpt-5", MESSAGES, canonical_json(None)) == plain
 
 
 # --- database backend -----------------------------------------------------------------
