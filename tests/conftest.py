@@ -50,6 +50,7 @@ SLOW_FILES_FIRST = (
     "tests/integration/test_secrets_never_leak.py",
     "tests/integration/test_soak.py",
     "tests/e2e/test_prefect_on_postgres.py",
+    "tests/integration/test_api.py",
 )
 
 
