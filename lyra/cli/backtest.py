@@ -104,6 +104,12 @@ def backtest(
         bool,
         typer.Option(help="Ask LLMs with relative prices, no dates or symbols (a mitigation)."),
     ] = False,
+    phase: Annotated[
+        int,
+        typer.Option(
+            min=1, max=5, help="Whose panel votes: the panel file's table for this phase (1)."
+        ),
+    ] = 1,
     output: Annotated[Literal["table", "json"], typer.Option("--format")] = "table",
     charts: Annotated[bool, typer.Option(help="Write PNG charts under reports/backtest.")] = True,
 ) -> None:
@@ -136,7 +142,7 @@ def backtest(
         anonymise=anonymise,
     )
     runtime = build_runtime(settings, phase=1)
-    chosen = backtest_panel(settings, runtime, plan)
+    chosen = backtest_panel(settings, runtime, plan, phase=phase)
     columns = (TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
         task = bar.add_task("votes", total=None)

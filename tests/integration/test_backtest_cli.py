@@ -97,3 +97,31 @@ def test_default_table_shows_the_sweep_and_writes_charts(
         assert threshold in out
     charts = list((cli_home / ".lyra" / "reports" / "backtest").glob("*.png"))
     assert len(charts) == 4
+
+
+def _voters(out: str) -> list[str]:
+    return sorted(row["analyst"] for row in json.loads(out)["scorecard"])
+
+
+def test_phase_picks_that_phases_panel_from_the_panel_file(
+    cli_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--phase N`` backtests the panel the live cycle of phase N would build
+    (docs/domain.md, "Panels"); without it, phase 1's."""
+    panels = cli_home / "panels.toml"
+    panels.write_text(
+        "[default.offline]\nema-trend = 1\nrsi-reversion = 1\n\n"
+        "[phase.3.offline]\ndonchian-breakout = 1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("LYRA_PANEL_FILE", str(panels))
+    common = [*WINDOW, "--exchange", "coinbase", "--symbol", "BTC/USD", "--format", "json"]
+    code, out, err = run(capsys, "backtest", *common, "--no-charts", "--phase", "3")
+    assert code == 0, err
+    assert _voters(out) == ["offline:donchian-breakout"]
+    code, out, err = run(capsys, "backtest", *common, "--no-charts")
+    assert code == 0, err
+    assert _voters(out) == ["offline:ema-trend", "offline:rsi-reversion"]
+    code, out, err = run(capsys, "backtest", *common, "--phase", "6")
+    assert code == 2
+    assert "--phase" in err
