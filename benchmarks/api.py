@@ -62,6 +62,7 @@ from fastapi import Request  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
 from benchmarks.catalog_fake import bench_settings, catalog_fake_server  # noqa: E402
+from benchmarks.processes import package_version  # noqa: E402
 
 Q = "/api/v1/ai/orchestrator/query"
 OVERHEAD_TARGET_MS = 2.0
@@ -523,21 +524,12 @@ def main() -> None:
             "in_flight": args.in_flight,
             "fake_latency_ms": args.latency_ms,
         },
-        litellm_version=_version("litellm"),
+        litellm_version=package_version("litellm"),
         cpus=os.cpu_count(),
         load_average_1m=round(os.getloadavg()[0], 2),
         seconds=round(time.perf_counter() - started, 1),
     )
     print(json.dumps(report))
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ if str(ROOT) not in sys.path:
 
 from pydantic import SecretStr  # noqa: E402
 
+from benchmarks.processes import served_fake  # noqa: E402
 from lyra.config import Settings, load_settings  # noqa: E402
 from lyra.spend.catalog import Catalog, load_catalog  # noqa: E402
 from tests.support.fake_openrouter import (  # noqa: E402
@@ -76,22 +76,8 @@ def fake(latency_s: float = 0.0, *, record_requests: bool = False) -> FakeOpenRo
 def catalog_fake_server(latency_ms: float) -> Iterator[tuple[str, str]]:
     """The fake in its own process: (base_url, api_key); stopped on exit."""
     command = [sys.executable, "-m", "benchmarks.catalog_fake", "--serve"]
-    command += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
-        yield info["base_url"], info["api_key"]
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with served_fake([*command, "--latency-ms", str(latency_ms)], ROOT) as fake:
+        yield fake
 
 
 def bench_settings(home: Path, base_url: str, **overrides: Any) -> Settings:

@@ -79,6 +79,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
+from benchmarks.processes import package_version, served_fake  # noqa: E402
 from lyra.llm.cache import InflightMerger, ResponseCache  # noqa: E402
 from lyra.llm.gateway import Gateway, GatewayOptions  # noqa: E402
 from lyra.llm.keys import KeySpec  # noqa: E402
@@ -147,25 +148,8 @@ def messages_for(i: int) -> list[dict[str, str]]:
 @contextlib.contextmanager
 def fake_server(*args: str) -> Iterator[tuple[str, str]]:
     """The fake OpenRouter in its own process: (base_url, api_key); stops on exit."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fake_openrouter", *args],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
-        yield info["base_url"], info["api_key"]
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with served_fake([sys.executable, "-m", "tests.support.fake_openrouter", *args], ROOT) as fake:
+        yield fake
 
 
 def postgres_unreachable() -> str | None:
@@ -645,21 +629,12 @@ def main() -> None:
         in_flight=IN_FLIGHT,
         server_latency_ms=LATENCY_MS,
         skipped=skipped,
-        litellm_version=_version("litellm"),
+        litellm_version=package_version("litellm"),
         cpus=os.cpu_count(),
         load_average_1m=round(os.getloadavg()[0], 2),
         seconds=round(time.perf_counter() - started, 1),
     )
     print(json.dumps(report))
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 if __name__ == "__main__":

@@ -195,10 +195,11 @@ async def test_promotion_to_phase_4_waits_for_approval(served: ServedLyra) -> No
     assert (change.from_phase, change.to_phase, change.approved_by) == (3, 4, "Alex Trader")
 
 
-def test_lyra_status_shows_the_phase_and_the_last_runs(served: ServedLyra) -> None:
+def _lyra(served: ServedLyra, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `lyra` command against the served home and Prefect server."""
     lyra = str(Path(sys.executable).with_name("lyra"))
-    result = subprocess.run(
-        [lyra, "status"],
+    return subprocess.run(
+        [lyra, *args],
         env=served.env,
         cwd=ROOT,
         capture_output=True,
@@ -206,6 +207,10 @@ def test_lyra_status_shows_the_phase_and_the_last_runs(served: ServedLyra) -> No
         timeout=120,
         check=False,
     )
+
+
+def test_lyra_status_shows_the_phase_and_the_last_runs(served: ServedLyra) -> None:
+    result = _lyra(served, "status")
     assert result.returncode == 0, result.stderr
     assert "phase       4 Controlled live testing (recorded promotion)" in result.stdout
     assert "kill switch armed" in result.stdout
@@ -219,16 +224,7 @@ def test_serve_starts_the_api_beside_the_worker(served: ServedLyra) -> None:
     import httpx
     from prometheus_client.parser import text_string_to_metric_families
 
-    lyra = str(Path(sys.executable).with_name("lyra"))
-    made = subprocess.run(
-        [lyra, "api", "token", "create", "--role", "viewer", "--name", "e2e"],
-        env=served.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    made = _lyra(served, "api", "token", "create", "--role", "viewer", "--name", "e2e")
     assert made.returncode == 0, made.stderr
     token = made.stdout.split()[-1]
     deadline = time.monotonic() + 60
@@ -277,17 +273,7 @@ async def test_a_tripped_kill_switch_pauses_the_live_phase(served: ServedLyra) -
             limits=RiskLimits(),
         )
     database.dispose()
-    lyra = str(Path(sys.executable).with_name("lyra"))
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [lyra, "status"],
-        env=served.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = await asyncio.to_thread(_lyra, served, "status")
     assert result.returncode == 0, result.stderr
     assert "kill switch TRIPPED" in result.stdout
     assert "schedules paused:" in result.stdout
