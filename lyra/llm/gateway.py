@@ -35,7 +35,11 @@ Guarantees, and what keeps each:
   provider's ``usage.cost``, never the estimate) and its breakers' outcome; and the
   lease's settlement with the exact sum of its calls' costs whenever that attempt was
   its last one in flight. Until then the lease's hold covers the attempt's cost in the
-  budget counters, so ``spent + reserved`` never under-counts.
+  budget counters, so ``spent + reserved`` never under-counts. On PostgreSQL these
+  commits do not wait for the disk, only a lease's reservation does; the next durable
+  commit (a lease, the cycle's decision, an order) flushes them, so nothing acts on a
+  vote whose record could still be lost (:func:`lyra.store.gateway_pg._must_flush`,
+  ``docs/scale-out.md``).
 - **Breaker state lives in the database**, shared by every process; each transition is
   made there under the row lock, and the half-open probe goes to one caller. A breaker
   this process saw closed less than ``breaker_refresh_s`` ago is not asked again.

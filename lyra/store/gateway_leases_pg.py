@@ -40,7 +40,7 @@ import psycopg
 from lyra.errors import InvariantError
 from lyra.spend.budget import BudgetPolicy, budget_day, charge_nusd, nusd_to_usd
 from lyra.store.budget import Reservation, ScopeExhaustedError, Settlement
-from lyra.store.gateway_pg import UNHANDLED, Rows, Statement, Unhandled
+from lyra.store.gateway_pg_send import UNHANDLED, Rows, Statement, Unhandled
 from lyra.store.gateway_sql import Prepared
 from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant
 

@@ -12,9 +12,8 @@ Here the whole batch is **one** statement, its parameters bound by psycopg (each
 table's rows as one JSON document, :class:`~lyra.store.gateway_sql.JsonRows`), prepared
 once by name (below), on a connection of the writer's own in autocommit mode: one send,
 one wait. A single statement is atomic, so the batch
-commits whole or not at all, exactly as the transaction it replaces; the commit is
-durable (``synchronous_commit`` is left as the server has it) before any waiter hears of
-it. The data-modifying ``WITH`` parts run before the reads, but a statement's reads see
+commits whole or not at all, exactly as the transaction it replaces, before any waiter
+hears of it. The data-modifying ``WITH`` parts run before the reads, but a statement's reads see
 the snapshot taken when it started, so a lookup of a key stored in the same batch is
 answered from that store here, as the database would have answered it after the upsert.
 
@@ -27,9 +26,11 @@ times over). When its statements could otherwise lock out of order (a settlement
 others, or reservations in different counters) the round first locks every reservation
 row they settle (by id), then every budget counter they touch (by day and scope), before
 any statement runs: :mod:`lyra.store.budget`'s lock order, so a round queues behind
-other transactions and never deadlocks with them. A round that writes only
-cache entries commits with ``synchronous_commit`` off: the cache decides nothing (a
-store lost with the server only costs a later miss), so it need not wait for the disk.
+other transactions and never deadlocks with them. Only a round that reserves
+budget waits for its commit to reach the disk; every other one (records, settlements,
+cache entries) commits with ``synchronous_commit`` off, and why that loses nothing the
+rules protect is :func:`lyra.store.gateway_pg_send.must_flush`'s to say. How a round is
+sent (one simple query) is :mod:`lyra.store.gateway_pg_send`.
 
 Prepared statements: the batch and the lease statements go by name (``EXECUTE``), each
 ``PREPARE``\ d once per connection; psycopg's own prepared statements are not used. Names
@@ -57,15 +58,26 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import Enum
-from typing import Any, Final, Generic, Literal, TypeVar
+from datetime import datetime
+from typing import Any, Final, TypeVar
 
 import psycopg
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from lyra.errors import RetryableError
 from lyra.store.db import Database
+from lyra.store.gateway_pg_send import (
+    UNHANDLED,
+    Batch,
+    Rows,
+    Statement,
+    StatementError,
+    Unhandled,
+    must_flush,
+    read_result,
+    send_round,
+    send_single,
+)
 from lyra.store.gateway_sql import (
     CACHE,
     CACHE_COLUMNS,
@@ -107,36 +119,6 @@ _log = logging.getLogger(__name__)
 
 _DIALECT: Final = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _BREAKER, _KEY, _CACHE = 1, 2, 3
-
-
-Rows = list[tuple[Any, ...]]
-
-
-class Unhandled(Enum):
-    """The one value of :data:`UNHANDLED`."""
-
-    UNHANDLED = "unhandled"
-
-
-#: What a :class:`Statement` reads when it left its work undone (the ORM form must run).
-UNHANDLED: Final = Unhandled.UNHANDLED
-
-
-@dataclass(frozen=True, slots=True)
-class Statement(Generic[T]):
-    """A job's work as one statement, and what its rows mean.
-
-    ``read`` turns the rows into the job's result, or :data:`UNHANDLED` when the statement
-    changed nothing and left the work to the ORM form (a day's first counters). What it
-    locks, for a round of several to lock first in one order: ``reservation`` (a row it
-    settles, locked first) and ``counters`` (the day and scopes it reserves in)."""
-
-    sql: str
-    params: dict[str, Any]
-    read: Callable[[Rows], T | Literal[Unhandled.UNHANDLED]]
-    reservation: str | None = None
-    counters: tuple[date, tuple[str, ...]] | None = None
-    prepared: Prepared | None = None  # ``sql`` prepared: what a round sends instead
 
 
 @dataclass(slots=True)
@@ -196,20 +178,6 @@ BATCH: Final = Prepared.of(
     },
 )
 
-#: A round of several statements locks their rows first, in lock order (module docstring).
-LOCK_RESERVATIONS: Final = """
-SELECT id FROM budget_reservations WHERE id = ANY(%(ids)s::VARCHAR[]) ORDER BY id FOR UPDATE
-"""
-LOCK_COUNTERS: Final = """
-SELECT c.day, c.scope FROM budget_counters c
-WHERE (c.day, c.scope) IN (
-    SELECT r.day, s.scope FROM budget_reservations r, json_array_elements_text(r.scopes) AS s(scope)
-    WHERE r.id = ANY(%(ids)s::VARCHAR[])
-    UNION ALL
-    SELECT w.day, w.scope FROM unnest(%(days)s::DATE[], %(scopes)s::VARCHAR[]) AS w(day, scope))
-ORDER BY c.day, c.scope FOR UPDATE OF c
-"""
-
 
 class PostgresBatch:
     """The writer's batch on PostgreSQL (module docstring); one connection, autocommit.
@@ -246,21 +214,18 @@ class PostgresBatch:
             }
             _CALLS.bind(parts.calls, params)
             _STORES.bind(ordered, params)
-        if not statements and params is not None and (bool(parts and parts.calls) or not ordered):
-            batch_params = params  # one statement is one transaction: no BEGIN, no COMMIT
-            rows = self._named_or_not(
-                lambda c: _single(c, BATCH_SQL, BATCH, batch_params, self._names())
-            )
-            return self._read(parts, ordered, rows), []
-        if params is None and len(statements) == 1:
+        if params is None and len(statements) == 1 and must_flush(statements):
             alone = statements[0]
             result = self._named_or_not(
-                lambda c: _read(
-                    alone, _single(c, alone.sql, alone.prepared, alone.params, self._names())
+                lambda c: read_result(
+                    alone, send_single(c, alone.sql, alone.prepared, alone.params, self._names())
                 )
             )
             return BatchRead(), [result]
-        rows, results = self._named_or_not(lambda c: _round(c, params, statements, self._names()))
+        batch = None if params is None else Batch(BATCH, BATCH_SQL, params)
+        rows, results = self._named_or_not(
+            lambda c: send_round(c, batch, statements, self._names())
+        )
         return self._read(parts, ordered, rows), results
 
     def _names(self) -> set[str] | None:
@@ -356,125 +321,3 @@ class PostgresBatch:
             self._connection = connection
             self._prepared = set()
         return connection
-
-
-def _round(
-    connection: psycopg.Connection[Any],
-    batch: dict[str, Any] | None,
-    statements: Sequence[Statement[Any]],
-    prepared: set[str] | None,
-) -> tuple[Rows, list[Any]]:
-    """One transaction in one simple query (module docstring): locks, batch, statements.
-
-    Not psycopg's pipeline mode: it waits on the socket once per step of its exchange,
-    and every wait gives the GIL away (up to 5 ms each to take back from a busy event
-    loop); a simple query of several statements is one send and, mostly, one wait. Its
-    values are bound client-side (psycopg quotes them; never pasted by hand). The batch
-    and the statements that have a :class:`Prepared` form go by name, prepared first on
-    this connection (``prepared``: the names it has) if they are not yet; with
-    ``prepared`` None, none is (:meth:`PostgresBatch._named_or_not`)."""
-    named = [BATCH] if batch is not None else []
-    named += [s.prepared for s in statements if s.prepared is not None]
-    _prepare_missing(connection, named, prepared)
-    with psycopg.ClientCursor(connection) as cursor:
-        parts = ["BEGIN"]
-        if not statements:  # cache stores only: nothing waits on the disk for them
-            parts.append("SET LOCAL synchronous_commit TO OFF")
-        if _must_lock_first(statements):
-            ids = sorted({s.reservation for s in statements if s.reservation is not None})
-            wanted = sorted(
-                {
-                    (s.counters[0], scope)
-                    for s in statements
-                    if s.counters
-                    for scope in s.counters[1]
-                }
-            )
-            if ids:
-                parts.append(cursor.mogrify(LOCK_RESERVATIONS, {"ids": ids}))
-            days, scopes = [w[0] for w in wanted], [w[1] for w in wanted]
-            parts.append(
-                cursor.mogrify(LOCK_COUNTERS, {"ids": ids, "days": days, "scopes": scopes})
-            )
-        first = len(parts)
-        if batch is not None:
-            parts.append(
-                cursor.mogrify(BATCH.execute if prepared is not None else BATCH_SQL, batch)
-            )
-        parts.extend(
-            cursor.mogrify(
-                s.prepared.execute if s.prepared and prepared is not None else s.sql, s.params
-            )
-            for s in statements
-        )
-        parts.append("COMMIT")
-        cursor.execute(";\n".join(parts))
-        results: list[Rows] = []
-        for _ in range(first):  # BEGIN and the locks: nothing to read
-            cursor.nextset()
-        for _ in range(len(parts) - first - 1):
-            results.append(cursor.fetchall())
-            cursor.nextset()
-    rows = results.pop(0) if batch is not None else []
-    return rows, [_read(s, r) for s, r in zip(statements, results, strict=True)]
-
-
-def _single(
-    connection: psycopg.Connection[Any],
-    sql: str,
-    form: Prepared | None,
-    params: dict[str, Any],
-    prepared: set[str] | None,
-) -> Rows:
-    """One statement in a transaction of its own (autocommit), by name as :func:`_round`
-    sends them, or as text. Never as one of psycopg's own prepared statements: their
-    names (``_pg3_0``...) say nothing of their text, so through a pooler another client's
-    statement of the same name could run in its place."""
-    if form is not None and prepared is not None:
-        _prepare_missing(connection, [form], prepared)
-        sql = form.execute
-    with psycopg.ClientCursor(connection) as cursor:
-        cursor.execute(cursor.mogrify(sql, params))
-        return cursor.fetchall()
-
-
-def _prepare_missing(
-    connection: psycopg.Connection[Any], named: Sequence[Prepared], prepared: set[str] | None
-) -> None:
-    """``PREPARE`` those of ``named`` this connection lacks (``prepared``: the names it
-    has; None: names are not used). Outside any transaction: a prepared statement
-    outlives it anyway."""
-    if prepared is None:
-        return
-    missing = {p.name: p.prepare for p in named if p.name not in prepared}
-    if missing:
-        connection.execute(";\n".join(missing.values()).encode(), prepare=False)
-        prepared.update(missing)
-
-
-def _must_lock_first(statements: Sequence[Statement[Any]]) -> bool:
-    """Whether running ``statements`` one after another could take locks out of order: a
-    settle among others (its reservation row comes before any counter), or reservations
-    in different counters. Reservations in the same counters (a fan-out's leases: one
-    tier, one key) each lock them all, in order, and the first holds them for the rest."""
-    if len(statements) < 2:
-        return False
-    if any(s.reservation is not None or s.counters is None for s in statements):
-        return True
-    return len({s.counters for s in statements}) > 1
-
-
-def _read(statement: Statement[Any], rows: Rows) -> Any:
-    """The statement's result, or the error its reading raised (committed all the same:
-    it is that job's error, not its neighbours')."""
-    try:
-        return statement.read(rows)
-    except Exception as exc:
-        return StatementError(exc)
-
-
-@dataclass(frozen=True, slots=True)
-class StatementError:
-    """A statement's reading failed with ``error`` (the round committed)."""
-
-    error: Exception

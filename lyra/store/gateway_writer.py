@@ -26,9 +26,9 @@ gateway spent 6 ms of CPU per call and ran at 150 calls/s. This worker instead:
   reservation and settlement, :mod:`lyra.store.gateway_leases_pg`) inside it: a fan-out's
   leases are one commit, and a call's record with its lease's settlement one more.
 
-Durability is unchanged: an awaited operation returns only after its transaction
-committed (durably; only a round of nothing but cache stores, written behind, does not
-wait for the disk: :mod:`lyra.store.gateway_pg`). A round that fails with a database
+Durability: an awaited operation returns only after its transaction
+committed (on PostgreSQL, only a round that reserves budget also waits for the disk:
+:func:`lyra.store.gateway_pg._must_flush`). A round that fails with a database
 error fails all its operations (they share the outage); any other error retries each
 operation alone, so one bad row cannot fail its neighbours. The thread starts on demand
 and ends after ``idle_exit_s`` without work. Usage::
@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from lyra.errors import RetryableError
 from lyra.resilience.breaker import BreakerPolicy
 from lyra.store.db import Database
-from lyra.store.gateway_pg import Statement
+from lyra.store.gateway_pg_send import Statement
 from lyra.store.gateway_rounds import Done, Job, Rounds
 from lyra.store.gateway_sql import BreakerView, call_row, read_breakers
 from lyra.store.llm_calls import CallRecord

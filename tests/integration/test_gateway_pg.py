@@ -3,7 +3,8 @@ lyra/store/gateway_pg.py): a lease reserved and settled exactly as the ORM funct
 it, refused with the same scope, left to the ORM on a day's first use or a changed cap,
 threads racing on the statements never overspending, the batch answering a lookup
 from a store queued before it, and a round's statements sent by name, prepared once per
-connection, or without names, once, when a pooler's server connection lacks them."""
+connection, or without names, once, when a pooler's server connection lacks them; and
+only a round that reserves budget waits for the disk (synchronous commit)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,15 @@ from lyra.store.db import Database
 from lyra.store.gateway_leases_pg import (
     OPEN,
     close_lease_pg,
+    close_lease_statement,
     open_lease_pg,
     open_lease_statement,
 )
 from lyra.store.gateway_pg import BATCH, BatchParts, PostgresBatch
-from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow
+from lyra.store.gateway_sql import call_row
+from lyra.store.gateway_tables import BudgetCounterRow, BudgetReservationRow, LlmCallRow
 from lyra.store.gateway_transactions import LeaseClosing, LeaseGrant, open_lease
+from lyra.store.llm_calls import CallRecord
 from lyra.store.migrate import upgrade_to_head
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -273,3 +277,63 @@ def test_a_round_whose_names_are_lost_runs_once_without_them(db: Database, lost:
         assert_counters_match_reservations(db)
     finally:
         batch.close()
+
+
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
+
+def test_only_a_round_that_reserves_budget_waits_for_the_disk(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lease's reservation is flushed before the round returns (the calls it covers are
+    sent right after); records, settlements and cache entries commit asynchronously, and
+    are still committed (read back from another connection) when the round returns."""
+    first_use(db)
+    sent: list[str] = []
+    execute = psycopg.ClientCursor.execute
+
+    def spy(cursor: psycopg.ClientCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.ClientCursor, "execute", spy)
+    batch = PostgresBatch(db)
+
+    def round_sent(parts: BatchParts | None, statements: list[Any]) -> tuple[str, list[Any]]:
+        sent.clear()
+        results = batch.commit(parts, statements)[1]
+        return sent[-1], results
+
+    try:
+        opening = [open_lease_statement(POLICY, amounts=[Decimal("0.01")], **LEASE)]
+        query, grants = round_sent(BatchParts(lookups=["k" * 64]), opening)
+        assert ASYNC_COMMIT not in query  # reserves: durable before any call is sent
+        grant = grants[0]
+        assert isinstance(grant, LeaseGrant)
+        assert grant.reservation is not None
+
+        record = CallRecord("technical", "fast", "m/fast", "flows", 1, "ok", "h" * 64)
+        closing = LeaseClosing(grant.reservation.id, Decimal("0.004"), sent=1)
+        query, settled = round_sent(
+            BatchParts(calls=[call_row(record)]), [close_lease_statement(closing, NOW)]
+        )
+        assert ASYNC_COMMIT in query  # a record and a settlement: nothing sent relies on it
+        assert settled[0] is not None
+
+        query, _ = round_sent(BatchParts(calls=[call_row(record)]), [])
+        assert ASYNC_COMMIT in query  # records alone
+
+        again = open_lease_statement(POLICY, amounts=[Decimal("0.01")], **LEASE)
+        second = batch.commit(None, [again])[1][0]
+        assert isinstance(second, LeaseGrant)
+        assert second.reservation is not None
+        lone = LeaseClosing(second.reservation.id, Decimal("0.002"), sent=1)
+        query, _ = round_sent(None, [close_lease_statement(lone, NOW)])
+        assert ASYNC_COMMIT in query  # a settlement alone
+    finally:
+        batch.close()
+    # committed when the rounds returned, as another connection sees it
+    assert counters(db)["tier:fast"][1:] == (0, 10**7 + 6 * 10**6)
+    with db.transaction() as session:
+        assert len(session.execute(select(LlmCallRow)).scalars().all()) == 2
+    assert_counters_match_reservations(db)
