@@ -51,11 +51,20 @@ one real budget day, so the day's 200 USD is enforced on it as a real day would 
 routing metrics, breaker and lease timers run on real seconds (a few minutes), which
 over a simulated day would only refresh more often.
 
-Targets (seeds): Lyra at least 30% cheaper than the naive client; cache hit rate over 60%
-on repeated requests (requests identical to an earlier one of the day); the day's spend
+Targets (seeds): Lyra at least 30% cheaper than the naive client on the seed's own flows
+(market analysis, sentiment, risk: ``cheaper_than_naive``; with the dashboards' polling,
+an assumption beyond the seed, beside it as ``cheaper_than_naive_with_dashboards``);
+cache hit rate over 60% on repeated requests (requests identical to an earlier one of the
+day: on the seed's flows alone there are none, so it needs ``--dashboards``); the day's spend
 inside the 200 USD budget; and the analytics' cache hit rate
 (:func:`lyra.store.api_queries.period_figures`, what ``GET .../analytics`` reports) equal
 to the hit rate this script counts over all answered requests.
+
+Where the spend goes: ``lyra.cost_by_model_usd``. The market analysis's panel is nearly
+all of it (never cached); each slot costs its tier's first model, so the panel costs what
+its four lead models cost together against four calls of gpt-5. ``--catalog FILE`` routes
+with another catalog (an older one, to compare: ``git show REV:lyra/spend/data/
+catalog.yaml > old.yaml``); the fake bills the shipped catalog's prices either way.
 
 Run from the repository root: ``.venv/bin/python benchmarks/llm_cost.py`` (small:
 ``--hours 2``). Human-readable lines, then one JSON object last.
@@ -111,6 +120,9 @@ from lyra.structured import AnswerSpec  # noqa: E402
 from tests.support.fake_openrouter import DEFAULT_KEY  # noqa: E402
 
 CHEAPER_TARGET = Decimal("0.30")
+#: The seed's own flows (issue 17): the headline figure is theirs alone; the dashboards'
+#: polling is an assumption beyond them, reported beside it.
+SEED_PARTS = ("market_analysis", "sentiment", "risk")
 HIT_RATE_TARGET = 0.60
 TRADE_THRESHOLD_USD = Decimal(10_000)
 MARKET_TASK = "market_analysis"
@@ -301,10 +313,15 @@ class Tally:
     repeated: int = 0
     repeated_hits: int = 0
     models: Counter[str] = field(default_factory=Counter)
+    model_cost: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
     @property
     def total(self) -> Decimal:
         return sum(self.cost.values(), Decimal(0))
+
+    def cost_of(self, parts: tuple[str, ...]) -> Decimal:
+        """What ``parts`` of the day cost."""
+        return sum((self.cost[part] for part in parts), Decimal(0))
 
 
 def lyra_gateway(
@@ -361,6 +378,7 @@ async def run_lyra(
             tally.answered[part] += 1
             tally.cost[part] += answer.cost_usd
             tally.models[answer.model or "?"] += 0 if answer.cache_hit else 1
+            tally.model_cost[answer.model or "?"] += answer.cost_usd
             if answer.cache_hit:
                 tally.hits[part] += 1
             if repeated:
@@ -403,6 +421,7 @@ async def run_naive(day: Workload, base_url: str, model: str, deadline_s: float)
             tally.answered[request.part] += 1
             tally.cost[request.part] += Decimal(str(data["usage"]["cost"]))
             tally.models[model] += 1
+            tally.model_cost[model] += Decimal(str(data["usage"]["cost"]))
 
         async with asyncio.timeout(deadline_s):
             for minute in sorted(day.by_minute):
@@ -438,6 +457,13 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=48, help="candle rows in a market prompt")
     parser.add_argument("--naive-model", default=None, help="default: premium tier's first")
     parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=None,
+        help="an LLM catalog file to route with (default: the shipped one), e.g. an older "
+        "version to compare; the fake bills the shipped catalog's prices either way",
+    )
+    parser.add_argument(
         "--market-policy",
         choices=("accuracy-first", "cost-aware", "latency-aware"),
         help="the market analysis task's routing policy (default: the catalog's)",
@@ -446,7 +472,7 @@ def main() -> None:
     parser.add_argument("--deadline-s", type=float, default=900.0, help="per client")
     args = parser.parse_args()
     started = time.perf_counter()
-    catalog = load_catalog()
+    catalog = load_catalog(args.catalog.resolve() if args.catalog else None)
     if args.market_policy:
         catalog = with_routing(catalog, {MARKET_TASK: args.market_policy})
     naive_model = args.naive_model or catalog.tiers["premium"].models[0]
@@ -476,7 +502,9 @@ def main() -> None:
     hits, answered = sum(lyra.hits.values()), sum(lyra.answered.values())
     hit_rate = hits / answered if answered else None
     repeated_rate = lyra.repeated_hits / lyra.repeated if lyra.repeated else None
-    cheaper = (1 - lyra.total / naive.total) if naive.total else None
+    naive_seed = naive.cost_of(SEED_PARTS)
+    cheaper = (1 - lyra.cost_of(SEED_PARTS) / naive_seed) if naive_seed else None
+    cheaper_all = (1 - lyra.total / naive.total) if naive.total else None
     budget = settings.daily_budget_usd
     scale = Decimal(24) / Decimal(str(args.hours))
     analytics_rate = figures.cache_hit_rate
@@ -490,6 +518,8 @@ def main() -> None:
             "fake_served_cost_usd": _usd(lyra_served),
             "parts": _parts(lyra),
             "models_called": dict(lyra.models),
+            "cost_by_model_usd": {m: _usd(c) for m, c in sorted(lyra.model_cost.items())},
+            "seed_flows_cost_usd": _usd(lyra.cost_of(SEED_PARTS)),
             "cache_hits": hits,
             "answered": answered,
             "cache_hit_rate": None if hit_rate is None else round(hit_rate, 4),
@@ -499,8 +529,16 @@ def main() -> None:
                 None if repeated_rate is None else round(repeated_rate, 4)
             ),
         },
-        "naive": {"model": naive_model, "cost_usd": _usd(naive.total), "parts": _parts(naive)},
+        "naive": {
+            "model": naive_model,
+            "cost_usd": _usd(naive.total),
+            "seed_flows_cost_usd": _usd(naive_seed),
+            "parts": _parts(naive),
+        },
         "cheaper_than_naive": None if cheaper is None else round(float(cheaper), 4),
+        "cheaper_than_naive_with_dashboards": (
+            None if cheaper_all is None or not args.dashboards else round(float(cheaper_all), 4)
+        ),
         "analytics": {
             "cache_hit_rate": analytics_rate,
             "calls": figures.calls,
@@ -517,6 +555,11 @@ def main() -> None:
         },
         "ok": {
             "cheaper_by_30_percent": None if cheaper is None else cheaper >= CHEAPER_TARGET,
+            "cheaper_by_30_percent_with_dashboards": (
+                None
+                if cheaper_all is None or not args.dashboards
+                else cheaper_all >= CHEAPER_TARGET
+            ),
             "hit_rate_on_repeated_over_60_percent": (
                 None if repeated_rate is None else repeated_rate > HIT_RATE_TARGET
             ),
@@ -542,9 +585,11 @@ def main() -> None:
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(
-        f"Lyra {report['lyra']['cost_usd']} USD vs naive {report['naive']['cost_usd']} USD"
-        f" ({report['cheaper_than_naive']} cheaper); hit rate {hit_rate} overall,"
-        f" {repeated_rate} on repeated; analytics {analytics_rate}"
+        f"seed flows: Lyra {_usd(lyra.cost_of(SEED_PARTS))} USD vs naive {_usd(naive_seed)}"
+        f" USD ({report['cheaper_than_naive']} cheaper); with the dashboards: Lyra"
+        f" {report['lyra']['cost_usd']} USD vs naive {report['naive']['cost_usd']} USD"
+        f" ({report['cheaper_than_naive_with_dashboards']} cheaper); hit rate {hit_rate}"
+        f" overall, {repeated_rate} on repeated; analytics {analytics_rate}"
     )
     print(json.dumps(report))
 

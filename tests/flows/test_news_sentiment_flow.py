@@ -69,6 +69,12 @@ def test_with_openrouter_the_fast_tier_scores_the_headlines(
         result = news_sentiment()
         served = fake.served_cost()
         requests = fake.chat_requests()
+        # The next cycle re-reads the same feed: every headline is stored and scored
+        # already, so it asks the LLM nothing (not even the cache) and costs nothing.
+        again = news_sentiment()
+        assert again.new_items == 0
+        assert len(fake.chat_requests()) == len(requests)
+        assert fake.served_cost() == served
     assert result.new_items > 30
     fast = set(catalog.tiers["fast"].models)
     assert requests
@@ -80,4 +86,6 @@ def test_with_openrouter_the_fast_tier_scores_the_headlines(
         assert all(s.removeprefix("llm:") in fast for s in scorers)
         tasks = set(session.scalars(select(LlmCallRow.task)))
         assert tasks == {"news"}
+        calls = session.scalar(select(func.count()).select_from(LlmCallRow))
+        assert calls == len(requests)  # no cache lookup recorded for the second cycle
         assert recorded_cost(session) == served > 0

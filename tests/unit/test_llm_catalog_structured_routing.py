@@ -16,7 +16,7 @@ from lyra.decision.ballots import (
 )
 from lyra.decision.votes import Action
 from lyra.errors import ConfigError
-from lyra.spend.catalog import TIERS, load_catalog
+from lyra.spend.catalog import TIERS, Catalog, load_catalog
 from lyra.spend.routing import ModelMetrics, rank_models
 
 
@@ -30,6 +30,32 @@ def test_shipped_catalog_prices_every_model_and_chains_downgrades() -> None:
     assert {slot.tier for slot in catalog.panel} == set(TIERS)
     price = catalog.models["openai/gpt-5"]
     assert price.worst_case(1000, 100) == Decimal("0.00000125") * 1000 + Decimal("0.00001") * 100
+
+
+def _dearer_below(catalog: Catalog) -> list[tuple[str, str]]:
+    """(tier, model) pairs where ``model``, in a tier ``tier`` downgrades to, costs more per
+    prompt or completion token than ``tier``'s first model."""
+    found = []
+    for tier, spec in catalog.tiers.items():
+        lead = catalog.models[spec.models[0]]
+        for lower in catalog.downgrades(tier)[1:]:
+            for model in catalog.tiers[lower].models:
+                price = catalog.models[model]
+                if price.prompt > lead.prompt or price.completion > lead.completion:
+                    found.append((tier, model))
+    return found
+
+
+def test_shipped_catalog_never_downgrades_to_a_dearer_model(tmp_path: Path) -> None:
+    """A downgrade goes to a cheaper tier (docs/domain.md, "Budget gates"); the check is
+    not vacuous: Claude Sonnet 4.5 back at the head of the advanced tier fails it."""
+    assert _dearer_below(load_catalog()) == []
+    text = (Path(__file__).parents[2] / "lyra/spend/data/catalog.yaml").read_text()
+    old = "models: [google/gemini-2.5-flash, openai/gpt-5-mini]"
+    assert old in text
+    dear = tmp_path / "catalog.yaml"
+    dear.write_text(text.replace(old, "models: [anthropic/claude-sonnet-4.5, openai/gpt-5-mini]"))
+    assert _dearer_below(load_catalog(dear)) == [("premium", "anthropic/claude-sonnet-4.5")]
 
 
 def test_catalog_errors_name_the_problem(tmp_path: Path) -> None:
