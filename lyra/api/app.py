@@ -4,7 +4,8 @@ Routes live under :data:`PREFIX` (``/api/v1/ai/orchestrator``): ``query``,
 ``providers``, ``providers/{provider}/test``, ``analytics``, ``config``; OpenAPI docs
 at ``/docs`` (``/openapi.json``), and an unauthenticated ``/health``. Every error is
 JSON (:mod:`lyra.api.errors`); bodies over the limit get 413 and callers over their
-rate 429 (:mod:`lyra.api.limits`).
+rate 429 (:mod:`lyra.api.limits`). A valid ``POST query`` is answered by the route's
+fast path (:mod:`lyra.api.fast_query`), by the same code without FastAPI's machinery.
 
 ``extra_routers`` are included as given, at the root and without the API's token check:
 the hook for routes that belong beside the API but are not of it, such as a Prometheus
@@ -25,6 +26,7 @@ from lyra import __version__
 from lyra.api.auth import ApiState
 from lyra.api.context import ApiContext
 from lyra.api.errors import install_error_handlers
+from lyra.api.fast_query import QueryFastPath
 from lyra.api.limits import ApiLimits, BodySizeLimit, RateLimiter
 from lyra.api.routes import analytics, config, providers, query
 
@@ -56,6 +58,9 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        # FastAPI's native OpenTelemetry: Lyra configures no provider (its metrics are
+        # Prometheus, /metrics), so off, rather than asked about on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.lyra = ApiState(context, limits, RateLimiter(limits.requests_per_minute))
     install_error_handlers(app)
@@ -68,5 +73,7 @@ def create_app(
     async def health() -> dict[str, bool]:  # async: no threadpool hop for a probe
         return {"success": True}
 
+    # Added first, so inside the body size limit: the query's fast path (its docstring).
+    app.add_middleware(QueryFastPath, state=app.state.lyra, path=f"{PREFIX}/query")
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     return app

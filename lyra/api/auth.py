@@ -26,6 +26,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from lyra.api.context import ApiContext
@@ -33,7 +34,7 @@ from lyra.api.errors import ApiError
 from lyra.api.limits import ApiLimits, RateLimiter
 from lyra.store.api_tokens import ROLES, Role, TokenInfo, token_digest, verify_token
 
-__all__ = ["ApiState", "require", "state_of"]
+__all__ = ["ApiState", "admit", "require", "state_of"]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -97,37 +98,48 @@ def _unauthorized() -> ApiError:
     )
 
 
+async def admit(state: ApiState, authorization: str | None, role: Role) -> TokenInfo:
+    """The token of an ``Authorization`` header value if it may act as ``role`` now, else
+    :class:`ApiError` 401, 429 or 403 (module docstring).
+
+    The one check behind :func:`require` and the query's fast path
+    (:mod:`lyra.api.fast_query`); the header is read as FastAPI's ``HTTPBearer`` reads it.
+    """
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        raise _unauthorized()
+    info = state.cached(token)
+    if info is None:  # not seen lately: the database, off the event loop
+        info = await run_in_threadpool(state.identify, token)
+    if info is None:
+        raise _unauthorized()
+    wait = state.limiter.take(info.id)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"over {state.limits.requests_per_minute} requests a minute for this token",
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
+    if ROLES.index(info.role) < ROLES.index(role):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this needs the {role} role or above; the token's role is {info.role}",
+        )
+    return info
+
+
 def require(role: Role) -> Callable[..., Awaitable[TokenInfo]]:
     """A dependency admitting tokens of ``role`` or above (module docstring)."""
-    needed = ROLES.index(role)
+    ROLES.index(role)  # an unknown role fails here, when the route is declared
 
-    async def admit(
+    async def admitted(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> TokenInfo:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthorized()
-        state = state_of(request)
-        token = credentials.credentials
-        info = state.cached(token)
-        if info is None:  # not seen lately: the database, off the event loop
-            info = await run_in_threadpool(state.identify, token)
-        if info is None:
-            raise _unauthorized()
-        wait = state.limiter.take(info.id)
-        if wait is not None:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"over {state.limits.requests_per_minute} requests a minute for this token",
-                headers={"Retry-After": RateLimiter.retry_after(wait)},
-            )
-        if ROLES.index(info.role) < needed:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"this needs the {role} role or above; the token's role is {info.role}",
-            )
-        return info
+        # ``_bearer`` is there for the docs (the security scheme); the header is read again
+        # by :func:`admit`, as it reads it for the fast path.
+        return await admit(state_of(request), request.headers.get("Authorization"), role)
 
-    return admit
+    return admitted

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-__all__ = ["ApiError", "error_body", "install_error_handlers"]
+__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers"]
 
 _CODES = {
     400: "bad_request",
@@ -51,9 +51,9 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"success": False, "error": {"code": code, "message": message, **extra}}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    if not isinstance(exc, HTTPException):  # registered for HTTPException only
-        raise exc
+def error_response(exc: HTTPException) -> JSONResponse:
+    """The JSON answer to ``exc`` (an :class:`ApiError` or Starlette's own), as the app's
+    handler gives it; the query's fast path (:mod:`lyra.api.fast_query`) answers with it."""
     code = exc.code if isinstance(exc, ApiError) else _CODES.get(exc.status_code, "error")
     extra = exc.extra if isinstance(exc, ApiError) else {}
     return JSONResponse(
@@ -61,6 +61,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         status_code=exc.status_code,
         headers=exc.headers,
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    return error_response(exc)
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from lyra.api.auth import require, state_of
+from lyra.api.auth import ApiState, require, state_of
 from lyra.api.context import ApiContext, Current
 from lyra.api.errors import ApiError
 from lyra.api.schemas import Envelope, QueryData, QueryRequest
@@ -37,7 +37,7 @@ from lyra.services.orchestrator_query import (
 from lyra.spend.catalog import Catalog
 from lyra.store.api_tokens import TokenInfo
 
-__all__ = ["gateway_or_503", "router"]
+__all__ = ["answer_query", "gateway_or_503", "router"]
 
 router = APIRouter(tags=["orchestrator"])
 
@@ -72,8 +72,14 @@ async def query(
     caller: Annotated[TokenInfo, Depends(require("operator"))],
 ) -> Response:
     """Answer ``query`` through the gateway under the request's preferences."""
+    answer = await answer_query(state_of(request), body)
+    return Response(answer, media_type="application/json")
+
+
+async def answer_query(state: ApiState, body: QueryRequest) -> bytes:
+    """The route's work once the caller is admitted: the JSON body of the answer, or
+    :class:`ApiError`. Shared by the route and the fast path (:mod:`lyra.api.fast_query`)."""
     started = time.perf_counter()
-    state = state_of(request)
     context = state.context
     current = context.fresh()
     if current is None:  # due for a re-read: the database, off the event loop
@@ -112,4 +118,4 @@ async def query(
             routing_policy=plan.policy,
         )
     )
-    return Response(envelope.model_dump_json(), media_type="application/json")
+    return envelope.model_dump_json().encode()
