@@ -42,11 +42,13 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: `pytest --durations=0`), slowest first. `make pytest` hands whole files to its two
 #: workers in collection order (`--dist loadfile --no-loadscope-reorder`): these go first,
 #: so that a long file never starts last on one worker while the other sits idle, and the
-#: many quick files fill in around them at the end.
+#: many quick files fill in around them at the end. The second file needs no migrated
+#: Prefect database (``prefect_database_template``): the first one builds it meanwhile,
+#: instead of the second worker waiting on the template's lock with nothing to do.
 SLOW_FILES_FIRST = (
     "tests/e2e/test_serve_end_to_end.py",
-    "tests/integration/test_cli.py",
     "tests/e2e/test_two_workers.py",
+    "tests/integration/test_cli.py",
     "tests/integration/test_secrets_never_leak.py",
     "tests/integration/test_soak.py",
     "tests/e2e/test_prefect_on_postgres.py",

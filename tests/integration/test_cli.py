@@ -3,6 +3,7 @@ ending in one clear line with a non-zero exit and nothing stored lost or changed
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -26,7 +27,10 @@ def _lyra(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: int
 
 
 def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
+    # closed here: an sqlite3 connection left to the garbage collector closes whenever a
+    # collection runs, and the last one closing deletes the -wal and -shm files, mid-copy
+    # of the folder in test_audit_verify_names_the_first_edited_record
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute(query).fetchall()
 
 
@@ -165,7 +169,7 @@ def test_audit_verify_names_the_first_edited_record(workdir: Path, tmp_path: Pat
     copy = tmp_path / "copy"
     shutil.copytree(workdir / ".lyra", copy / ".lyra")
     db = copy / ".lyra" / "lyra.db"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("DROP TRIGGER audit_log_no_update")
         conn.execute("UPDATE audit_log SET subject = 'forged' WHERE seq = 2")
     result = _lyra(copy, "audit", "verify")

@@ -36,10 +36,12 @@ def test_status_without_a_server_shows_phase_kill_switch_and_spend(tmp_path: Pat
 
 
 def test_lyra_phase_in_dot_env_is_the_phase_of_lyra_run_and_of_lyra_status(
-    tmp_path: Path,
+    tmp_path: Path, session_prefect_home: Path
 ) -> None:
     """One rule decides the phase in force: ``LYRA_PHASE=1`` in ``.env`` makes ``lyra run``
-    analyse only (no order of any kind) and ``lyra status`` report phase 1."""
+    analyse only (no order of any kind) and ``lyra status`` report phase 1. The run's
+    temporary Prefect server keeps its database in the session's Prefect home, which
+    starts migrated (tests/support/prefect_home.py)."""
     nobody = f"http://127.0.0.1:{free_port()}/api"
     (tmp_path / ".env").write_text("LYRA_PHASE=1\n", encoding="utf-8")
     run = _lyra(tmp_path, "run", env={})
