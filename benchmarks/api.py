@@ -68,7 +68,7 @@ from fastapi import Request  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
 from benchmarks.catalog_fake import bench_settings, catalog_fake_server  # noqa: E402
-from benchmarks.processes import package_version  # noqa: E402
+from benchmarks.processes import package_version, run_facts  # noqa: E402
 from lyra.spend.catalog import load_catalog  # noqa: E402
 
 Q = "/api/v1/ai/orchestrator/query"
@@ -564,9 +564,7 @@ def main() -> None:
             "fake_latency_ms": args.latency_ms,
         },
         litellm_version=package_version("litellm"),
-        cpus=os.cpu_count(),
-        load_average_1m=round(os.getloadavg()[0], 2),
-        seconds=round(time.perf_counter() - started, 1),
+        **run_facts(started),
     )
     print(json.dumps(report))
 

@@ -80,7 +80,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from benchmarks.processes import package_version, served_fake  # noqa: E402
+from benchmarks.processes import package_version, run_facts, served_fake  # noqa: E402
 from lyra.llm.cache import InflightMerger, ResponseCache  # noqa: E402
 from lyra.llm.gateway import Gateway, GatewayOptions  # noqa: E402
 from lyra.llm.keys import KeySpec  # noqa: E402
@@ -641,9 +641,7 @@ def main() -> None:
         server_latency_ms=LATENCY_MS,
         skipped=skipped,
         litellm_version=package_version("litellm"),
-        cpus=os.cpu_count(),
-        load_average_1m=round(os.getloadavg()[0], 2),
-        seconds=round(time.perf_counter() - started, 1),
+        **run_facts(started),
     )
     print(json.dumps(report))
 

@@ -94,6 +94,7 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 
 from benchmarks.catalog_fake import bench_settings, fake  # noqa: E402
+from benchmarks.processes import run_facts  # noqa: E402
 from lyra.bootstrap.config_overlay import with_routing  # noqa: E402
 from lyra.bootstrap.database import open_database  # noqa: E402
 from lyra.bootstrap.gateway import budget_policy, key_pool  # noqa: E402
@@ -580,9 +581,7 @@ def main() -> None:
             "market_policy": catalog.route(MARKET_TASK).policy,
             "fake_latency_ms": args.latency_ms,
         },
-        "cpus": os.cpu_count(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-        "seconds": round(time.perf_counter() - started, 1),
+        **run_facts(started),
     }
     print(
         f"seed flows: Lyra {_usd(lyra.cost_of(SEED_PARTS))} USD vs naive {_usd(naive_seed)}"

@@ -1,4 +1,5 @@
-"""What several benchmarks share: a fake server in its own process, and package versions.
+"""What several benchmarks share: a fake server in its own process, package versions, and
+the facts about the run printed beside every figure (the machines are shared).
 
 The fake prints one JSON line (``base_url``, ``api_key``) when it is ready and stops when
 its standard input closes, so a benchmark that ends, however it ends, stops it.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["package_version", "served_fake"]
+__all__ = ["package_version", "run_facts", "served_fake"]
 
 
 @contextlib.contextmanager
@@ -44,3 +47,13 @@ def package_version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:
         return None
+
+
+def run_facts(started: float) -> dict[str, float | int | None]:
+    """CPUs, the load average at the end, and the seconds since ``started``
+    (``time.perf_counter``): what a reader needs to weigh a figure from a shared host."""
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
